@@ -1,0 +1,345 @@
+//! `ttlog::init()`: configuration, environment, and installing the logger.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::callsite;
+use crate::clock;
+use crate::consumer::{self, ConsumerConfig};
+use crate::filter::{Filter, ParseDirectiveError, directives_from_env};
+use crate::handle::TtlogHandle;
+use crate::level::LevelFilter;
+use crate::runtime::{self, ConsumerShared};
+use crate::sink::{Format, ParseFormatError, Sink, WriterSink};
+
+/// What happens when a thread's ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Drop the event, count it, and mark the gap in the output with `N events dropped`.
+    /// The program never waits for the logger.
+    #[default]
+    Drop,
+    /// Wait until the consumer frees space: nothing is lost. (If the consumer is gone, events
+    /// are dropped and counted rather than blocking forever.)
+    Block,
+}
+
+enum Console {
+    Stderr,
+    Writer(Box<dyn Write + Send>),
+    Off,
+}
+
+/// Default flight-recorder history, in events.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// Configures and installs the logger; made by [`init()`].
+///
+/// ```
+/// use ttlog_core::{CaptureSink, LogLevel, Overflow};
+///
+/// let capture = CaptureSink::new();
+/// let handle = ttlog_core::init()
+///     .level(LogLevel::Debug)
+///     .overflow(Overflow::Block)
+///     .console(false)
+///     .sink(capture.clone())
+///     .try_init()
+///     .expect("no other logger installed");
+/// handle.flush();
+/// ```
+#[must_use = "call `.init()` or `.try_init()` to install the logger"]
+pub struct Builder {
+    capacity: usize,
+    level: LevelFilter,
+    filter: Option<String>,
+    use_env: bool,
+    format: Option<Format>,
+    ansi: Option<bool>,
+    console: Console,
+    sinks: Vec<Box<dyn Sink>>,
+    overflow: Overflow,
+    thread_buffer: usize,
+    reorder_window: Duration,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("capacity", &self.capacity)
+            .field("level", &self.level)
+            .field("filter", &self.filter)
+            .field("use_env", &self.use_env)
+            .field("format", &self.format)
+            .field("sinks", &self.sinks.len())
+            .field("overflow", &self.overflow)
+            .field("thread_buffer", &self.thread_buffer)
+            .finish()
+    }
+}
+
+/// Starts configuring the logger: `ttlog::init().level(LogLevel::Info).init()`.
+pub fn init() -> Builder {
+    Builder::new()
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: level info, pretty output on a terminal (compact otherwise) to stderr,
+    /// `Overflow::Drop`, 256 KiB per thread, environment variables honoured.
+    pub fn new() -> Builder {
+        Builder {
+            capacity: DEFAULT_CAPACITY,
+            level: LevelFilter::Info,
+            filter: None,
+            use_env: true,
+            format: None,
+            ansi: None,
+            console: Console::Stderr,
+            sinks: Vec::new(),
+            overflow: Overflow::Drop,
+            thread_buffer: runtime::DEFAULT_THREAD_BUFFER,
+            reorder_window: Duration::from_millis(50),
+        }
+    }
+
+    /// The flight recorder's history, in events (the last `n` events of all threads are kept
+    /// for snapshots).
+    pub fn capacity(mut self, events: usize) -> Builder {
+        self.capacity = events;
+        self
+    }
+
+    /// The default level, used when neither `TTLOG` nor `RUST_LOG` is set (and no
+    /// [`filter`](Builder::filter) was given).
+    pub fn level(mut self, level: impl Into<LevelFilter>) -> Builder {
+        self.level = level.into();
+        self
+    }
+
+    /// Default directives in `RUST_LOG` syntax (`"info,my_app::db=trace"`), used when neither
+    /// `TTLOG` nor `RUST_LOG` is set.
+    pub fn filter(mut self, directives: impl Into<String>) -> Builder {
+        self.filter = Some(directives.into());
+        self
+    }
+
+    /// Whether `TTLOG`, `RUST_LOG`, `TTLOG_FORMAT` and `NO_COLOR` are read (default: yes).
+    pub fn with_env(mut self, read: bool) -> Builder {
+        self.use_env = read;
+        self
+    }
+
+    /// The console format (`TTLOG_FORMAT` overrides it when set).
+    pub fn format(mut self, format: Format) -> Builder {
+        self.format = Some(format);
+        self
+    }
+
+    /// Forces ANSI colours on or off (default: on when writing pretty lines to a terminal and
+    /// `NO_COLOR` is not set).
+    pub fn ansi(mut self, ansi: bool) -> Builder {
+        self.ansi = Some(ansi);
+        self
+    }
+
+    /// Writes the console output to `writer` instead of stderr.
+    pub fn writer(mut self, writer: impl Write + Send + 'static) -> Builder {
+        self.console = Console::Writer(Box::new(writer));
+        self
+    }
+
+    /// Turns the console output off (or back on, to stderr).
+    pub fn console(mut self, enabled: bool) -> Builder {
+        self.console = if enabled {
+            Console::Stderr
+        } else {
+            Console::Off
+        };
+        self
+    }
+
+    /// Adds a sink besides the console.
+    pub fn sink(mut self, sink: impl Sink) -> Builder {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// What a full thread ring does (default: [`Overflow::Drop`]).
+    pub fn overflow(mut self, overflow: Overflow) -> Builder {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Size of each thread's ring in bytes (rounded up to a power of two; default 256 KiB).
+    /// Applies to threads that log their first event after `init`.
+    pub fn thread_buffer_size(mut self, bytes: usize) -> Builder {
+        self.thread_buffer = bytes;
+        self
+    }
+
+    /// How long the consumer holds events back to put events of different threads in
+    /// timestamp order (default 50 ms). Flushes never wait for it.
+    pub fn reorder_window(mut self, window: Duration) -> Builder {
+        self.reorder_window = window;
+        self
+    }
+
+    /// Installs the logger. Never panics: a malformed directive or `TTLOG_FORMAT` prints one
+    /// warning line on stderr and the valid part is used. If a logger is already installed,
+    /// this prints a warning and returns a handle to that logger, which flushes on drop but
+    /// does not uninstall it; this builder's settings are ignored.
+    pub fn init(self) -> TtlogHandle {
+        match self.build(false) {
+            Ok(handle) => handle,
+            Err(err) => {
+                eprintln!("ttlog: {err}; using the logger already installed");
+                match runtime::consumer() {
+                    Some(shared) => TtlogHandle::secondary(shared),
+                    None => TtlogHandle::detached(),
+                }
+            }
+        }
+    }
+
+    /// Installs the logger, or says why not: another logger is installed, a directive in
+    /// `TTLOG`/`RUST_LOG`/[`filter`](Builder::filter) is malformed, or `TTLOG_FORMAT` is not
+    /// a format.
+    pub fn try_init(self) -> Result<TtlogHandle, InitError> {
+        self.build(true)
+    }
+
+    fn build(self, strict: bool) -> Result<TtlogHandle, InitError> {
+        let env = |name: &str| {
+            if self.use_env {
+                std::env::var(name).ok()
+            } else {
+                None
+            }
+        };
+        let (spec, source) = match directives_from_env(env("TTLOG"), env("RUST_LOG")) {
+            Some((spec, source)) => (Some(spec), source),
+            None => (self.filter.clone(), "the builder's filter"),
+        };
+        let filter = match spec {
+            None => Filter::from_level(self.level),
+            Some(spec) => {
+                let (filter, errors) = Filter::parse_lenient(&spec, self.level);
+                if let Some(first) = errors.first() {
+                    if strict {
+                        return Err(InitError::Filter(first.clone()));
+                    }
+                    let names: Vec<String> =
+                        errors.iter().map(|e| e.to_string()).collect();
+                    eprintln!("ttlog: ignoring in {source}: {}", names.join("; "));
+                }
+                filter
+            }
+        };
+
+        let console_is_stderr = matches!(self.console, Console::Stderr);
+        let terminal = console_is_stderr && io::stderr().is_terminal();
+        let format = match env("TTLOG_FORMAT").filter(|s| !s.trim().is_empty()) {
+            Some(name) => match name.parse::<Format>() {
+                Ok(format) => Some(format),
+                Err(err) if strict => return Err(InitError::Format(err)),
+                Err(err) => {
+                    eprintln!("ttlog: ignoring TTLOG_FORMAT: {err}");
+                    None
+                }
+            },
+            None => None,
+        }
+        .or(self.format)
+        .unwrap_or(if terminal { Format::Pretty } else { Format::Compact });
+        let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ansi = self.ansi.unwrap_or(terminal && !no_color);
+
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::with_capacity(self.sinks.len() + 1);
+        match self.console {
+            Console::Stderr => sinks.push(Box::new(
+                WriterSink::new(io::stderr(), format)
+                    .with_ansi(ansi)
+                    .with_name("stderr"),
+            )),
+            Console::Writer(writer) => sinks.push(Box::new(
+                WriterSink::new(writer, format)
+                    .with_ansi(self.ansi.unwrap_or(false))
+                    .with_name("console writer"),
+            )),
+            Console::Off => {}
+        }
+        sinks.extend(self.sinks);
+
+        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new()));
+        if !runtime::install_consumer(shared) {
+            return Err(InitError::AlreadyInstalled);
+        }
+        clock::warm_up();
+        runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
+        runtime::RING_BYTES.store(self.thread_buffer, Ordering::Relaxed);
+        let config = ConsumerConfig {
+            sinks,
+            reorder_window: self.reorder_window,
+            staging_limit: 64 << 20,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("ttlog-consumer".to_owned())
+            .spawn(move || consumer::run(shared, config));
+        let join = match spawned {
+            Ok(join) => join,
+            Err(err) => {
+                shared.alive.store(false, Ordering::Release);
+                runtime::uninstall_consumer(shared);
+                return Err(InitError::Spawn(err));
+            }
+        };
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(join.thread().clone());
+        callsite::registry().set_filter(filter, true);
+        Ok(TtlogHandle::owner(shared, join, self.capacity))
+    }
+}
+
+/// Why [`Builder::try_init`] did not install the logger.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A logger is already installed (drop its handle first to replace it).
+    AlreadyInstalled,
+    /// A filter directive is malformed.
+    Filter(ParseDirectiveError),
+    /// `TTLOG_FORMAT` is not `pretty`, `compact` or `json`.
+    Format(ParseFormatError),
+    /// The consumer thread could not be started.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInstalled => f.write_str("a ttlog logger is already installed"),
+            InitError::Filter(err) => write!(f, "{err}"),
+            InitError::Format(err) => write!(f, "TTLOG_FORMAT: {err}"),
+            InitError::Spawn(err) => write!(f, "could not start the consumer thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Filter(err) => Some(err),
+            InitError::Format(err) => Some(err),
+            InitError::Spawn(err) => Some(err),
+            InitError::AlreadyInstalled => None,
+        }
+    }
+}

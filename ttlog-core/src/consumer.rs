@@ -1,0 +1,442 @@
+//! The background thread: drains every thread's ring, restores timestamp order across
+//! threads, and hands decoded events to the sinks.
+//!
+//! Each round it (1) copies the published records of every ring into a per-ring staging
+//! buffer and gives the ring space back at once, so producers rarely wait; (2) computes a
+//! horizon, the time before which no ring can still publish a record; (3) merges the staged
+//! records of all rings by timestamp up to the horizon and dispatches them. Each ring is
+//! already in time order (one thread, monotonic clock), so a k-way merge of the ring fronts
+//! gives global order. A ring that has published nothing recently can only publish records
+//! stamped after `now - reorder_window` (a record is stamped just before it is published), so
+//! the horizon is `min over rings of max(last stamp seen, now - window)`. A flush or shutdown
+//! takes everything.
+//!
+//! Sinks run here and only here. A sink that returns an error is counted; a sink that panics
+//! is disabled, reported once on stderr, and the consumer goes on.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+
+use crate::callsite::Metadata;
+use crate::clock;
+use crate::event::Event;
+use crate::level::LogLevel;
+use crate::record::{
+    FLAG_TRUNCATED, HEADER, Header, KIND_EVENT, KIND_GAP, KIND_PAD, decode_values,
+    metadata_from_payload,
+};
+use crate::ring::ALIGN;
+use crate::runtime::{self, ConsumerShared, RINGS_VERSION, ThreadInfo, ThreadRing};
+use crate::sink::Sink;
+use crate::value::ValueRef;
+
+/// The callsite of the `N events dropped` marker.
+pub(crate) static GAP_METADATA: Metadata = Metadata::new(
+    LogLevel::Warn,
+    "ttlog",
+    "ttlog",
+    file!(),
+    line!(),
+    "{} events dropped",
+    1,
+    &["dropped"],
+    Some(|out, args| {
+        match args.first() {
+            Some(n) => write!(out, "{n}")?,
+            None => out.write_str("?")?,
+        }
+        out.write_str(" events dropped")
+    }),
+);
+
+/// Thread identity used for drops that no ring can account for.
+static UNKNOWN_THREAD: std::sync::LazyLock<ThreadInfo> = std::sync::LazyLock::new(|| ThreadInfo {
+    id: 0,
+    name: "unknown".to_owned(),
+});
+
+/// Settings of the consumer thread.
+pub(crate) struct ConsumerConfig {
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) reorder_window: Duration,
+    /// Beyond this many staged bytes the consumer stops copying out of rings (so blocking
+    /// producers feel back-pressure) and emits without waiting for the horizon.
+    pub(crate) staging_limit: usize,
+}
+
+struct SinkSlot {
+    sink: Box<dyn Sink>,
+    disabled: bool,
+    error_reported: bool,
+}
+
+struct RingState {
+    shared: Arc<ThreadRing>,
+    staging: Vec<u8>,
+    read: usize,
+    /// Timestamp (raw ticks) of the newest record copied out of the ring.
+    last_ts: u64,
+    /// The thread's cumulative drop count as already reported by a marker.
+    reported_drops: u64,
+    /// The producer exited and everything was copied out.
+    finished: bool,
+}
+
+impl RingState {
+    fn staged(&self) -> usize {
+        self.staging.len() - self.read
+    }
+
+    fn front_ts(&self) -> Option<u64> {
+        (self.staged() > 0).then(|| Header::parse(&self.staging[self.read..]).timestamp)
+    }
+}
+
+struct Consumer {
+    shared: &'static ConsumerShared,
+    sinks: Vec<SinkSlot>,
+    rings: Vec<RingState>,
+    rings_version: u64,
+    window_ticks: u64,
+    staging_limit: usize,
+    staged_total: usize,
+    flushed: u64,
+    reported_orphans: u64,
+    dirty: bool,
+}
+
+/// Runs the consumer loop until shutdown; returns when every record published before the
+/// shutdown request was delivered and the sinks were flushed.
+pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
+    struct AliveGuard(&'static ConsumerShared);
+    impl Drop for AliveGuard {
+        fn drop(&mut self) {
+            // Whatever happens to this thread, waiters must not wait for it any more.
+            self.0.alive.store(false, Ordering::Release);
+            self.0.flush_cv.notify_all();
+        }
+    }
+    let _alive = AliveGuard(shared);
+    let mut consumer = Consumer {
+        shared,
+        sinks: config
+            .sinks
+            .into_iter()
+            .map(|sink| SinkSlot {
+                sink,
+                disabled: false,
+                error_reported: false,
+            })
+            .collect(),
+        rings: Vec::new(),
+        rings_version: u64::MAX,
+        window_ticks: clock::nanos_to_ticks(config.reorder_window.as_nanos() as u64),
+        staging_limit: config.staging_limit,
+        staged_total: 0,
+        flushed: 0,
+        reported_orphans: 0,
+        dirty: false,
+    };
+    consumer.run();
+}
+
+impl Consumer {
+    fn run(&mut self) {
+        let mut idle = Duration::from_micros(50);
+        loop {
+            let requested = self.shared.flush_requested.load(Ordering::Acquire);
+            let shutdown = self.shared.shutdown.load(Ordering::Acquire);
+            let flushing = requested > self.flushed || shutdown;
+
+            self.refresh_rings();
+            let now = clock::raw_now();
+            let copied = self.drain_rings(flushing);
+            let horizon = if flushing || self.staged_total > self.staging_limit {
+                u64::MAX
+            } else {
+                self.horizon(now)
+            };
+            let emitted = self.emit_until(horizon);
+
+            if flushing {
+                self.report_unrecorded_drops();
+                self.flush_sinks();
+                self.flushed = requested;
+                *self.shared.flush_done.lock().unwrap_or_else(|p| p.into_inner()) = requested;
+                self.shared.flush_cv.notify_all();
+                if shutdown {
+                    return;
+                }
+            }
+            self.forget_finished_rings();
+
+            if copied == 0 && emitted == 0 {
+                if self.dirty {
+                    self.flush_sinks();
+                }
+                // Sleep; producers wake us when a ring fills up, flushes always do.
+                self.shared.sleeping.store(true, Ordering::Release);
+                if self.shared.flush_requested.load(Ordering::Acquire) == self.flushed
+                    && !self.shared.shutdown.load(Ordering::Acquire)
+                {
+                    std::thread::park_timeout(idle);
+                }
+                self.shared.sleeping.store(false, Ordering::Release);
+                idle = (idle * 2).min(Duration::from_millis(10));
+            } else {
+                idle = Duration::from_micros(50);
+            }
+        }
+    }
+
+    fn refresh_rings(&mut self) {
+        let version = RINGS_VERSION.load(Ordering::Acquire);
+        if version == self.rings_version {
+            return;
+        }
+        self.rings_version = version;
+        let registry = runtime::rings();
+        for shared in &registry.rings {
+            if !self.rings.iter().any(|r| Arc::ptr_eq(&r.shared, shared)) {
+                self.rings.push(RingState {
+                    shared: Arc::clone(shared),
+                    staging: Vec::new(),
+                    read: 0,
+                    last_ts: 0,
+                    reported_drops: 0,
+                    finished: false,
+                });
+            }
+        }
+    }
+
+    /// Copies published records out of every ring; returns the bytes copied.
+    fn drain_rings(&mut self, flushing: bool) -> usize {
+        let mut copied = 0;
+        for state in &mut self.rings {
+            if state.finished {
+                continue;
+            }
+            if !flushing && self.staged_total > self.staging_limit {
+                break;
+            }
+            let ring = &state.shared.ring;
+            let closed = ring.producer_shared().closed.load(Ordering::Acquire);
+            let head = ring.load_head();
+            let mut tail = ring.consumer_tail();
+            let mask = ring.capacity() - 1;
+            while tail < head {
+                let offset = tail as usize & mask;
+                // SAFETY: `tail < head`, so the word at `offset` is a published record header
+                // in the region the consumer owns.
+                let (len, kind, _, _) = Header::parse_word(unsafe { ring.read_word(offset) });
+                debug_assert!(len >= ALIGN && len % ALIGN == 0 && offset + len <= ring.capacity());
+                if kind != KIND_PAD {
+                    let start = state.staging.len();
+                    state.staging.resize(start + len, 0);
+                    // SAFETY: the record lies in `[tail, head)` (published, consumer-owned) and
+                    // does not straddle the end of the buffer.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            ring.ptr_at(offset),
+                            state.staging[start..].as_mut_ptr(),
+                            len,
+                        )
+                    };
+                    state.last_ts = Header::parse(&state.staging[start..]).timestamp;
+                }
+                tail += len as u64;
+                copied += len;
+            }
+            ring.release(tail);
+            if closed {
+                state.finished = true;
+            }
+        }
+        self.staged_total += copied;
+        copied
+    }
+
+    fn horizon(&self, now: u64) -> u64 {
+        let floor = now.saturating_sub(self.window_ticks);
+        self.rings
+            .iter()
+            .filter(|r| !r.finished)
+            .map(|r| r.last_ts.max(floor))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Dispatches staged records stamped at or before `horizon`, in timestamp order.
+    fn emit_until(&mut self, horizon: u64) -> usize {
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = self
+            .rings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.front_ts().map(|ts| Reverse((ts, i))))
+            .collect();
+        let mut emitted = 0;
+        while let Some(&Reverse((ts, index))) = heap.peek() {
+            if ts > horizon {
+                break;
+            }
+            heap.pop();
+            self.dispatch_front(index);
+            emitted += 1;
+            if let Some(next) = self.rings[index].front_ts() {
+                heap.push(Reverse((next, index)));
+            }
+        }
+        for state in &mut self.rings {
+            if state.read == state.staging.len() {
+                state.staging.clear();
+                state.read = 0;
+            } else if state.read > state.staging.len() / 2 {
+                state.staging.drain(..state.read);
+                state.read = 0;
+            }
+        }
+        emitted
+    }
+
+    fn dispatch_front(&mut self, index: usize) {
+        let state = &mut self.rings[index];
+        let bytes = &state.staging[state.read..];
+        let header = Header::parse(bytes);
+        state.read += header.len;
+        self.staged_total -= header.len;
+        let timestamp = clock::to_unix_nanos(header.timestamp);
+        match header.kind {
+            KIND_EVENT => {
+                // SAFETY: EVENT records are written only by `producer::emit`, which stores a
+                // `&'static Metadata` address in the payload.
+                let meta = unsafe { metadata_from_payload(header.payload) };
+                let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
+                decode_values(&bytes[HEADER..header.len], header.values, &mut values);
+                let event = Event::new(
+                    meta,
+                    timestamp,
+                    &state.shared.info,
+                    &values,
+                    header.flags & FLAG_TRUNCATED != 0,
+                );
+                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                dispatch(&mut self.sinks, self.shared, &event);
+            }
+            KIND_GAP => {
+                let total = header.payload;
+                if total > state.reported_drops {
+                    let count = total - state.reported_drops;
+                    state.reported_drops = total;
+                    let thread = state.shared.info.clone();
+                    emit_gap(&mut self.sinks, self.shared, count, timestamp, &thread);
+                }
+            }
+            _ => {}
+        }
+        self.dirty = true;
+    }
+
+    /// On flush: drops not yet followed by a gap record (the thread logged nothing since)
+    /// get their marker now.
+    fn report_unrecorded_drops(&mut self) {
+        let now = clock::to_unix_nanos(clock::raw_now());
+        for i in 0..self.rings.len() {
+            let state = &mut self.rings[i];
+            let total = state.shared.ring.producer_shared().dropped.load(Ordering::Acquire);
+            if total > state.reported_drops {
+                let count = total - state.reported_drops;
+                state.reported_drops = total;
+                let thread = state.shared.info.clone();
+                emit_gap(&mut self.sinks, self.shared, count, now, &thread);
+            }
+        }
+        let orphans = runtime::ORPHAN_DROPS.load(Ordering::Relaxed);
+        if orphans > self.reported_orphans {
+            let count = orphans - self.reported_orphans;
+            self.reported_orphans = orphans;
+            emit_gap(&mut self.sinks, self.shared, count, now, &UNKNOWN_THREAD);
+        }
+    }
+
+    fn forget_finished_rings(&mut self) {
+        let mut dead = Vec::new();
+        self.rings.retain(|r| {
+            let done = r.finished
+                && r.staged() == 0
+                && r.shared.ring.producer_shared().dropped.load(Ordering::Acquire) == r.reported_drops;
+            if done {
+                dead.push(Arc::clone(&r.shared));
+            }
+            !done
+        });
+        runtime::remove_rings(&dead);
+    }
+
+    fn flush_sinks(&mut self) {
+        for slot in &mut self.sinks {
+            if slot.disabled {
+                continue;
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| slot.sink.flush()));
+            handle_result(slot, self.shared, result);
+        }
+        self.dirty = false;
+    }
+}
+
+fn emit_gap(
+    sinks: &mut [SinkSlot],
+    shared: &ConsumerShared,
+    count: u64,
+    timestamp: u64,
+    thread: &ThreadInfo,
+) {
+    let values = [ValueRef::U64(count), ValueRef::U64(count)];
+    let event = Event::new(&GAP_METADATA, timestamp, thread, &values, false);
+    dispatch(sinks, shared, &event);
+}
+
+fn dispatch(sinks: &mut [SinkSlot], shared: &ConsumerShared, event: &Event<'_>) {
+    for slot in sinks.iter_mut() {
+        if slot.disabled || !slot.sink.enabled(event.metadata()) {
+            continue;
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| slot.sink.write(event)));
+        handle_result(slot, shared, result);
+    }
+}
+
+fn handle_result(
+    slot: &mut SinkSlot,
+    shared: &ConsumerShared,
+    result: std::thread::Result<std::io::Result<()>>,
+) {
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+            if !slot.error_reported {
+                slot.error_reported = true;
+                eprintln!(
+                    "ttlog: sink `{}` failed to write: {err} (further errors are only counted)",
+                    slot.sink.name()
+                );
+            }
+        }
+        Err(_) => {
+            shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+            slot.disabled = true;
+            eprintln!(
+                "ttlog: sink `{}` panicked and was disabled; other sinks go on",
+                slot.sink.name()
+            );
+        }
+    }
+}

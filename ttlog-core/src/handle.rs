@@ -1,0 +1,214 @@
+//! The handle returned by `init()`: flush, change the filter, read the counters, shut down.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::callsite;
+use crate::filter::{Filter, ParseDirectiveError};
+use crate::level::LevelFilter;
+use crate::runtime::{self, ConsumerShared};
+use crate::stats::{self, Stats};
+
+/// How long `flush()` and shutdown wait for the consumer at most.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Controls the installed logger. Dropping the handle returned by a successful `init()`
+/// flushes everything logged before and uninstalls the logger.
+#[must_use = "dropping the handle shuts the logger down; keep it alive for the program's life"]
+pub struct TtlogHandle {
+    shared: Option<&'static ConsumerShared>,
+    join: Mutex<Option<JoinHandle<()>>>,
+    owner: bool,
+    capacity: usize,
+}
+
+impl fmt::Debug for TtlogHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TtlogHandle")
+            .field("owner", &self.owner)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+/// Why a flush did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The consumer did not finish within the timeout (a sink may be stuck on I/O).
+    Timeout,
+    /// The consumer thread is not running (the logger was shut down, or never installed).
+    NotRunning,
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlushError::Timeout => f.write_str("the ttlog consumer did not flush in time"),
+            FlushError::NotRunning => f.write_str("the ttlog consumer is not running"),
+        }
+    }
+}
+
+impl std::error::Error for FlushError {}
+
+impl TtlogHandle {
+    pub(crate) fn owner(
+        shared: &'static ConsumerShared,
+        join: JoinHandle<()>,
+        capacity: usize,
+    ) -> TtlogHandle {
+        TtlogHandle {
+            shared: Some(shared),
+            join: Mutex::new(Some(join)),
+            owner: true,
+            capacity,
+        }
+    }
+
+    pub(crate) fn secondary(shared: &'static ConsumerShared) -> TtlogHandle {
+        TtlogHandle {
+            shared: Some(shared),
+            join: Mutex::new(None),
+            owner: false,
+            capacity: 0,
+        }
+    }
+
+    pub(crate) fn detached() -> TtlogHandle {
+        TtlogHandle {
+            shared: None,
+            join: Mutex::new(None),
+            owner: false,
+            capacity: 0,
+        }
+    }
+
+    /// Whether this handle uninstalls the logger when dropped (it came from the `init()` that
+    /// installed it).
+    pub fn is_owner(&self) -> bool {
+        self.owner
+    }
+
+    /// The flight recorder's history in events, as configured.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Writes out every event logged before this call (on any thread that has synchronised
+    /// with this one) and flushes the sinks. Waits at most 10 seconds.
+    pub fn flush(&self) {
+        let _ = self.try_flush(FLUSH_TIMEOUT);
+    }
+
+    /// Like [`flush`](TtlogHandle::flush), waiting at most `timeout`.
+    pub fn try_flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let shared = self.shared.ok_or(FlushError::NotRunning)?;
+        flush(shared, timeout)
+    }
+
+    /// Sets the default level, keeping per-target directives. Takes effect at once for every
+    /// callsite; the hot path takes no lock.
+    pub fn set_level(&self, level: impl Into<LevelFilter>) {
+        let mut registry = callsite::registry();
+        let mut filter = registry.filter().clone();
+        filter.set_default_level(level.into());
+        let active = self.is_active();
+        registry.set_filter(filter, active);
+    }
+
+    /// Replaces the filter with `directives` (`"info,app::db=trace"`). A malformed directive
+    /// leaves the current filter in place.
+    pub fn set_filter(&self, directives: &str) -> Result<(), ParseDirectiveError> {
+        let filter = Filter::parse(directives)?;
+        let active = self.is_active();
+        callsite::registry().set_filter(filter, active);
+        Ok(())
+    }
+
+    /// The filter in force.
+    pub fn filter(&self) -> Filter {
+        callsite::registry().filter().clone()
+    }
+
+    /// The counters: logged, delivered, dropped, sink errors, and per thread.
+    pub fn stats(&self) -> Stats {
+        match self.shared {
+            Some(shared) => stats::collect(shared),
+            None => Stats::default(),
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        self.shared
+            .is_some_and(|s| !s.shutdown.load(Ordering::Acquire) && s.alive.load(Ordering::Acquire))
+    }
+
+    fn shutdown(&self, shared: &'static ConsumerShared) {
+        // Stop new events first, then let the consumer drain what was published and exit.
+        let filter = callsite::registry().filter().clone();
+        callsite::registry().set_filter(filter, false);
+        shared.shutdown.store(true, Ordering::Release);
+        shared.unpark();
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        let mut done = shared.flush_done.lock().unwrap_or_else(|p| p.into_inner());
+        while shared.alive.load(Ordering::Acquire) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            done = shared
+                .flush_cv
+                .wait_timeout(done, left.min(Duration::from_millis(10)))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        drop(done);
+        if !shared.alive.load(Ordering::Acquire) {
+            if let Some(join) = self.join.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = join.join();
+            }
+        }
+        runtime::uninstall_consumer(shared);
+    }
+}
+
+fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Result<(), FlushError> {
+    if !shared.alive.load(Ordering::Acquire) {
+        return Err(FlushError::NotRunning);
+    }
+    let ticket = shared.flush_requested.fetch_add(1, Ordering::AcqRel) + 1;
+    shared.unpark();
+    let deadline = Instant::now() + timeout;
+    let mut done = shared.flush_done.lock().unwrap_or_else(|p| p.into_inner());
+    while *done < ticket {
+        if !shared.alive.load(Ordering::Acquire) {
+            return Err(FlushError::NotRunning);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FlushError::Timeout);
+        }
+        // Short waits: the consumer may have died between our check and the wait.
+        done = shared
+            .flush_cv
+            .wait_timeout(done, left.min(Duration::from_millis(10)))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    Ok(())
+}
+
+impl Drop for TtlogHandle {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared else { return };
+        if self.owner {
+            self.shutdown(shared);
+        } else {
+            let _ = flush(shared, FLUSH_TIMEOUT);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The runtime of [ttlog](https://docs.rs/ttlog): levels, callsites, filters, the per-thread
+//! rings, the consumer thread and its sinks.
+//!
+//! Applications depend on the `ttlog` facade, which re-exports this crate together with the
+//! logging macros. This crate is what sinks, adapters and tools build on.
+//!
+//! The event path, in order (see `docs/architecture.md`):
+//!
+//! 1. a macro call owns a `static` [`Callsite`] with its [`Metadata`] (`callsite.rs`);
+//! 2. the enabled check: a constant, one relaxed load, the callsite's cached interest;
+//! 3. the values are encoded into the calling thread's ring (`encode.rs`, `producer.rs`,
+//!    `ring.rs`), published with one `Release` store;
+//! 4. the consumer thread merges all rings by timestamp and decodes each record into an
+//!    [`Event`] (`consumer.rs`);
+//! 5. each [`Sink`] formats or stores it (`sink/`).
+//!
+//! ```
+//! use ttlog_core::{CaptureSink, Filter, LogLevel};
+//!
+//! let filter: Filter = "warn,billing=debug".parse().unwrap();
+//! assert!(filter.enabled(LogLevel::Debug, "billing::invoices"));
+//!
+//! let capture = CaptureSink::new();
+//! let handle = ttlog_core::init().console(false).sink(capture.clone()).init();
+//! // ... ttlog::info!(...) calls here ...
+//! handle.flush();
+//! assert_eq!(handle.stats().dropped, 0);
+//! ```
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod builder;
+mod callsite;
+mod clock;
+mod consumer;
+mod encode;
+mod event;
+mod filter;
+mod handle;
+mod level;
+mod producer;
+mod record;
+mod ring;
+mod runtime;
+mod sink;
+mod stats;
+mod sync;
+mod value;
+
+pub use builder::{Builder, DEFAULT_CAPACITY, InitError, Overflow, init};
+pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level};
+pub use encode::{Encoder, TRUNCATION_MARKER};
+pub use event::{Event, Message};
+pub use filter::{Directive, Filter, ParseDirectiveError};
+pub use handle::{FlushError, TtlogHandle};
+pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
+pub use runtime::{DEFAULT_THREAD_BUFFER, ThreadInfo};
+pub use sink::{
+    CaptureSink, CapturedEvent, Format, OwnedValue, ParseFormatError, Sink, WriterSink,
+    format_event,
+};
+pub use stats::{Stats, ThreadStats};
+pub use value::{
+    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Value, ValueRef, debug,
+    display,
+};
+
+/// What the `ttlog` macros expand to. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use crate::encode::{ArgRef, EncodeFormattedArg, EncodeRawArg, TextWriter};
+    pub use crate::producer::emit;
+    pub use crate::value::ValueRef;
+
+    use std::fmt;
+
+    /// Writes message argument `index`: text the caller already formatted is copied, anything
+    /// else is formatted here with the placeholder's spec (`format`).
+    pub fn write_arg(
+        out: &mut dyn fmt::Write,
+        args: &[ValueRef<'_>],
+        index: usize,
+        format: fn(&mut dyn fmt::Write, &ValueRef<'_>) -> fmt::Result,
+    ) -> fmt::Result {
+        match args.get(index) {
+            Some(ValueRef::Display(text)) => out.write_str(text),
+            Some(value) => format(out, value),
+            None => out.write_str("<?>"),
+        }
+    }
+
+    /// `{:?}` of a raw message argument, as `{:?}` of the original value.
+    pub fn debug_arg<'a, 'b>(value: &'b ValueRef<'a>) -> impl fmt::Debug + 'b {
+        crate::value::DebugArg(value)
+    }
+}

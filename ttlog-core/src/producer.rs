@@ -1,0 +1,281 @@
+//! The calling thread's side: encode an event into its own ring and publish it.
+//!
+//! Everything here runs on the thread that logs. The first event of a thread creates and
+//! registers its ring (the only allocation); after that an event is: reserve contiguous space,
+//! let the macro's closure encode the values, take the timestamp, write the header, and publish
+//! with one `Release` store. No lock, no allocation, no system call.
+//!
+//! A full ring is handled by the overflow policy: `Drop` counts the event and leaves a gap
+//! record before the thread's next event, so the consumer can say where events are missing;
+//! `Block` wakes the consumer and waits for space (and falls back to dropping, counted, if the
+//! consumer is gone, so the program never hangs).
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crossbeam_utils::Backoff;
+
+use crate::callsite::Metadata;
+use crate::clock;
+use crate::encode::Encoder;
+use crate::record::{FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, header_word};
+use crate::ring::align_up;
+use crate::runtime::{self, ThreadRing};
+
+/// The smallest record: a header (an event with no values, or a gap marker).
+const MIN_RECORD: usize = HEADER;
+
+struct Producer {
+    shared: Arc<ThreadRing>,
+    /// Our copy of the published head.
+    head: u64,
+    /// The consumer's tail as last loaded.
+    cached_tail: u64,
+    /// Timestamps are clamped to be monotonic per ring (the consumer merges rings by time).
+    last_ts: u64,
+    logged: u64,
+    dropped: u64,
+    /// `dropped` as of the last gap record written.
+    reported: u64,
+}
+
+impl Producer {
+    fn new() -> Producer {
+        Producer {
+            shared: runtime::register_current_thread(),
+            head: 0,
+            cached_tail: 0,
+            last_ts: 0,
+            logged: 0,
+            dropped: 0,
+            reported: 0,
+        }
+    }
+
+    #[inline]
+    fn timestamp(&mut self) -> u64 {
+        let ts = clock::raw_now().max(self.last_ts);
+        self.last_ts = ts;
+        ts
+    }
+
+    fn count_drop(&mut self) {
+        self.count_drops(1);
+    }
+
+    fn count_drops(&mut self, n: u64) {
+        self.dropped += n;
+        self.shared
+            .ring
+            .producer_shared()
+            .dropped
+            .store(self.dropped, Ordering::Release);
+    }
+
+    /// Writes a pad record over the `len` bytes left before the end of the buffer.
+    fn pad(&mut self, offset: usize, len: usize) {
+        // SAFETY: `offset..offset + len` is free space owned by this producer (it lies
+        // between head and the end of the buffer, and `len <= free`).
+        unsafe {
+            self.shared
+                .ring
+                .write_word(offset, header_word(len, KIND_PAD, 0, 0))
+        };
+        self.head += len as u64;
+    }
+
+    #[inline]
+    fn write_event(&mut self, meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
+        let cap = self.shared.ring.capacity();
+        loop {
+            let gap = self.dropped != self.reported;
+            let want = MIN_RECORD + if gap { HEADER } else { 0 };
+            let space = self.shared.ring.space(self.head, &mut self.cached_tail, want);
+            if space.contiguous < want {
+                if space.end_limited() {
+                    self.pad(space.offset, space.to_end);
+                    continue;
+                }
+                if self.on_full() {
+                    continue;
+                }
+                return;
+            }
+            let (mut offset, mut room) = (space.offset, space.contiguous);
+            if gap {
+                self.write_gap(offset);
+                offset += HEADER;
+                room -= HEADER;
+            }
+            // When the space is at least half the ring, the record must fit: cut text instead
+            // of giving up (only huge values get here).
+            let truncate = room >= cap / 2;
+            // SAFETY: `offset + HEADER .. offset + room` is free space owned by this producer.
+            let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER) };
+            // SAFETY: the region is valid for writes and nobody else touches it until publish.
+            let mut enc = unsafe { Encoder::new(base, room - HEADER, truncate) };
+            encode(&mut enc);
+            if enc.overflowed() && !truncate {
+                if space.end_limited() && space.to_end < cap / 2 {
+                    // Retry after the wrap, where there may be more room. The gap record
+                    // written above is simply not published; it is rewritten next time.
+                    self.pad(space.offset, space.to_end);
+                    continue;
+                }
+                if self.on_full() {
+                    continue;
+                }
+                return;
+            }
+            let flags = if enc.overflowed() { FLAG_TRUNCATED } else { 0 };
+            let len = align_up(HEADER + enc.len());
+            let values = enc.count();
+            let ts = self.timestamp();
+            let ring = &self.shared.ring;
+            // SAFETY: the header words are inside the record's region, owned by this producer.
+            unsafe {
+                ring.write_word(offset, header_word(len, KIND_EVENT, flags, values));
+                ring.write_word(offset + 8, ts);
+                ring.write_word(offset + 16, meta as *const Metadata as usize as u64);
+            }
+            self.head += (offset - space.offset + len) as u64;
+            ring.publish(self.head);
+            if gap {
+                self.reported = self.dropped;
+            }
+            self.logged += 1;
+            ring.producer_shared()
+                .logged
+                .store(self.logged, Ordering::Relaxed);
+            // Wake a sleeping consumer once the ring is half full, so bursts do not overflow.
+            if (self.head - self.cached_tail) as usize > cap / 2 {
+                if let Some(consumer) = runtime::consumer() {
+                    consumer.wake();
+                }
+            }
+            return;
+        }
+    }
+
+    fn write_gap(&mut self, offset: usize) {
+        let ts = self.timestamp();
+        let ring = &self.shared.ring;
+        // SAFETY: the caller checked that `offset .. offset + HEADER` is free and ours.
+        unsafe {
+            ring.write_word(offset, header_word(HEADER, KIND_GAP, 0, 0));
+            ring.write_word(offset + 8, ts);
+            ring.write_word(offset + 16, self.dropped);
+        }
+    }
+
+    /// The ring is full. Returns `true` to retry (blocking mode, after waiting), `false` when
+    /// the event was dropped and counted.
+    #[cold]
+    #[inline(never)]
+    fn on_full(&mut self) -> bool {
+        let consumer = match runtime::consumer() {
+            Some(c) if c.alive.load(Ordering::Acquire) => c,
+            _ => {
+                self.count_drop();
+                return false;
+            }
+        };
+        if !runtime::OVERFLOW_BLOCK.load(Ordering::Relaxed) {
+            consumer.wake();
+            self.count_drop();
+            return false;
+        }
+        let backoff = Backoff::new();
+        let seen = self.cached_tail;
+        loop {
+            let tail = self.shared.ring.load_tail();
+            if tail != seen {
+                self.cached_tail = tail;
+                return true;
+            }
+            if !consumer.alive.load(Ordering::Acquire) {
+                self.count_drop();
+                return false;
+            }
+            if backoff.is_completed() {
+                consumer.unpark();
+                std::thread::sleep(std::time::Duration::from_micros(20));
+            } else {
+                consumer.wake();
+                backoff.snooze();
+            }
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.shared
+            .ring
+            .producer_shared()
+            .closed
+            .store(true, Ordering::Release);
+    }
+}
+
+struct Slot {
+    producer: UnsafeCell<Option<Producer>>,
+    busy: Cell<bool>,
+    /// Events dropped because they were logged while this thread was writing another one.
+    nested_drops: Cell<u64>,
+}
+
+thread_local! {
+    static SLOT: Slot = const {
+        Slot {
+            producer: UnsafeCell::new(None),
+            busy: Cell::new(false),
+            nested_drops: Cell::new(0),
+        }
+    };
+}
+
+/// Resets the reentrancy flag even if user code unwinds through `emit`.
+struct BusyGuard<'a>(&'a Cell<bool>);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// Records an event from `meta`'s callsite; `encode` writes its values (message arguments
+/// first, then fields). Called by the macros once the event is known to be enabled.
+///
+/// The closure may run more than once (when the record has to move past the end of the ring),
+/// so it must only encode.
+#[doc(hidden)]
+#[inline]
+pub fn emit(meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
+    let recorded = SLOT.try_with(|slot| {
+        if slot.busy.replace(true) {
+            // An event logged from inside a value's Display impl while this thread is
+            // writing another: writing it now would corrupt the first. The outer call counts
+            // it once it is done.
+            slot.nested_drops.set(slot.nested_drops.get() + 1);
+            return;
+        }
+        let _guard = BusyGuard(&slot.busy);
+        // SAFETY: `busy` was false and is now true until `_guard` drops, so this is the only
+        // live reference to the producer on this thread (and no other thread can reach it).
+        let producer = unsafe { &mut *slot.producer.get() };
+        let producer = match producer {
+            Some(p) => p,
+            None => producer.insert(Producer::new()),
+        };
+        producer.write_event(meta, encode);
+        let nested = slot.nested_drops.take();
+        if nested > 0 {
+            producer.count_drops(nested);
+        }
+    });
+    if recorded.is_err() {
+        runtime::ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}

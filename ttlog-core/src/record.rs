@@ -1,0 +1,99 @@
+//! The binary layout of a record in a thread's ring, and its decoding on the consumer.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     total length in bytes, a multiple of 8 (header included)
+//! 4       1     kind: PAD, EVENT or GAP
+//! 5       1     flags: TRUNCATED when values were cut to fit
+//! 6       2     number of encoded values
+//! 8       8     timestamp, raw clock ticks (taken just before the commit)
+//! 16      8     EVENT: address of the callsite's `&'static Metadata`
+//!               GAP: the thread's cumulative count of dropped events
+//! 24      ...   values: a tag byte each, then the value's bytes (see `value.rs`)
+//! ```
+//!
+//! Values are written unaligned, little-endian. A record never straddles the end of the ring.
+
+use crate::callsite::Metadata;
+use crate::value::{ValueRef, decode_value};
+
+/// Size of the record header.
+pub(crate) const HEADER: usize = 24;
+
+/// Filler up to the end of the ring; the consumer skips it.
+pub(crate) const KIND_PAD: u8 = 0;
+/// An event from a callsite.
+pub(crate) const KIND_EVENT: u8 = 1;
+/// A marker left where events were dropped.
+pub(crate) const KIND_GAP: u8 = 2;
+
+/// The record's values were cut short to fit into the ring.
+pub(crate) const FLAG_TRUNCATED: u8 = 1;
+
+/// The first header word: length, kind, flags and value count.
+#[inline]
+pub(crate) const fn header_word(len: usize, kind: u8, flags: u8, values: u16) -> u64 {
+    (len as u64) | ((kind as u64) << 32) | ((flags as u64) << 40) | ((values as u64) << 48)
+}
+
+/// A decoded header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) len: usize,
+    pub(crate) kind: u8,
+    pub(crate) flags: u8,
+    pub(crate) values: u16,
+    pub(crate) timestamp: u64,
+    pub(crate) payload: u64,
+}
+
+impl Header {
+    pub(crate) fn parse_word(word: u64) -> (usize, u8, u8, u16) {
+        (
+            (word & 0xffff_ffff) as usize,
+            (word >> 32) as u8,
+            (word >> 40) as u8,
+            (word >> 48) as u16,
+        )
+    }
+
+    /// Parses the header at the start of `bytes` (at least `HEADER` long).
+    pub(crate) fn parse(bytes: &[u8]) -> Header {
+        let word = u64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
+        let (len, kind, flags, values) = Header::parse_word(word);
+        Header {
+            len,
+            kind,
+            flags,
+            values,
+            timestamp: u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
+            payload: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
+        }
+    }
+}
+
+/// Decodes the values of a record into `out`. Stops at the first malformed value, which
+/// can only come from a bug: the ring is written only by this crate.
+pub(crate) fn decode_values<'a>(body: &'a [u8], count: u16, out: &mut impl Extend<ValueRef<'a>>) {
+    let mut rest = body;
+    for _ in 0..count {
+        match decode_value(rest) {
+            Some((value, used)) => {
+                out.extend(std::iter::once(value));
+                rest = &rest[used..];
+            }
+            None => break,
+        }
+    }
+}
+
+/// The callsite metadata an event record points at.
+///
+/// # Safety
+///
+/// `payload` must be the payload of an EVENT record written by this crate's producer, which
+/// stores the address of a `&'static Metadata` there.
+pub(crate) unsafe fn metadata_from_payload(payload: u64) -> &'static Metadata {
+    // SAFETY: the caller guarantees the address came from a `&'static Metadata`.
+    unsafe { &*(payload as usize as *const Metadata) }
+}

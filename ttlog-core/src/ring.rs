@@ -1,0 +1,254 @@
+//! A single-producer, single-consumer byte ring: one per logging thread.
+//!
+//! The calling thread (producer) owns `head`, the consumer thread owns `tail`; both are byte
+//! positions that only grow (a `u64` of bytes does not wrap in the life of a process), and the
+//! offset in the buffer is `position & (capacity - 1)`. The producer writes a record into the
+//! free space and publishes it with one `Release` store of `head`; the consumer reads up to the
+//! `head` it loaded with `Acquire`, then gives the space back with a `Release` store of `tail`,
+//! which the producer loads with `Acquire` before reusing it. Each side caches the other side's
+//! position and reloads it only when the cached value says there is not enough room (producer)
+//! or nothing to read (consumer), so in steady state neither touches the other's cache line.
+//!
+//! Records are 8-byte aligned and never straddle the end of the buffer: when a record does not
+//! fit before the end, the producer fills the rest with a pad record and starts again at
+//! offset 0. The record layout itself lives in `record.rs`.
+
+use std::cell::UnsafeCell;
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
+
+/// Alignment of every record, in bytes.
+pub(crate) const ALIGN: usize = 8;
+
+/// Rounds `n` up to the record alignment.
+#[inline]
+pub(crate) const fn align_up(n: usize) -> usize {
+    (n + ALIGN - 1) & !(ALIGN - 1)
+}
+
+/// Producer-side state that lives on the producer's cache line.
+#[derive(Debug)]
+pub(crate) struct ProducerShared {
+    pub(crate) head: AtomicU64,
+    /// Events written (a counter only the producer writes; read by `stats()`).
+    pub(crate) logged: AtomicU64,
+    /// Events this thread dropped, in total.
+    pub(crate) dropped: AtomicU64,
+    /// Set when the thread exits; the consumer frees the ring once it is drained.
+    pub(crate) closed: AtomicBool,
+}
+
+/// The ring buffer shared by one producer and the consumer.
+pub(crate) struct Ring {
+    producer: CachePadded<ProducerShared>,
+    tail: CachePadded<AtomicU64>,
+    capacity: usize,
+    #[cfg(not(loom))]
+    buf: Box<[UnsafeCell<u64>]>,
+    #[cfg(loom)]
+    buf: Box<[loom::cell::UnsafeCell<u64>]>,
+}
+
+// SAFETY: the buffer is only written by the single producer in the region it owns (between
+// `head` and `tail + capacity`) and only read by the single consumer in the region it owns
+// (between `tail` and `head`); the Release/Acquire pairs on `head` and `tail` order those
+// accesses. All other fields are atomics.
+unsafe impl Sync for Ring {}
+// SAFETY: see `Sync`; the buffer holds plain bytes with no thread affinity.
+unsafe impl Send for Ring {}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.capacity)
+            .field("head", &self.producer.head.load(Ordering::Relaxed))
+            .field("tail", &self.tail.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Where the producer may write next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Space {
+    /// Offset of the write position in the buffer.
+    pub(crate) offset: usize,
+    /// Contiguous bytes free at `offset`.
+    pub(crate) contiguous: usize,
+    /// Bytes from `offset` to the end of the buffer.
+    pub(crate) to_end: usize,
+    /// Free bytes in total (including those after the wrap).
+    pub(crate) free: usize,
+}
+
+impl Space {
+    /// Whether the end of the buffer, rather than the consumer, limits `contiguous`.
+    pub(crate) fn end_limited(&self) -> bool {
+        self.to_end < self.free
+    }
+}
+
+impl Ring {
+    /// A ring of `capacity` bytes, rounded up to a power of two of at least 64.
+    pub(crate) fn new(capacity: usize) -> Ring {
+        let capacity = capacity.max(64).next_power_of_two();
+        let words = capacity / ALIGN;
+        #[cfg(not(loom))]
+        let buf = (0..words).map(|_| UnsafeCell::new(0u64)).collect();
+        #[cfg(loom)]
+        let buf = (0..words)
+            .map(|_| loom::cell::UnsafeCell::new(0u64))
+            .collect();
+        Ring {
+            producer: CachePadded::new(ProducerShared {
+                head: AtomicU64::new(0),
+                logged: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+            }),
+            tail: CachePadded::new(AtomicU64::new(0)),
+            capacity,
+            buf,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn producer_shared(&self) -> &ProducerShared {
+        &self.producer
+    }
+
+    /// Producer: the space at `head`, given a cached tail that is refreshed (with `Acquire`)
+    /// only when it shows fewer than `want` contiguous bytes.
+    #[inline]
+    pub(crate) fn space(&self, head: u64, cached_tail: &mut u64, want: usize) -> Space {
+        let space = self.space_with(head, *cached_tail);
+        if space.contiguous >= want || (space.end_limited() && space.to_end < want) {
+            return space;
+        }
+        *cached_tail = self.tail.load(Ordering::Acquire);
+        self.space_with(head, *cached_tail)
+    }
+
+    /// Producer: reloads the consumer's position, for waiting in blocking mode.
+    pub(crate) fn load_tail(&self) -> u64 {
+        self.tail.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    fn space_with(&self, head: u64, tail: u64) -> Space {
+        let used = (head - tail) as usize;
+        let free = self.capacity - used;
+        let offset = (head as usize) & (self.capacity - 1);
+        let to_end = self.capacity - offset;
+        Space {
+            offset,
+            contiguous: free.min(to_end),
+            to_end,
+            free,
+        }
+    }
+
+    /// Producer: publishes everything written up to `new_head`.
+    #[inline]
+    pub(crate) fn publish(&self, new_head: u64) {
+        self.producer.head.store(new_head, Ordering::Release);
+    }
+
+    /// Consumer: the producer's published position.
+    #[inline]
+    pub(crate) fn load_head(&self) -> u64 {
+        self.producer.head.load(Ordering::Acquire)
+    }
+
+    /// Consumer: the consumer's own position (only the consumer writes it).
+    #[inline]
+    pub(crate) fn consumer_tail(&self) -> u64 {
+        self.tail.load(Ordering::Relaxed)
+    }
+
+    /// Consumer: gives the bytes before `new_tail` back to the producer.
+    #[inline]
+    pub(crate) fn release(&self, new_tail: u64) {
+        self.tail.store(new_tail, Ordering::Release);
+    }
+
+    /// A raw pointer to the byte at `offset`, for the producer's writes and the consumer's
+    /// reads.
+    ///
+    /// # Safety
+    ///
+    /// `offset` must be less than the capacity. The caller may only write through the pointer
+    /// in the region it owns (producer: `[head, tail + capacity)`; consumer: none) and only
+    /// read in the region it owns (consumer: `[tail, head)`), as described in the module docs.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) unsafe fn ptr_at(&self, offset: usize) -> *mut u8 {
+        debug_assert!(offset < self.capacity);
+        let base = UnsafeCell::raw_get(self.buf.as_ptr()) as *mut u8;
+        // SAFETY: the caller guarantees `offset < capacity`, the buffer's length in bytes.
+        unsafe { base.add(offset) }
+    }
+
+    /// Writes a 64-bit word at an 8-aligned `offset`.
+    ///
+    /// # Safety
+    ///
+    /// Producer only, inside the region it owns.
+    #[inline]
+    pub(crate) unsafe fn write_word(&self, offset: usize, value: u64) {
+        debug_assert!(offset % ALIGN == 0);
+        #[cfg(not(loom))]
+        // SAFETY: the caller owns the word at `offset`; it is 8-aligned and in bounds.
+        unsafe {
+            (self.ptr_at(offset) as *mut u64).write(value)
+        };
+        #[cfg(loom)]
+        // SAFETY: as above; loom tracks the access.
+        self.buf[offset / ALIGN].with_mut(|p| unsafe { p.write(value) });
+    }
+
+    /// Reads a 64-bit word at an 8-aligned `offset`.
+    ///
+    /// # Safety
+    ///
+    /// Consumer only, inside the region it owns.
+    #[inline]
+    pub(crate) unsafe fn read_word(&self, offset: usize) -> u64 {
+        debug_assert!(offset % ALIGN == 0);
+        #[cfg(not(loom))]
+        // SAFETY: the caller owns the word at `offset`; it is 8-aligned and in bounds.
+        unsafe {
+            (self.ptr_at(offset) as *const u64).read()
+        }
+        #[cfg(loom)]
+        // SAFETY: as above; loom tracks the access.
+        self.buf[offset / ALIGN].with(|p| unsafe { p.read() })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_accounts_for_wrap_and_consumer() {
+        let ring = Ring::new(100);
+        assert_eq!(ring.capacity(), 128);
+        let mut tail = 0;
+        let s = ring.space(0, &mut tail, 8);
+        assert_eq!((s.offset, s.contiguous, s.free), (0, 128, 128));
+        // Producer at 120, consumer at 64: 8 bytes before the end, 56 after the wrap.
+        ring.release(64);
+        let s = ring.space(120, &mut tail, 8);
+        assert_eq!(tail, 0, "cached tail is enough for 8 bytes");
+        assert_eq!((s.offset, s.contiguous, s.to_end), (120, 8, 8));
+        let s = ring.space(120, &mut tail, 16);
+        assert_eq!(tail, 64, "refreshed when the cache was not enough");
+        assert!(s.end_limited());
+        assert_eq!(s.free, 72);
+    }
+}

@@ -1,0 +1,181 @@
+//! Process-wide state shared by the producers and the consumer.
+//!
+//! The registry of thread rings, the overflow policy and the handle on the running consumer.
+//! Producers read these only on cold paths (a thread's first event, a full ring); the hot path
+//! touches nothing here.
+
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::Thread;
+
+use crate::ring::Ring;
+
+/// Default size of each thread's ring, in bytes.
+pub const DEFAULT_THREAD_BUFFER: usize = 256 * 1024;
+
+/// Whether a full ring makes the producer wait (`Overflow::Block`) instead of dropping.
+pub(crate) static OVERFLOW_BLOCK: AtomicBool = AtomicBool::new(false);
+/// Size of rings created from now on.
+pub(crate) static RING_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_THREAD_BUFFER);
+/// Events dropped because the thread's ring was already gone (logging from a thread-local
+/// destructor after ttlog's own was run).
+pub(crate) static ORPHAN_DROPS: AtomicU64 = AtomicU64::new(0);
+/// The running consumer, or null. Each consumer's state is leaked on purpose (a few hundred
+/// bytes per `init`), so producers can hold a `&'static` to it without reference counting.
+static CONSUMER: AtomicPtr<ConsumerShared> = AtomicPtr::new(std::ptr::null_mut());
+
+/// A thread's identity, as sinks print it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+}
+
+impl ThreadInfo {
+    /// A small number unique to the thread for the life of the process (1 is the first
+    /// thread that logged).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The thread's name, or `thread-<id>` for unnamed threads.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A producer's ring and its thread's identity.
+#[derive(Debug)]
+pub(crate) struct ThreadRing {
+    pub(crate) ring: Ring,
+    pub(crate) info: ThreadInfo,
+}
+
+pub(crate) struct RingRegistry {
+    pub(crate) rings: Vec<Arc<ThreadRing>>,
+    next_thread_id: u64,
+}
+
+static RINGS: Mutex<RingRegistry> = Mutex::new(RingRegistry {
+    rings: Vec::new(),
+    next_thread_id: 1,
+});
+/// Bumped whenever `RINGS` changes, so the consumer refreshes its copy only then.
+pub(crate) static RINGS_VERSION: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn rings() -> MutexGuard<'static, RingRegistry> {
+    RINGS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Creates and registers a ring for the calling thread.
+pub(crate) fn register_current_thread() -> Arc<ThreadRing> {
+    let current = std::thread::current();
+    let mut registry = rings();
+    let id = registry.next_thread_id;
+    registry.next_thread_id += 1;
+    let name = current
+        .name()
+        .map_or_else(|| format!("thread-{id}"), str::to_owned);
+    let ring = Arc::new(ThreadRing {
+        ring: Ring::new(RING_BYTES.load(Ordering::Relaxed)),
+        info: ThreadInfo { id, name },
+    });
+    registry.rings.push(Arc::clone(&ring));
+    RINGS_VERSION.fetch_add(1, Ordering::Release);
+    ring
+}
+
+/// Counters of rings already removed, so that totals never go down.
+pub(crate) static RETIRED_LOGGED: AtomicU64 = AtomicU64::new(0);
+pub(crate) static RETIRED_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Removes rings whose thread exited and whose records were all consumed.
+pub(crate) fn remove_rings(dead: &[Arc<ThreadRing>]) {
+    if dead.is_empty() {
+        return;
+    }
+    let mut registry = rings();
+    for ring in dead {
+        let p = ring.ring.producer_shared();
+        RETIRED_LOGGED.fetch_add(p.logged.load(Ordering::Relaxed), Ordering::Relaxed);
+        RETIRED_DROPPED.fetch_add(p.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    registry
+        .rings
+        .retain(|r| !dead.iter().any(|d| Arc::ptr_eq(d, r)));
+    RINGS_VERSION.fetch_add(1, Ordering::Release);
+}
+
+/// The consumer's state, shared with producers, the handle and the consumer thread.
+#[derive(Debug)]
+pub(crate) struct ConsumerShared {
+    pub(crate) thread: Mutex<Option<Thread>>,
+    pub(crate) sleeping: AtomicBool,
+    pub(crate) alive: AtomicBool,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) flush_requested: AtomicU64,
+    pub(crate) flush_done: Mutex<u64>,
+    pub(crate) flush_cv: Condvar,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) sink_errors: AtomicU64,
+}
+
+impl ConsumerShared {
+    pub(crate) fn new() -> ConsumerShared {
+        ConsumerShared {
+            thread: Mutex::new(None),
+            sleeping: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            shutdown: AtomicBool::new(false),
+            flush_requested: AtomicU64::new(0),
+            flush_done: Mutex::new(0),
+            flush_cv: Condvar::new(),
+            delivered: AtomicU64::new(0),
+            sink_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Wakes the consumer if it is sleeping.
+    pub(crate) fn wake(&self) {
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::AcqRel) {
+            self.unpark();
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The running consumer, if any.
+#[inline]
+pub(crate) fn consumer() -> Option<&'static ConsumerShared> {
+    let ptr = CONSUMER.load(Ordering::Acquire);
+    // SAFETY: non-null pointers stored in CONSUMER come from `Box::leak` in `install_consumer`
+    // and are never freed.
+    unsafe { ptr.as_ref() }
+}
+
+/// Makes `shared` the running consumer. Returns `false` if another one is installed.
+pub(crate) fn install_consumer(shared: &'static ConsumerShared) -> bool {
+    CONSUMER
+        .compare_exchange(
+            std::ptr::null_mut(),
+            shared as *const ConsumerShared as *mut ConsumerShared,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+}
+
+/// Forgets the running consumer (after it stopped).
+pub(crate) fn uninstall_consumer(shared: &'static ConsumerShared) {
+    let _ = CONSUMER.compare_exchange(
+        shared as *const ConsumerShared as *mut ConsumerShared,
+        std::ptr::null_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+}

@@ -1,0 +1,229 @@
+//! Sinks: where decoded events go, on the consumer thread.
+//!
+//! A [`Sink`] receives each event as a borrowed [`Event`] and owns whatever it writes to; the
+//! consumer calls it from one thread, so it needs no locking. [`WriterSink`] formats events as
+//! `pretty`, `compact` or `json` lines into any `Write`; [`CaptureSink`] keeps them in memory
+//! for tests. The log store, live streaming and OpenTelemetry export attach here as further
+//! sinks.
+
+mod capture;
+mod json;
+mod text;
+
+use std::fmt;
+use std::io::{self, Write};
+
+pub use capture::{CaptureSink, CapturedEvent, OwnedValue};
+
+use crate::callsite::Metadata;
+use crate::event::Event;
+use crate::level::LevelFilter;
+
+/// A destination for events, run on the consumer thread.
+///
+/// ```
+/// use std::io;
+/// use ttlog_core::{Event, Sink};
+///
+/// /// Counts errors per target, e.g. to export as a metric.
+/// #[derive(Default)]
+/// struct ErrorCounter(std::collections::HashMap<&'static str, u64>);
+///
+/// impl Sink for ErrorCounter {
+///     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+///         if event.level() == ttlog_core::LogLevel::Error {
+///             *self.0.entry(event.target()).or_default() += 1;
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Sink: Send + 'static {
+    /// Whether this sink wants events from this callsite (checked before `write`).
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        let _ = metadata;
+        true
+    }
+
+    /// Writes one event. An error is counted in [`Stats::sink_errors`](crate::Stats) and
+    /// reported once on stderr; the consumer goes on with the next event.
+    fn write(&mut self, event: &Event<'_>) -> io::Result<()>;
+
+    /// Makes everything written so far durable or visible.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A short name for diagnostics.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// How a [`WriterSink`] lays out each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Aligned, coloured (on a terminal) lines for people: time, level, thread, target,
+    /// message and fields, and the source location of warnings and errors.
+    Pretty,
+    /// One plain line per event: time, level, target, message, fields.
+    Compact,
+    /// One JSON object per line, in the schema of the JSON contract.
+    Json,
+}
+
+impl Format {
+    /// The name used by `TTLOG_FORMAT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pretty => "pretty",
+            Format::Compact => "compact",
+            Format::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = ParseFormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "pretty" => Ok(Format::Pretty),
+            "compact" | "text" => Ok(Format::Compact),
+            "json" => Ok(Format::Json),
+            _ => Err(ParseFormatError(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a format name other than `pretty`, `compact` or `json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseFormatError(String);
+
+impl fmt::Display for ParseFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown format `{}` (expected pretty, compact or json)", self.0)
+    }
+}
+
+impl std::error::Error for ParseFormatError {}
+
+/// Writes one formatted line per event into `out` (without touching any writer).
+///
+/// ```
+/// # use ttlog_core::{Format, format_event};
+/// # fn show(event: &ttlog_core::Event<'_>) {
+/// let mut line = Vec::new();
+/// format_event(event, Format::Json, false, &mut line);
+/// # }
+/// ```
+pub fn format_event(event: &Event<'_>, format: Format, ansi: bool, out: &mut Vec<u8>) {
+    match format {
+        Format::Json => json::write_event(event, out),
+        Format::Pretty => text::write_pretty(event, ansi, out),
+        Format::Compact => text::write_compact(event, out),
+    }
+}
+
+/// Buffer size past which a [`WriterSink`] writes out without waiting for a flush.
+const WRITE_THRESHOLD: usize = 64 * 1024;
+
+/// Formats events into any `Write + Send` (stderr, a file, a socket, `io::sink()`).
+///
+/// Lines are buffered and written in batches: when the buffer passes 64 KiB, when the consumer
+/// runs out of events, and on flush.
+///
+/// ```
+/// use ttlog_core::{Format, WriterSink};
+/// let sink = WriterSink::new(std::io::stdout(), Format::Compact).with_level(ttlog_core::LevelFilter::Warn);
+/// # drop(sink);
+/// ```
+pub struct WriterSink {
+    writer: Box<dyn Write + Send>,
+    format: Format,
+    ansi: bool,
+    level: LevelFilter,
+    buf: Vec<u8>,
+    name: String,
+}
+
+impl fmt::Debug for WriterSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriterSink")
+            .field("format", &self.format)
+            .field("ansi", &self.ansi)
+            .field("level", &self.level)
+            .finish()
+    }
+}
+
+impl WriterSink {
+    /// A sink writing `format` lines into `writer`, without colours.
+    pub fn new(writer: impl Write + Send + 'static, format: Format) -> WriterSink {
+        WriterSink {
+            writer: Box::new(writer),
+            format,
+            ansi: false,
+            level: LevelFilter::Trace,
+            buf: Vec::with_capacity(WRITE_THRESHOLD + 4096),
+            name: format!("{format} writer"),
+        }
+    }
+
+    /// Turns ANSI colours on or off (pretty format only).
+    pub fn with_ansi(mut self, ansi: bool) -> WriterSink {
+        self.ansi = ansi;
+        self
+    }
+
+    /// Only writes events at `level` or more severe.
+    pub fn with_level(mut self, level: impl Into<LevelFilter>) -> WriterSink {
+        self.level = level.into();
+        self
+    }
+
+    /// Names the sink in diagnostics.
+    pub fn with_name(mut self, name: impl Into<String>) -> WriterSink {
+        self.name = name.into();
+        self
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let result = self.writer.write_all(&self.buf);
+        // Whatever happened, do not keep (and grow) what could not be written.
+        self.buf.clear();
+        result
+    }
+}
+
+impl Sink for WriterSink {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        self.level.enables(metadata.level())
+    }
+
+    fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+        format_event(event, self.format, self.ansi, &mut self.buf);
+        if self.buf.len() >= WRITE_THRESHOLD {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.write_out()?;
+        }
+        self.writer.flush()
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,107 @@
+//! The human formats: `pretty` (aligned, coloured on a terminal) and `compact` (one plain
+//! line).
+
+use std::io::Write as _;
+
+use crate::event::Event;
+use crate::level::LogLevel;
+use crate::value::ValueRef;
+
+const RESET: &str = "\x1b[0m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const ITALIC: &str = "\x1b[3m";
+
+fn level_colour(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "\x1b[35m",
+        LogLevel::Debug => "\x1b[34m",
+        LogLevel::Info => "\x1b[32m",
+        LogLevel::Warn => "\x1b[33m",
+        LogLevel::Error => "\x1b[1;31m",
+    }
+}
+
+struct Style {
+    ansi: bool,
+}
+
+impl Style {
+    fn paint(&self, out: &mut Vec<u8>, code: &str, text: impl std::fmt::Display) {
+        if self.ansi {
+            let _ = write!(out, "{code}{text}{RESET}");
+        } else {
+            let _ = write!(out, "{text}");
+        }
+    }
+}
+
+fn write_message(event: &Event<'_>, out: &mut Vec<u8>) {
+    let _ = write!(out, "{}", event.message());
+}
+
+/// Text values are quoted when they are strings (so spaces and `=` stay readable); `%` and `?`
+/// values are written as their impls wrote them.
+fn write_field_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
+    let _ = match value {
+        ValueRef::Str(s) => write!(out, "{s:?}"),
+        ValueRef::Char(c) => write!(out, "{c:?}"),
+        other => write!(out, "{other}"),
+    };
+}
+
+pub(super) fn write_pretty(event: &Event<'_>, ansi: bool, out: &mut Vec<u8>) {
+    let style = Style { ansi };
+    let ts = humantime::format_rfc3339_micros(event.timestamp());
+    style.paint(out, DIM, ts);
+    out.push(b' ');
+    let level = event.level();
+    let name = match level {
+        LogLevel::Trace => "TRACE",
+        LogLevel::Debug => "DEBUG",
+        LogLevel::Info => " INFO",
+        LogLevel::Warn => " WARN",
+        LogLevel::Error => "ERROR",
+    };
+    style.paint(out, level_colour(level), name);
+    out.push(b' ');
+    style.paint(out, DIM, format_args!("[{}]", event.thread().name()));
+    out.push(b' ');
+    style.paint(out, DIM, format_args!("{}:", event.target()));
+    out.push(b' ');
+    if ansi {
+        out.extend_from_slice(BOLD.as_bytes());
+        write_message(event, out);
+        out.extend_from_slice(RESET.as_bytes());
+    } else {
+        write_message(event, out);
+    }
+    for (name, value) in event.fields() {
+        out.push(b' ');
+        style.paint(out, ITALIC, name);
+        style.paint(out, DIM, "=");
+        write_field_value(out, &value);
+    }
+    if level >= LogLevel::Warn {
+        let meta = event.metadata();
+        out.push(b' ');
+        style.paint(out, DIM, format_args!("at {}:{}", meta.file(), meta.line()));
+    }
+    out.push(b'\n');
+}
+
+pub(super) fn write_compact(event: &Event<'_>, out: &mut Vec<u8>) {
+    let _ = write!(
+        out,
+        "{} {} {}: ",
+        humantime::format_rfc3339_millis(event.timestamp()),
+        event.level().as_str().to_ascii_uppercase(),
+        event.target()
+    );
+    write_message(event, out);
+    for (name, value) in event.fields() {
+        let _ = write!(out, " {name}=");
+        write_field_value(out, &value);
+    }
+    out.push(b'\n');
+}

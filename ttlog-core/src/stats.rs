@@ -1,0 +1,69 @@
+//! Counters: what was logged, delivered and dropped, in total and per thread.
+
+use std::sync::atomic::Ordering;
+
+use crate::runtime::{self, ConsumerShared};
+
+/// A snapshot of the logger's counters (see [`TtlogHandle::stats`](crate::TtlogHandle::stats)).
+///
+/// `logged` counts events written into a thread's ring; `delivered` counts those the consumer
+/// has handed to the sinks; `dropped` counts events lost to a full ring (in `Overflow::Drop`
+/// mode) or logged where no ring could take them. Every drop is also marked in the output by an
+/// `N events dropped` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events recorded into thread rings.
+    pub logged: u64,
+    /// Events handed to the sinks.
+    pub delivered: u64,
+    /// Events lost (counted, and marked in the output).
+    pub dropped: u64,
+    /// Sink writes or flushes that failed.
+    pub sink_errors: u64,
+    /// Per-thread counts, for threads whose ring is still registered.
+    pub threads: Vec<ThreadStats>,
+}
+
+/// One thread's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadStats {
+    /// The thread's ttlog id.
+    pub id: u64,
+    /// The thread's name.
+    pub name: String,
+    /// Events it recorded.
+    pub logged: u64,
+    /// Events it dropped.
+    pub dropped: u64,
+}
+
+pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
+    let registry = runtime::rings();
+    let threads: Vec<ThreadStats> = registry
+        .rings
+        .iter()
+        .map(|r| {
+            let p = r.ring.producer_shared();
+            ThreadStats {
+                id: r.info.id(),
+                name: r.info.name().to_owned(),
+                logged: p.logged.load(Ordering::Relaxed),
+                dropped: p.dropped.load(Ordering::Relaxed),
+            }
+        })
+        .collect();
+    let logged = runtime::RETIRED_LOGGED.load(Ordering::Relaxed)
+        + threads.iter().map(|t| t.logged).sum::<u64>();
+    let dropped = runtime::RETIRED_DROPPED.load(Ordering::Relaxed)
+        + runtime::ORPHAN_DROPS.load(Ordering::Relaxed)
+        + threads.iter().map(|t| t.dropped).sum::<u64>();
+    Stats {
+        logged,
+        delivered: shared.delivered.load(Ordering::Relaxed),
+        dropped,
+        sink_errors: shared.sink_errors.load(Ordering::Relaxed),
+        threads,
+    }
+}

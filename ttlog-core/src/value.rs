@@ -1,0 +1,358 @@
+//! Field and argument values: how the caller encodes them and how the consumer sees them.
+//!
+//! On the calling thread a value is written into the ring as a tag byte and raw bytes:
+//! integers, floats, bools and chars as their bytes, strings as a length and the bytes, and
+//! `%`/`?` values formatted in place through `fmt::Write` (no heap). On the consumer a value
+//! is a [`ValueRef`] borrowing the ring's copy.
+
+use std::fmt;
+
+use crate::encode::Encoder;
+
+pub(crate) const TAG_U64: u8 = 1;
+pub(crate) const TAG_I64: u8 = 2;
+pub(crate) const TAG_F64: u8 = 3;
+pub(crate) const TAG_BOOL: u8 = 4;
+pub(crate) const TAG_CHAR: u8 = 5;
+pub(crate) const TAG_STR: u8 = 6;
+pub(crate) const TAG_DISPLAY: u8 = 7;
+pub(crate) const TAG_DEBUG: u8 = 8;
+pub(crate) const TAG_U128: u8 = 9;
+pub(crate) const TAG_I128: u8 = 10;
+pub(crate) const TAG_FMT_ERROR: u8 = 11;
+pub(crate) const TAG_FMT_PANIC: u8 = 12;
+pub(crate) const TAG_NONE: u8 = 13;
+
+/// A value as the consumer and the sinks see it, borrowed from the ring.
+///
+/// ```
+/// use ttlog_core::ValueRef;
+/// assert_eq!(ValueRef::U64(42).to_string(), "42");
+/// assert_eq!(ValueRef::Str("ok").to_string(), "ok");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum ValueRef<'a> {
+    /// An unsigned integer up to 64 bits.
+    U64(u64),
+    /// A signed integer up to 64 bits.
+    I64(i64),
+    /// A 128-bit unsigned integer.
+    U128(u128),
+    /// A 128-bit signed integer.
+    I128(i128),
+    /// A float.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A character.
+    Char(char),
+    /// A string value.
+    Str(&'a str),
+    /// A value logged with `%` (its `Display` output).
+    Display(&'a str),
+    /// A value logged with `?` (its `Debug` output).
+    Debug(&'a str),
+    /// `None`, from an `Option` value.
+    None,
+    /// The value's `Display` or `Debug` impl returned an error.
+    FmtError,
+    /// The value's `Display` or `Debug` impl panicked.
+    FmtPanic,
+}
+
+/// What a sink writes for a value whose formatting returned an error.
+pub const FMT_ERROR_MARKER: &str = "<fmt error>";
+/// What a sink writes for a value whose formatting panicked.
+pub const FMT_PANIC_MARKER: &str = "<panicked while formatting>";
+
+impl ValueRef<'_> {
+    /// The text of string-like values (`Str`, `Display`, `Debug` and the error markers).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ValueRef::Str(s) | ValueRef::Display(s) | ValueRef::Debug(s) => Some(s),
+            ValueRef::FmtError => Some(FMT_ERROR_MARKER),
+            ValueRef::FmtPanic => Some(FMT_PANIC_MARKER),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! delegate_fmt {
+    ($($trait:ident),*) => {$(
+        impl fmt::$trait for ValueRef<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    ValueRef::U64(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::I64(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::U128(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::I128(v) => fmt::$trait::fmt(v, f),
+                    other => fmt::Display::fmt(other, f),
+                }
+            }
+        }
+    )*};
+}
+delegate_fmt!(LowerHex, UpperHex, Octal, Binary);
+
+macro_rules! delegate_float_fmt {
+    ($($trait:ident),*) => {$(
+        impl fmt::$trait for ValueRef<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    ValueRef::U64(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::I64(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::U128(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::I128(v) => fmt::$trait::fmt(v, f),
+                    ValueRef::F64(v) => fmt::$trait::fmt(v, f),
+                    other => fmt::Display::fmt(other, f),
+                }
+            }
+        }
+    )*};
+}
+delegate_float_fmt!(LowerExp, UpperExp);
+
+impl fmt::Display for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueRef::U64(v) => fmt::Display::fmt(v, f),
+            ValueRef::I64(v) => fmt::Display::fmt(v, f),
+            ValueRef::U128(v) => fmt::Display::fmt(v, f),
+            ValueRef::I128(v) => fmt::Display::fmt(v, f),
+            ValueRef::F64(v) => fmt::Display::fmt(v, f),
+            ValueRef::Bool(v) => fmt::Display::fmt(v, f),
+            ValueRef::Char(v) => fmt::Display::fmt(v, f),
+            ValueRef::Str(s) | ValueRef::Display(s) | ValueRef::Debug(s) => f.pad(s),
+            ValueRef::None => f.pad("None"),
+            ValueRef::FmtError => f.pad(FMT_ERROR_MARKER),
+            ValueRef::FmtPanic => f.pad(FMT_PANIC_MARKER),
+        }
+    }
+}
+
+/// `{:?}` of a message argument behaves as `{:?}` of the original value: strings and chars are
+/// quoted, numbers are not. (Values formatted on the caller's side never reach this.)
+pub(crate) struct DebugArg<'a, 'b>(pub(crate) &'b ValueRef<'a>);
+
+impl fmt::Debug for DebugArg<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ValueRef::U64(v) => fmt::Debug::fmt(v, f),
+            ValueRef::I64(v) => fmt::Debug::fmt(v, f),
+            ValueRef::U128(v) => fmt::Debug::fmt(v, f),
+            ValueRef::I128(v) => fmt::Debug::fmt(v, f),
+            ValueRef::F64(v) => fmt::Debug::fmt(v, f),
+            ValueRef::Bool(v) => fmt::Debug::fmt(v, f),
+            ValueRef::Char(v) => fmt::Debug::fmt(v, f),
+            ValueRef::Str(s) => fmt::Debug::fmt(s, f),
+            other => fmt::Display::fmt(other, f),
+        }
+    }
+}
+
+/// Decodes one value; returns it and the bytes it used.
+pub(crate) fn decode_value(bytes: &[u8]) -> Option<(ValueRef<'_>, usize)> {
+    let (&tag, rest) = bytes.split_first()?;
+    fn fixed<const N: usize>(rest: &[u8]) -> Option<[u8; N]> {
+        rest.get(..N)?.try_into().ok()
+    }
+    let decoded = match tag {
+        TAG_U64 => (ValueRef::U64(u64::from_le_bytes(fixed(rest)?)), 9),
+        TAG_I64 => (ValueRef::I64(i64::from_le_bytes(fixed(rest)?)), 9),
+        TAG_F64 => (ValueRef::F64(f64::from_le_bytes(fixed(rest)?)), 9),
+        TAG_U128 => (ValueRef::U128(u128::from_le_bytes(fixed(rest)?)), 17),
+        TAG_I128 => (ValueRef::I128(i128::from_le_bytes(fixed(rest)?)), 17),
+        TAG_BOOL => (ValueRef::Bool(*rest.first()? != 0), 2),
+        TAG_CHAR => (
+            ValueRef::Char(char::from_u32(u32::from_le_bytes(fixed(rest)?))?),
+            5,
+        ),
+        TAG_STR | TAG_DISPLAY | TAG_DEBUG => {
+            let len = u32::from_le_bytes(fixed(rest)?) as usize;
+            let text = std::str::from_utf8(rest.get(4..4 + len)?).ok()?;
+            let value = match tag {
+                TAG_STR => ValueRef::Str(text),
+                TAG_DISPLAY => ValueRef::Display(text),
+                _ => ValueRef::Debug(text),
+            };
+            (value, 5 + len)
+        }
+        TAG_FMT_ERROR => (ValueRef::FmtError, 1),
+        TAG_FMT_PANIC => (ValueRef::FmtPanic, 1),
+        TAG_NONE => (ValueRef::None, 1),
+        _ => return None,
+    };
+    Some(decoded)
+}
+
+/// A type that can be logged as a field value without `%` or `?`.
+///
+/// Implemented for integers, floats, `bool`, `char`, `str`, `String`, references, `Option`s
+/// of those, and for [`DisplayValue`]/[`DebugValue`] (what `%x` and `?x` produce). Values are
+/// always taken by reference: logging never moves or clones them.
+///
+/// ```
+/// use ttlog_core::{Encoder, Value};
+///
+/// /// An HTTP status logged as its number.
+/// struct Status(u16);
+///
+/// impl Value for Status {
+///     fn encode(&self, enc: &mut Encoder<'_>) {
+///         enc.u64(u64::from(self.0));
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be logged as a field value",
+    label = "not a ttlog field value",
+    note = "log it with `%value` (Display) or `?value` (Debug), or implement `ttlog::Value`"
+)]
+pub trait Value {
+    /// Writes the value into the event being recorded.
+    fn encode(&self, enc: &mut Encoder<'_>);
+}
+
+macro_rules! value_via {
+    ($method:ident as $as:ty: $($t:ty),*) => {$(
+        impl Value for $t {
+            #[inline]
+            fn encode(&self, enc: &mut Encoder<'_>) {
+                enc.$method(*self as $as)
+            }
+        }
+    )*};
+}
+value_via!(u64 as u64: u8, u16, u32, u64, usize);
+value_via!(i64 as i64: i8, i16, i32, i64, isize);
+value_via!(f64 as f64: f32, f64);
+value_via!(u128 as u128: u128);
+value_via!(i128 as i128: i128);
+
+impl Value for bool {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.bool(*self)
+    }
+}
+
+impl Value for char {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.char(*self)
+    }
+}
+
+impl Value for str {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.str(self)
+    }
+}
+
+impl Value for String {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.str(self)
+    }
+}
+
+impl Value for std::borrow::Cow<'_, str> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.str(self)
+    }
+}
+
+impl<T: Value + ?Sized> Value for &T {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        (**self).encode(enc)
+    }
+}
+
+impl<T: Value + ?Sized> Value for &mut T {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        (**self).encode(enc)
+    }
+}
+
+impl<T: Value + ?Sized> Value for Box<T> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        (**self).encode(enc)
+    }
+}
+
+impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        (**self).encode(enc)
+    }
+}
+
+impl<T: Value> Value for Option<T> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        match self {
+            Some(v) => v.encode(enc),
+            None => enc.none(),
+        }
+    }
+}
+
+/// A value logged through its `Display` impl: what `field = %value` produces.
+///
+/// ```
+/// let addr: std::net::Ipv4Addr = "10.0.0.7".parse().unwrap();
+/// let _shown = ttlog_core::display(&addr);
+/// ```
+#[derive(Clone, Copy)]
+pub struct DisplayValue<'a, T: ?Sized>(pub &'a T);
+
+/// A value logged through its `Debug` impl: what `field = ?value` produces.
+///
+/// ```
+/// let tags = vec!["beta", "eu-west"];
+/// let _shown = ttlog_core::debug(&tags);
+/// ```
+#[derive(Clone, Copy)]
+pub struct DebugValue<'a, T: ?Sized>(pub &'a T);
+
+/// Wraps a reference so that it is logged with `Display`.
+pub fn display<T: fmt::Display + ?Sized>(value: &T) -> DisplayValue<'_, T> {
+    DisplayValue(value)
+}
+
+/// Wraps a reference so that it is logged with `Debug`.
+pub fn debug<T: fmt::Debug + ?Sized>(value: &T) -> DebugValue<'_, T> {
+    DebugValue(value)
+}
+
+impl<T: fmt::Display + ?Sized> Value for DisplayValue<'_, T> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.display(self.0)
+    }
+}
+
+impl<T: fmt::Debug + ?Sized> Value for DebugValue<'_, T> {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.debug(self.0)
+    }
+}
+
+impl<T: fmt::Display + ?Sized> fmt::Debug for DisplayValue<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl<T: fmt::Debug + ?Sized> fmt::Debug for DebugValue<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
