@@ -237,8 +237,7 @@ impl Builder {
                     if strict {
                         return Err(InitError::Filter(first.clone()));
                     }
-                    let names: Vec<String> =
-                        errors.iter().map(|e| e.to_string()).collect();
+                    let names: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                     eprintln!("ttlog: ignoring in {source}: {}", names.join("; "));
                 }
                 filter
@@ -259,7 +258,11 @@ impl Builder {
             None => None,
         }
         .or(self.format)
-        .unwrap_or(if terminal { Format::Pretty } else { Format::Compact });
+        .unwrap_or(if terminal {
+            Format::Pretty
+        } else {
+            Format::Compact
+        });
         let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ansi = self.ansi.unwrap_or(terminal && !no_color);
 

@@ -105,7 +105,11 @@ impl Metadata {
     }
 
     /// Writes the message, given the decoded arguments.
-    pub(crate) fn write_message(&self, out: &mut dyn fmt::Write, args: &[ValueRef<'_>]) -> fmt::Result {
+    pub(crate) fn write_message(
+        &self,
+        out: &mut dyn fmt::Write,
+        args: &[ValueRef<'_>],
+    ) -> fmt::Result {
         match self.format {
             Some(format) => format(out, args),
             None => out.write_str(self.template),
@@ -222,7 +226,8 @@ impl Registry {
             MAX_LEVEL.store(max as u8, Ordering::Relaxed);
         }
         for cs in &self.callsites {
-            cs.interest.store(self.interest_of(cs.metadata), Ordering::Relaxed);
+            cs.interest
+                .store(self.interest_of(cs.metadata), Ordering::Relaxed);
         }
         if max <= current {
             MAX_LEVEL.store(max as u8, Ordering::Relaxed);
@@ -249,5 +254,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 /// Locks the registry. A panic while it was held (impossible in this crate's code, which does
 /// not call user code under the lock) would not make it unusable.
 pub(crate) fn registry() -> MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -168,7 +168,11 @@ impl Consumer {
                 self.report_unrecorded_drops();
                 self.flush_sinks();
                 self.flushed = requested;
-                *self.shared.flush_done.lock().unwrap_or_else(|p| p.into_inner()) = requested;
+                *self
+                    .shared
+                    .flush_done
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = requested;
                 self.shared.flush_cv.notify_all();
                 if shutdown {
                     return;
@@ -349,7 +353,12 @@ impl Consumer {
         let now = clock::to_unix_nanos(clock::raw_now());
         for i in 0..self.rings.len() {
             let state = &mut self.rings[i];
-            let total = state.shared.ring.producer_shared().dropped.load(Ordering::Acquire);
+            let total = state
+                .shared
+                .ring
+                .producer_shared()
+                .dropped
+                .load(Ordering::Acquire);
             if total > state.reported_drops {
                 let count = total - state.reported_drops;
                 state.reported_drops = total;
@@ -370,7 +379,12 @@ impl Consumer {
         self.rings.retain(|r| {
             let done = r.finished
                 && r.staged() == 0
-                && r.shared.ring.producer_shared().dropped.load(Ordering::Acquire) == r.reported_drops;
+                && r.shared
+                    .ring
+                    .producer_shared()
+                    .dropped
+                    .load(Ordering::Acquire)
+                    == r.reported_drops;
             if done {
                 dead.push(Arc::clone(&r.shared));
             }

@@ -261,7 +261,17 @@ pub struct TextWriter<'e, 'a> {
 
 impl fmt::Debug for TextWriter<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TextWriter").field("state", &self.state).finish()
+        f.debug_struct("TextWriter")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl TextWriter<'_, '_> {
+    /// Lets `write!` work without `fmt::Write` in scope (macro output runs in user code).
+    #[inline]
+    pub fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        fmt::Write::write_fmt(self, args)
     }
 }
 

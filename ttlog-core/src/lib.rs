@@ -61,8 +61,7 @@ pub use sink::{
 };
 pub use stats::{Stats, ThreadStats};
 pub use value::{
-    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Value, ValueRef, debug,
-    display,
+    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Value, ValueRef, debug, display,
 };
 
 /// What the `ttlog` macros expand to. Not public API: it changes without notice.

@@ -91,7 +91,10 @@ impl Producer {
         loop {
             let gap = self.dropped != self.reported;
             let want = MIN_RECORD + if gap { HEADER } else { 0 };
-            let space = self.shared.ring.space(self.head, &mut self.cached_tail, want);
+            let space = self
+                .shared
+                .ring
+                .space(self.head, &mut self.cached_tail, want);
             if space.contiguous < want {
                 if space.end_limited() {
                     self.pad(space.offset, space.to_end);

@@ -143,7 +143,12 @@ impl ConsumerShared {
     }
 
     pub(crate) fn unpark(&self) {
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(thread) = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             thread.unpark();
         }
     }

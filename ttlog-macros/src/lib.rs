@@ -1,0 +1,51 @@
+//! Procedural macros of [ttlog](https://docs.rs/ttlog). Use them through the `ttlog` facade
+//! (`ttlog::info!` and friends), which passes its own path in so that renamed dependencies
+//! work; the output refers only to `ttlog::__private`.
+//!
+//! The stages are separate modules: `parse` (the macro's arguments), `format_string` (the
+//! message, at compile time) and `expand` (code generation). Errors point at the user's
+//! tokens and say what to write instead; after an error the macro emits nothing else, so one
+//! mistake does not cascade into type errors.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, Token};
+
+mod expand;
+mod format_string;
+mod parse;
+
+/// `(path) Level; arguments` as produced by the facade's `macro_rules!` wrappers.
+struct Invocation {
+    krate: TokenStream2,
+    level: Ident,
+    input: parse::EventInput,
+}
+
+impl Parse for Invocation {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let content;
+        syn::parenthesized!(content in input);
+        let krate: TokenStream2 = content.parse()?;
+        let level: Ident = input.parse()?;
+        input.parse::<Token![;]>()?;
+        let input = input.parse()?;
+        Ok(Invocation {
+            krate,
+            level,
+            input,
+        })
+    }
+}
+
+/// Expands one event. Not called directly: use `ttlog::info!` and friends.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __event(input: TokenStream) -> TokenStream {
+    let invocation = syn::parse_macro_input!(input as Invocation);
+    match expand::expand_event(invocation.krate, invocation.level, invocation.input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.into_compile_error().into(),
+    }
+}

@@ -45,18 +45,21 @@ impl Directive {
             return Err(error("empty directive"));
         }
         if text.contains(['[', ']', '{', '}']) {
-            return Err(error("span filters (`[span{field=value}]`) are not supported"));
+            return Err(error(
+                "span filters (`[span{field=value}]`) are not supported",
+            ));
         }
         if text.contains('/') {
-            return Err(error("regular-expression filters (`/regex`) are not supported"));
+            return Err(error(
+                "regular-expression filters (`/regex`) are not supported",
+            ));
         }
         let (target, level) = match text.split_once('=') {
             Some((target, level)) => {
                 let target = target.trim();
-                let level = level
-                    .trim()
-                    .parse::<LevelFilter>()
-                    .map_err(|_| error("unknown level (expected trace, debug, info, warn, error or off)"))?;
+                let level = level.trim().parse::<LevelFilter>().map_err(|_| {
+                    error("unknown level (expected trace, debug, info, warn, error or off)")
+                })?;
                 if target.is_empty() {
                     return Err(error("missing target before `=`"));
                 }
@@ -68,9 +71,12 @@ impl Directive {
             },
         };
         if let Some(target) = target {
-            let valid = target
-                .split("::")
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.'));
+            let valid = target.split("::").all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+            });
             if !valid {
                 return Err(error("target must look like `crate::module`"));
             }
@@ -112,7 +118,11 @@ impl ParseDirectiveError {
 
 impl fmt::Display for ParseDirectiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid filter directive `{}`: {}", self.directive, self.reason)
+        write!(
+            f,
+            "invalid filter directive `{}`: {}",
+            self.directive, self.reason
+        )
     }
 }
 

@@ -79,9 +79,8 @@ impl Filter {
             Some(_) => {
                 self.targets.retain(|d| d.target != directive.target);
                 self.targets.push(directive);
-                self.targets.sort_by_key(|d| {
-                    std::cmp::Reverse(d.target.as_ref().map_or(0, String::len))
-                });
+                self.targets
+                    .sort_by_key(|d| std::cmp::Reverse(d.target.as_ref().map_or(0, String::len)));
             }
         }
     }
@@ -161,8 +160,16 @@ mod tests {
         assert_eq!(f.level_for("app::db"), LevelFilter::Trace);
         assert_eq!(f.level_for("app::db::query"), LevelFilter::Trace);
         assert_eq!(f.level_for("app::db::pool"), LevelFilter::Off);
-        assert_eq!(f.level_for("app::dbx"), LevelFilter::Warn, "module boundary");
-        assert_eq!(f.level_for("application"), LevelFilter::Info, "module boundary");
+        assert_eq!(
+            f.level_for("app::dbx"),
+            LevelFilter::Warn,
+            "module boundary"
+        );
+        assert_eq!(
+            f.level_for("application"),
+            LevelFilter::Info,
+            "module boundary"
+        );
         assert_eq!(f.max_level(), LevelFilter::Trace);
     }
 

@@ -13,7 +13,11 @@ use crate::value::ValueRef;
 
 pub(super) fn write_event(event: &Event<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
-    let _ = write!(out, "{}", humantime::format_rfc3339_nanos(event.timestamp()));
+    let _ = write!(
+        out,
+        "{}",
+        humantime::format_rfc3339_nanos(event.timestamp())
+    );
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(event.level().as_str().as_bytes());
     out.extend_from_slice(b"\",\"target\":");
@@ -35,7 +39,11 @@ pub(super) fn write_event(event: &Event<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"file\":");
     write_str(out, event.metadata().file());
     out.extend_from_slice(b",\"line\":");
-    out.extend_from_slice(itoa::Buffer::new().format(event.metadata().line()).as_bytes());
+    out.extend_from_slice(
+        itoa::Buffer::new()
+            .format(event.metadata().line())
+            .as_bytes(),
+    );
     out.extend_from_slice(b"}\n");
 }
 

@@ -109,7 +109,11 @@ pub struct ParseFormatError(String);
 
 impl fmt::Display for ParseFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown format `{}` (expected pretty, compact or json)", self.0)
+        write!(
+            f,
+            "unknown format `{}` (expected pretty, compact or json)",
+            self.0
+        )
     }
 }
 

@@ -1,0 +1,412 @@
+//! Code generation for the event macros.
+//!
+//! An event expands to a block holding two `static`s (the metadata and the callsite), the
+//! enabled check (constant ceiling, one relaxed load, cached interest), and only then the
+//! evaluation of the arguments, each by reference, and the call to `emit` with a closure that
+//! encodes them. Message arguments come first, one slot per placeholder, then fields.
+//! A second function, stored in the metadata, formats the message on the consumer thread.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr};
+
+use crate::format_string::{self, ArgSel, FormatString, Piece};
+use crate::parse::{EventInput, Item, Key, Sigil, dotted_name};
+
+/// A value the expansion evaluates once, by reference.
+struct Binding {
+    ident: Ident,
+    expr: TokenStream,
+}
+
+struct Field {
+    key: Key,
+    sigil: Sigil,
+    binding: usize,
+    span: Span,
+}
+
+struct Plan {
+    bindings: Vec<Binding>,
+    fields: Vec<Field>,
+    /// For each placeholder, the binding of its value and those of its named counts.
+    args: Vec<(usize, Vec<(String, usize)>)>,
+    message: Option<(LitStr, FormatString)>,
+}
+
+fn bind(bindings: &mut Vec<Binding>, expr: TokenStream) -> usize {
+    let ident = format_ident!("__ttlog_v{}", bindings.len());
+    bindings.push(Binding { ident, expr });
+    bindings.len() - 1
+}
+
+fn plan(input: EventInput) -> syn::Result<Plan> {
+    let mut bindings = Vec::new();
+    let mut fields: Vec<Field> = Vec::new();
+    let mut message: Option<(LitStr, FormatString)> = None;
+    let mut positional: Vec<usize> = Vec::new();
+    let mut named: BTreeMap<String, usize> = BTreeMap::new();
+
+    let add_field = |fields: &mut Vec<Field>, field: Field| -> syn::Result<()> {
+        if let Some(first) = fields.iter().find(|f| f.key.name == field.key.name) {
+            let mut err = syn::Error::new(
+                field.key.span,
+                format!(
+                    "duplicate field `{}`: each field name may appear once",
+                    field.key.name
+                ),
+            );
+            err.combine(syn::Error::new(first.key.span, "first given here"));
+            return Err(err);
+        }
+        fields.push(field);
+        Ok(())
+    };
+
+    for (index, item) in input.items.into_iter().enumerate() {
+        let item = match item {
+            Item::Message(lit) if message.is_some() => Item::Bare(Expr::Lit(syn::ExprLit {
+                attrs: Vec::new(),
+                lit: syn::Lit::Str(lit),
+            })),
+            other => other,
+        };
+        match item {
+            Item::Message(lit) => {
+                let parsed = format_string::parse(&lit.value())
+                    .map_err(|msg| syn::Error::new(lit.span(), msg))?;
+                message = Some((lit, parsed));
+            }
+            Item::Keyed { key, sigil, value } => {
+                let used = message
+                    .as_ref()
+                    .is_some_and(|(_, f)| f.uses_name(&key.name));
+                if used {
+                    if sigil != Sigil::Value {
+                        return Err(syn::Error::new(
+                            key.span,
+                            "a named message argument takes no `%` or `?`: the placeholder's spec says how to format it",
+                        ));
+                    }
+                    if named.contains_key(&key.name) {
+                        return Err(syn::Error::new(
+                            key.span,
+                            format!("duplicate argument `{}`", key.name),
+                        ));
+                    }
+                    let b = bind(&mut bindings, value.to_token_stream_spanned());
+                    named.insert(key.name, b);
+                } else {
+                    let span = value.span();
+                    let binding = bind(&mut bindings, value.to_token_stream_spanned());
+                    add_field(
+                        &mut fields,
+                        Field {
+                            key,
+                            sigil,
+                            binding,
+                            span,
+                        },
+                    )?;
+                }
+            }
+            Item::SigilShorthand { key, sigil, value } => {
+                let span = value.span();
+                let binding = bind(&mut bindings, value.to_token_stream_spanned());
+                add_field(
+                    &mut fields,
+                    Field {
+                        key,
+                        sigil,
+                        binding,
+                        span,
+                    },
+                )?;
+            }
+            Item::Bare(expr) => {
+                let wanted = message.as_ref().map_or(0, |(_, f)| f.positional_count());
+                if message.is_some() && positional.len() < wanted {
+                    positional.push(bind(&mut bindings, expr.to_token_stream_spanned()));
+                    continue;
+                }
+                match dotted_name(&expr) {
+                    Some(name) => {
+                        let span = expr.span();
+                        let binding = bind(&mut bindings, expr.to_token_stream_spanned());
+                        add_field(
+                            &mut fields,
+                            Field {
+                                key: Key { name, span },
+                                sigil: Sigil::Value,
+                                binding,
+                                span,
+                            },
+                        )?;
+                    }
+                    None if message.is_none() && index == 0 => {
+                        return Err(syn::Error::new_spanned(
+                            &expr,
+                            "the message must be a string literal, e.g. `info!(\"user {} logged in\", id)`; \
+                             to log a computed string, make it a field: `text = %value`",
+                        ));
+                    }
+                    None if message.is_some() => {
+                        return Err(syn::Error::new_spanned(
+                            &expr,
+                            format!(
+                                "argument never used: the message has {wanted} positional placeholder(s); \
+                                 to log this value as a field, name it: `name = value`"
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(syn::Error::new_spanned(
+                            &expr,
+                            "missing field name: write `name = value` (or use a plain variable, whose name becomes the key)",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut args = Vec::new();
+    if let Some((lit, format)) = &message {
+        let wanted = format.positional_count();
+        if positional.len() < wanted {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "the message uses {wanted} positional argument(s) but {} {} given",
+                    positional.len(),
+                    if positional.len() == 1 { "was" } else { "were" }
+                ),
+            ));
+        }
+        // Names not given as arguments are captured from the scope, like `format!` does.
+        let mut resolve = |name: &str, bindings: &mut Vec<Binding>| -> usize {
+            if let Some(&b) = named.get(name) {
+                return b;
+            }
+            let ident = Ident::new(name, lit.span());
+            let b = bind(bindings, quote!(#ident));
+            named.insert(name.to_owned(), b);
+            b
+        };
+        for placeholder in format.placeholders() {
+            let value = match &placeholder.arg {
+                ArgSel::Index(i) => positional[*i],
+                ArgSel::Name(name) => resolve(name, &mut bindings),
+            };
+            let counts = placeholder
+                .counts
+                .iter()
+                .map(|c| (c.clone(), resolve(c, &mut bindings)))
+                .collect();
+            args.push((value, counts));
+        }
+    }
+    Ok(Plan {
+        bindings,
+        fields,
+        args,
+        message,
+    })
+}
+
+trait SpannedTokens {
+    fn to_token_stream_spanned(&self) -> TokenStream;
+}
+
+impl SpannedTokens for Expr {
+    fn to_token_stream_spanned(&self) -> TokenStream {
+        quote!(#self)
+    }
+}
+
+/// Which `fmt` trait a spec selects, for formatting raw values on the consumer.
+fn consumer_format(spec: &str, debug: bool) -> TokenStream {
+    let pattern = LitStr::new(&format!("{{:{spec}}}"), Span::call_site());
+    if debug {
+        return quote!(|__w, __v| ::core::write!(__w, #pattern, __tt::debug_arg(__v)));
+    }
+    match spec.chars().last() {
+        Some('p') => quote!(|__w, __v| ::core::write!(__w, "{}", __v)),
+        _ => quote!(|__w, __v| ::core::write!(__w, #pattern, __v)),
+    }
+}
+
+pub(crate) fn expand_event(
+    krate: TokenStream,
+    level: Ident,
+    input: EventInput,
+) -> syn::Result<TokenStream> {
+    let level_name = level.to_string();
+    if !["Trace", "Debug", "Info", "Warn", "Error"].contains(&level_name.as_str()) {
+        return Err(syn::Error::new(level.span(), "unknown level"));
+    }
+    let target = match &input.target {
+        Some(t) => quote!(#t),
+        None => quote!(::core::module_path!()),
+    };
+    let plan = plan(input)?;
+
+    let template = plan
+        .message
+        .as_ref()
+        .map_or_else(String::new, |(lit, _)| lit.value());
+    let arg_count = plan.args.len();
+    let field_names: Vec<&str> = plan.fields.iter().map(|f| f.key.name.as_str()).collect();
+
+    // The consumer-side message formatter.
+    let format_fn = match &plan.message {
+        Some((_, format)) if arg_count > 0 => {
+            let mut steps = Vec::new();
+            let mut slot = 0usize;
+            for piece in &format.pieces {
+                match piece {
+                    Piece::Literal(text) => steps.push(quote!(__out.write_str(#text)?;)),
+                    Piece::Placeholder(ph) => {
+                        let write = if ph.counts.is_empty() {
+                            consumer_format(&ph.spec, ph.debug)
+                        } else {
+                            quote!(|__w, __v| ::core::write!(__w, "{}", __v))
+                        };
+                        steps.push(quote!(__tt::write_arg(__out, __args, #slot, #write)?;));
+                        slot += 1;
+                    }
+                }
+            }
+            quote! {
+                ::core::option::Option::Some({
+                    fn __ttlog_format(
+                        __out: &mut dyn ::core::fmt::Write,
+                        __args: &[__tt::ValueRef<'_>],
+                    ) -> ::core::fmt::Result {
+                        #(#steps)*
+                        ::core::result::Result::Ok(())
+                    }
+                    __ttlog_format as __tt::FormatFn
+                })
+            }
+        }
+        Some((_, format)) => {
+            // No placeholders: the message is the template with `{{`/`}}` unescaped.
+            let text: String = format
+                .pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Literal(t) => t.as_str(),
+                    Piece::Placeholder(_) => "",
+                })
+                .collect();
+            if text == template {
+                quote!(::core::option::Option::None)
+            } else {
+                quote! {
+                    ::core::option::Option::Some({
+                        fn __ttlog_format(
+                            __out: &mut dyn ::core::fmt::Write,
+                            _: &[__tt::ValueRef<'_>],
+                        ) -> ::core::fmt::Result {
+                            __out.write_str(#text)
+                        }
+                        __ttlog_format as __tt::FormatFn
+                    })
+                }
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+
+    // The caller-side encoding: arguments (one per placeholder), then fields.
+    let mut encode = Vec::new();
+    let placeholders: Vec<_> = plan
+        .message
+        .as_ref()
+        .map(|(_, f)| f.placeholders().cloned().collect())
+        .unwrap_or_default();
+    for ((value, counts), ph) in plan.args.iter().zip(&placeholders) {
+        let v = &plan.bindings[*value].ident;
+        let pattern = LitStr::new(&format!("{{:{}}}", ph.spec), Span::call_site());
+        if counts.is_empty() {
+            encode.push(quote! {
+                (&__tt::ArgRef(#v)).__encode_arg(__enc, |__w, __v| ::core::write!(__w, #pattern, __v));
+            });
+        } else {
+            let names: Vec<Ident> = counts
+                .iter()
+                .map(|(n, _)| Ident::new(n, Span::call_site()))
+                .collect();
+            let values: Vec<&Ident> = counts
+                .iter()
+                .map(|(_, b)| &plan.bindings[*b].ident)
+                .collect();
+            encode.push(quote! {
+                __tt::EncodeFormattedArg::__encode_arg(
+                    &&__tt::ArgRef(#v),
+                    __enc,
+                    |__w, __v| ::core::write!(__w, #pattern, __v, #(#names = *#values),*),
+                );
+            });
+        }
+    }
+    // Call-site identifiers interpolated into user-spanned code keep their own hygiene, so the
+    // spans (and the errors) point at the user's expression while the names still resolve.
+    let enc = Ident::new("__enc", Span::call_site());
+    for field in &plan.fields {
+        let v = &plan.bindings[field.binding].ident;
+        let span = field.span;
+        encode.push(match field.sigil {
+            Sigil::Value => quote_spanned!(span=> __tt::Value::encode(#v, #enc);),
+            Sigil::Display => quote_spanned!(span=> #enc.display(#v);),
+            Sigil::Debug => quote_spanned!(span=> #enc.debug(#v);),
+        });
+    }
+
+    let idents: Vec<&Ident> = plan.bindings.iter().map(|b| &b.ident).collect();
+    let exprs: Vec<&TokenStream> = plan.bindings.iter().map(|b| &b.expr).collect();
+    let emit = quote! {
+        __tt::emit(&__TTLOG_META, &mut |__enc: &mut __tt::Encoder<'_>| {
+            #(#encode)*
+        });
+    };
+    let body = if idents.is_empty() {
+        emit
+    } else {
+        quote! {
+            match (#(&(#exprs),)*) {
+                (#(#idents,)*) => { #emit }
+            }
+        }
+    };
+
+    Ok(quote! {
+        {
+            use #krate::__private as __tt;
+            #[allow(unused_imports)]
+            use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
+            static __TTLOG_META: __tt::Metadata = __tt::Metadata::new(
+                __tt::LogLevel::#level,
+                #target,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+                #template,
+                #arg_count,
+                &[#(#field_names),*],
+                #format_fn,
+            );
+            static __TTLOG_CALLSITE: __tt::Callsite = __tt::Callsite::new(&__TTLOG_META);
+            if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
+                && __tt::level_enabled(__tt::LogLevel::#level)
+                && __TTLOG_CALLSITE.is_enabled()
+            {
+                #body
+            }
+        }
+    })
+}
