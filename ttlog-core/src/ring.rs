@@ -272,7 +272,10 @@ mod protocol {
                 }
                 if space.end_limited() {
                     // SAFETY: the pad covers free space up to the end of the buffer.
-                    unsafe { self.ring.write_word(space.offset, (space.to_end as u64) | (1 << 63)) };
+                    unsafe {
+                        self.ring
+                            .write_word(space.offset, (space.to_end as u64) | (1 << 63))
+                    };
                     self.head += space.to_end as u64;
                     continue;
                 }
@@ -325,7 +328,9 @@ mod loom_model {
                 let mut sent = 0u64;
                 for n in 1..=3u64 {
                     // 24, 24 and 32 bytes: the third cannot fit before the end without a wrap.
-                    let words: Vec<u64> = (0..if n == 3 { 4 } else { 3 }).map(|i| n * 10 + i).collect();
+                    let words: Vec<u64> = (0..if n == 3 { 4 } else { 3 })
+                        .map(|i| n * 10 + i)
+                        .collect();
                     while !p.push(&words) {
                         loom::thread::yield_now();
                     }

@@ -38,7 +38,14 @@ struct Plan {
 }
 
 fn bind(bindings: &mut Vec<Binding>, expr: TokenStream) -> usize {
-    let ident = format_ident!("__ttlog_v{}", bindings.len());
+    // The binding carries the span of the user's expression, so type errors about the value
+    // point at it; pattern and uses share the ident, so it resolves in any hygiene context.
+    let span = expr
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let ident = format_ident!("__ttlog_v{}", bindings.len(), span = span);
     bindings.push(Binding { ident, expr });
     bindings.len() - 1
 }

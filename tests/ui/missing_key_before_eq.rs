@@ -1,0 +1,5 @@
+use ttlog::info;
+
+fn main() {
+    info!("payment captured", = 5);
+}

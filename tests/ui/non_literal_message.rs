@@ -1,0 +1,6 @@
+use ttlog::info;
+
+fn main() {
+    let order = 7;
+    info!(format!("order {order} captured"));
+}

@@ -1,0 +1,5 @@
+use ttlog::info;
+
+fn main() {
+    info!("total {:.*}", 2, 1.5);
+}

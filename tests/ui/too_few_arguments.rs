@@ -1,0 +1,5 @@
+use ttlog::info;
+
+fn main() {
+    info!("order {} captured for {}", 7);
+}

@@ -1,0 +1,5 @@
+use ttlog::info;
+
+fn main() {
+    info!("order {id captured", id = 7);
+}
