@@ -12,6 +12,7 @@ struct User {
 
 #[derive(Debug)]
 struct Query<'a> {
+    #[allow(dead_code)] // read through Debug
     sql: &'a str,
 }
 

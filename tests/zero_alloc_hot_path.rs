@@ -49,6 +49,7 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 #[derive(Debug)]
 struct Order {
     id: u64,
+    #[allow(dead_code)] // read through Debug
     items: [u16; 3],
 }
 

@@ -240,7 +240,9 @@ impl Consumer {
                 // SAFETY: `tail < head`, so the word at `offset` is a published record header
                 // in the region the consumer owns.
                 let (len, kind, _, _) = Header::parse_word(unsafe { ring.read_word(offset) });
-                debug_assert!(len >= ALIGN && len % ALIGN == 0 && offset + len <= ring.capacity());
+                debug_assert!(
+                    len >= ALIGN && len.is_multiple_of(ALIGN) && offset + len <= ring.capacity()
+                );
                 if kind != KIND_PAD {
                     let start = state.staging.len();
                     state.staging.resize(start + len, 0);

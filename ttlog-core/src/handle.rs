@@ -167,10 +167,10 @@ impl TtlogHandle {
                 .0;
         }
         drop(done);
-        if !shared.alive.load(Ordering::Acquire) {
-            if let Some(join) = self.join.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                let _ = join.join();
-            }
+        if !shared.alive.load(Ordering::Acquire)
+            && let Some(join) = self.join.lock().unwrap_or_else(|p| p.into_inner()).take()
+        {
+            let _ = join.join();
         }
         runtime::uninstall_consumer(shared);
     }

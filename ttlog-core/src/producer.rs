@@ -152,10 +152,10 @@ impl Producer {
                 .logged
                 .store(self.logged, Ordering::Relaxed);
             // Wake a sleeping consumer once the ring is half full, so bursts do not overflow.
-            if (self.head - self.cached_tail) as usize > cap / 2 {
-                if let Some(consumer) = runtime::consumer() {
-                    consumer.wake();
-                }
+            if (self.head - self.cached_tail) as usize > cap / 2
+                && let Some(consumer) = runtime::consumer()
+            {
+                consumer.wake();
             }
             return;
         }

@@ -211,7 +211,7 @@ impl Ring {
     /// Producer only, inside the region it owns.
     #[inline]
     pub(crate) unsafe fn write_word(&self, offset: usize, value: u64) {
-        debug_assert!(offset % ALIGN == 0);
+        debug_assert!(offset.is_multiple_of(ALIGN));
         #[cfg(not(loom))]
         // SAFETY: the caller owns the word at `offset`; it is 8-aligned and in bounds.
         unsafe {
@@ -229,7 +229,7 @@ impl Ring {
     /// Consumer only, inside the region it owns.
     #[inline]
     pub(crate) unsafe fn read_word(&self, offset: usize) -> u64 {
-        debug_assert!(offset % ALIGN == 0);
+        debug_assert!(offset.is_multiple_of(ALIGN));
         #[cfg(not(loom))]
         // SAFETY: the caller owns the word at `offset`; it is 8-aligned and in bounds.
         unsafe {
