@@ -1,1 +1,166 @@
-fn main() {}
+//! The hot path, side by side with `tracing`, all on the same event:
+//! level info, message "request handled", fields user_id: u64 = 42,
+//! path: &str = "/api/v1/items", latency_ms: f64 = 3.25.
+//!
+//! - `caller/*`: what the logging thread pays per event.
+//!   ttlog's enabled cost is measured in chunks that fit the thread's ring, with a flush
+//!   (untimed) between chunks, so it is the cost of recording, not of waiting for the consumer.
+//! - `end_to_end/*`: 2,000,000 events formatted as JSON into `io::sink()`, flush included.
+//!
+//! Run: `cargo bench --bench hot_path` (figures and the machine in docs/BENCHMARKS.md).
+
+use std::hint::black_box;
+use std::io;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+use ttlog::{Format, LogLevel, Overflow, WriterSink};
+
+const USER_ID: u64 = 42;
+const PATH: &str = "/api/v1/items";
+const LATENCY_MS: f64 = 3.25;
+
+/// Events per timed chunk; 10,000 × 72-byte records fit the 8 MiB ring many times over.
+const CHUNK: u64 = 10_000;
+const END_TO_END_EVENTS: u64 = 2_000_000;
+
+#[inline(always)]
+fn ttlog_event() {
+    let user_id = black_box(USER_ID);
+    let path = black_box(PATH);
+    let latency_ms = black_box(LATENCY_MS);
+    ttlog::info!("request handled", user_id, path, latency_ms);
+}
+
+#[inline(always)]
+fn tracing_event() {
+    let user_id = black_box(USER_ID);
+    let path = black_box(PATH);
+    let latency_ms = black_box(LATENCY_MS);
+    tracing::info!(user_id, path, latency_ms, "request handled");
+}
+
+/// A subscriber that accepts everything and visits every field, doing nothing with them:
+/// tracing's bare dispatch cost.
+struct NoopSubscriber;
+
+struct NoopVisitor;
+
+impl Visit for NoopVisitor {
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl Subscriber for NoopSubscriber {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        event.record(&mut NoopVisitor);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn tracing_json() -> impl Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(io::sink)
+        .finish()
+}
+
+fn benches(c: &mut Criterion) {
+    let logger = ttlog::init()
+        .with_env(false)
+        .console(false)
+        .level(LogLevel::Info)
+        .overflow(Overflow::Block)
+        .thread_buffer_size(8 << 20)
+        .sink(WriterSink::new(io::sink(), Format::Json))
+        .init();
+    // Register the callsites and create this thread's ring outside the measurements.
+    ttlog_event();
+    logger.flush();
+
+    let mut caller = c.benchmark_group("caller");
+    caller.throughput(Throughput::Elements(1));
+    caller.bench_function("ttlog_enabled", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CHUNK);
+                let start = Instant::now();
+                for _ in 0..n {
+                    ttlog_event();
+                }
+                total += start.elapsed();
+                logger.flush();
+                left -= n;
+            }
+            total
+        })
+    });
+    caller.bench_function("ttlog_disabled", |b| {
+        b.iter(|| ttlog::debug!("request handled", user_id = black_box(USER_ID)))
+    });
+    caller.bench_function("tracing_noop_subscriber", |b| {
+        tracing::subscriber::with_default(NoopSubscriber, || b.iter(tracing_event))
+    });
+    caller.bench_function("tracing_fmt_json", |b| {
+        tracing::subscriber::with_default(tracing_json(), || b.iter(tracing_event))
+    });
+    caller.bench_function("tracing_disabled", |b| {
+        tracing::subscriber::with_default(tracing_json(), || {
+            b.iter(|| tracing::debug!(user_id = black_box(USER_ID), "request handled"))
+        })
+    });
+    caller.finish();
+
+    let mut e2e = c.benchmark_group("end_to_end");
+    e2e.throughput(Throughput::Elements(END_TO_END_EVENTS));
+    e2e.sample_size(10);
+    e2e.bench_function("ttlog_json_2M", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                for _ in 0..END_TO_END_EVENTS {
+                    ttlog_event();
+                }
+                logger.flush();
+            }
+            start.elapsed()
+        })
+    });
+    e2e.bench_function("tracing_fmt_json_2M", |b| {
+        tracing::subscriber::with_default(tracing_json(), || {
+            b.iter(|| {
+                for _ in 0..END_TO_END_EVENTS {
+                    tracing_event();
+                }
+            })
+        })
+    });
+    e2e.finish();
+
+    let stats = logger.stats();
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    eprintln!("ttlog stats after the run: {stats:?}");
+}
+
+criterion_group! {
+    name = hot_path;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = benches
+}
+criterion_main!(hot_path);
