@@ -109,6 +109,8 @@ struct Consumer {
     flushed: u64,
     reported_orphans: u64,
     dirty: bool,
+    /// Events delivered since `shared.delivered` was last updated (once per round).
+    delivered: u64,
 }
 
 /// Runs the consumer loop until shutdown; returns when every record published before the
@@ -142,6 +144,7 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
         flushed: 0,
         reported_orphans: 0,
         dirty: false,
+        delivered: 0,
     };
     consumer.run();
 }
@@ -163,6 +166,11 @@ impl Consumer {
                 self.horizon(now)
             };
             let emitted = self.emit_until(horizon);
+            if self.delivered > 0 {
+                self.shared
+                    .delivered
+                    .fetch_add(std::mem::take(&mut self.delivered), Ordering::Relaxed);
+            }
 
             if flushing {
                 self.report_unrecorded_drops();
@@ -324,7 +332,9 @@ impl Consumer {
                 // `&'static Metadata` address in the payload.
                 let meta = unsafe { metadata_from_payload(header.payload) };
                 let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
-                decode_values(&bytes[HEADER..header.len], header.values, &mut values);
+                decode_values(&bytes[HEADER..header.len], header.values, |v| {
+                    values.push(v)
+                });
                 let event = Event::new(
                     meta,
                     timestamp,
@@ -332,7 +342,7 @@ impl Consumer {
                     &values,
                     header.flags & FLAG_TRUNCATED != 0,
                 );
-                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                self.delivered += 1;
                 dispatch(&mut self.sinks, self.shared, &event);
             }
             KIND_GAP => {

@@ -394,7 +394,7 @@ mod tests {
 
     fn decode_all(buf: &[u8], n: u16) -> Vec<ValueRef<'_>> {
         let mut out = Vec::new();
-        crate::record::decode_values(buf, n, &mut out);
+        crate::record::decode_values(buf, n, |v| out.push(v));
         out
     }
 

@@ -56,8 +56,8 @@ pub use handle::{FlushError, TtlogHandle};
 pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
 pub use runtime::{DEFAULT_THREAD_BUFFER, ThreadInfo};
 pub use sink::{
-    CaptureSink, CapturedEvent, Format, OwnedValue, ParseFormatError, Sink, WriterSink,
-    format_event,
+    CaptureSink, CapturedEvent, EventFormatter, Format, OwnedValue, ParseFormatError, Sink,
+    WriterSink,
 };
 pub use stats::{Stats, ThreadStats};
 pub use value::{

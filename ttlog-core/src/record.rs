@@ -74,12 +74,12 @@ impl Header {
 
 /// Decodes the values of a record into `out`. Stops at the first malformed value, which
 /// can only come from a bug: the ring is written only by this crate.
-pub(crate) fn decode_values<'a>(body: &'a [u8], count: u16, out: &mut impl Extend<ValueRef<'a>>) {
+pub(crate) fn decode_values<'a>(body: &'a [u8], count: u16, mut push: impl FnMut(ValueRef<'a>)) {
     let mut rest = body;
     for _ in 0..count {
         match decode_value(rest) {
             Some((value, used)) => {
-                out.extend(std::iter::once(value));
+                push(value);
                 rest = &rest[used..];
             }
             None => break,

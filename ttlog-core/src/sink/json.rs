@@ -4,47 +4,154 @@
 //! {"timestamp":"2026-01-06T12:34:56.789012345Z","level":"info","target":"app::db",
 //!  "message":"User logged in","fields":{"user_id":123},"thread":"main","file":"src/main.rs","line":12}
 //! ```
+//!
+//! Everything that depends only on the callsite (level, target, a constant message, the field
+//! keys, file and line) is escaped once per callsite and cached; per event only the timestamp,
+//! the message arguments, the values and the thread are written.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 
+use super::timestamp::{Precision, TimestampCache};
+use crate::callsite::Metadata;
 use crate::event::Event;
 use crate::value::ValueRef;
 
-pub(super) fn write_event(event: &Event<'_>, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"timestamp\":\"");
-    let _ = write!(
-        out,
-        "{}",
-        humantime::format_rfc3339_nanos(event.timestamp())
-    );
-    out.extend_from_slice(b"\",\"level\":\"");
-    out.extend_from_slice(event.level().as_str().as_bytes());
-    out.extend_from_slice(b"\",\"target\":");
-    write_str(out, event.target());
-    out.extend_from_slice(b",\"message\":\"");
-    // A failing Display of an argument was already replaced by a marker; nothing else fails.
-    let _ = event.write_message(&mut Escaper(out));
-    out.extend_from_slice(b"\",\"fields\":{");
-    for (i, (name, value)) in event.fields().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, name);
-        out.push(b':');
-        write_value(out, &value);
+/// The JSON of one callsite, escaped once.
+struct CallsiteJson {
+    /// `","level":"info","target":"app::db","message":"`
+    head: Vec<u8>,
+    /// The escaped message when it has no arguments.
+    message: Option<Vec<u8>>,
+    /// `"user_id":` for each field.
+    keys: Vec<Vec<u8>>,
+    /// `,"file":"src/main.rs","line":12}` and a newline.
+    tail: Vec<u8>,
+}
+
+/// Hashes pointers (metadata and thread addresses) by their address bits.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    out.extend_from_slice(b"},\"thread\":");
-    write_str(out, event.thread().name());
-    out.extend_from_slice(b",\"file\":");
-    write_str(out, event.metadata().file());
-    out.extend_from_slice(b",\"line\":");
-    out.extend_from_slice(
-        itoa::Buffer::new()
-            .format(event.metadata().line())
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"}\n");
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type AddressMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+
+/// Formats events as JSON lines, with per-callsite and per-thread caches.
+#[derive(Default)]
+pub(crate) struct JsonFormatter {
+    timestamps: TimestampCache,
+    /// Index into `parts` by metadata address.
+    callsites: AddressMap<usize>,
+    parts: Vec<CallsiteJson>,
+    /// The previous event's metadata address and index: runs of one callsite skip the map.
+    last: (usize, usize),
+    /// `"thread-name"` escaped, by thread id.
+    threads: HashMap<u64, Vec<u8>>,
+}
+
+impl fmt::Debug for JsonFormatter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonFormatter")
+            .field("callsites", &self.callsites.len())
+            .finish()
+    }
+}
+
+fn callsite_json(meta: &Metadata) -> CallsiteJson {
+    let mut head = Vec::new();
+    head.extend_from_slice(b"\",\"level\":\"");
+    head.extend_from_slice(meta.level().as_str().as_bytes());
+    head.extend_from_slice(b"\",\"target\":");
+    write_str(&mut head, meta.target());
+    head.extend_from_slice(b",\"message\":\"");
+    let message = (meta.arg_count() == 0).then(|| {
+        let mut text = String::new();
+        let _ = meta.write_message(&mut text, &[]);
+        let mut escaped = Vec::new();
+        escape_into(&mut escaped, &text);
+        escaped
+    });
+    let keys = meta
+        .field_names()
+        .iter()
+        .map(|name| {
+            let mut key = Vec::new();
+            write_str(&mut key, name);
+            key.push(b':');
+            key
+        })
+        .collect();
+    let mut tail = Vec::new();
+    tail.extend_from_slice(b",\"file\":");
+    write_str(&mut tail, meta.file());
+    tail.extend_from_slice(b",\"line\":");
+    tail.extend_from_slice(itoa::Buffer::new().format(meta.line()).as_bytes());
+    tail.extend_from_slice(b"}\n");
+    CallsiteJson {
+        head,
+        message,
+        keys,
+        tail,
+    }
+}
+
+impl JsonFormatter {
+    pub(crate) fn write_event(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
+        let meta = event.metadata();
+        let address = meta as *const Metadata as usize;
+        if self.last.0 != address || self.parts.is_empty() {
+            let parts = &mut self.parts;
+            let index = *self.callsites.entry(address).or_insert_with(|| {
+                parts.push(callsite_json(meta));
+                parts.len() - 1
+            });
+            self.last = (address, index);
+        }
+        let parts = &self.parts[self.last.1];
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        self.timestamps
+            .write(event.timestamp_nanos(), Precision::Nanos, out);
+        out.extend_from_slice(&parts.head);
+        match &parts.message {
+            Some(message) => out.extend_from_slice(message),
+            // A failing Display of an argument was already replaced by a marker.
+            None => {
+                let _ = event.write_message(&mut Escaper(out));
+            }
+        }
+        out.extend_from_slice(b"\",\"fields\":{");
+        for (i, ((_, value), key)) in event.fields().zip(&parts.keys).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            write_value(out, &value);
+        }
+        out.extend_from_slice(b"},\"thread\":");
+        let thread = event.thread();
+        let name = self.threads.entry(thread.id()).or_insert_with(|| {
+            let mut name = Vec::new();
+            write_str(&mut name, thread.name());
+            name
+        });
+        out.extend_from_slice(name);
+        out.extend_from_slice(&parts.tail);
+    }
 }
 
 /// Writes a value with its JSON type: numbers, booleans, strings, `null`.
@@ -55,9 +162,7 @@ pub(super) fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
         ValueRef::I64(v) => out.extend_from_slice(ints.format(v).as_bytes()),
         ValueRef::U128(v) => out.extend_from_slice(ints.format(v).as_bytes()),
         ValueRef::I128(v) => out.extend_from_slice(ints.format(v).as_bytes()),
-        ValueRef::F64(v) if v.is_finite() => {
-            out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes())
-        }
+        ValueRef::F64(v) if v.is_finite() => write_f64(out, v),
         // JSON has no NaN or infinity; keep the information as a string.
         ValueRef::F64(v) => {
             let _ = write!(out, "\"{v}\"");
@@ -69,6 +174,40 @@ pub(super) fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
     }
 }
 
+/// Writes a finite float in its shortest round-trip form, as `ryu` does.
+///
+/// Most logged floats are short decimals (latencies, ratios): for those, find the fewest
+/// fractional digits `k <= 4` such that `n / 10^k` parses back to `v` exactly, and print `n`
+/// with a decimal point. `n` and `10^k` are exact in `f64` and division is correctly rounded,
+/// so the check is exact. Anything else goes to `ryu`.
+fn write_f64(out: &mut Vec<u8>, v: f64) {
+    const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+    if v.abs() >= 1e-3 && v.abs() < 1e12 {
+        for (k, &scale) in POW10.iter().enumerate() {
+            let n = (v * scale).round();
+            if n / scale == v {
+                let n = n as i64;
+                let unit = 10i64.pow(k as u32);
+                let (int, frac) = (n / unit, (n % unit).unsigned_abs());
+                if n < 0 && int == 0 {
+                    out.push(b'-');
+                }
+                out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
+                out.push(b'.');
+                if k == 0 {
+                    out.push(b'0');
+                } else {
+                    let digits = itoa::Buffer::new().format(frac).len();
+                    out.extend(std::iter::repeat_n(b'0', k - digits));
+                    out.extend_from_slice(itoa::Buffer::new().format(frac).as_bytes());
+                }
+                return;
+            }
+        }
+    }
+    out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+}
+
 /// Writes `s` as a quoted JSON string.
 pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -76,10 +215,33 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is `"`, `\` or a control character (< 0x20).
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = has_zero(word ^ (ONES * b'"' as u64));
+    let backslash = has_zero(word ^ (ONES * b'\\' as u64));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control != 0
+}
+
 fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Most strings need no escaping: skip clean 8-byte words, then fall back to bytes.
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[clean..clean + 8].try_into().expect("8 bytes"));
+        if needs_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
+    out.extend_from_slice(&bytes[..clean]);
+    let mut start = clean;
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -119,6 +281,56 @@ mod tests {
         let mut out = Vec::new();
         write_str(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+        // Escapes found after the word-at-a-time scan, and inside a word.
+        let mut out = Vec::new();
+        write_str(&mut out, "clean prefix of 16 \"quoted\" and\ttab, é\u{1f}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""clean prefix of 16 \"quoted\" and\ttab, é\u001f""#
+        );
+    }
+
+    #[test]
+    fn float_fast_path_matches_ryu() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut values = vec![
+            3.25,
+            -0.5,
+            0.001,
+            0.1 + 0.2,
+            1e12,
+            999_999.9999,
+            -12.0,
+            0.0,
+            7.05,
+        ];
+        for _ in 0..20_000 {
+            let r = next();
+            let cents = (r % 10_000_000) as f64 / 100.0;
+            values.push(if r & 1 == 0 { cents } else { -cents });
+            values.push(f64::from_bits(r >> 2) % 1e6);
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let mut out = Vec::new();
+            write_f64(&mut out, v);
+            let expected = ryu::Buffer::new().format_finite(v).to_owned();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn word_scan_agrees_with_bytes() {
+        for b in 0u8..=255 {
+            let word = u64::from_le_bytes([b'a', b'b', b, b'c', b'd', b'e', b'f', b'g']);
+            let expected = b == b'"' || b == b'\\' || b < 0x20;
+            assert_eq!(needs_escape(word), expected, "byte {b:#x}");
+        }
     }
 
     #[test]

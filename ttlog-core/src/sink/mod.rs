@@ -9,6 +9,7 @@
 mod capture;
 mod json;
 mod text;
+mod timestamp;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -119,20 +120,56 @@ impl fmt::Display for ParseFormatError {
 
 impl std::error::Error for ParseFormatError {}
 
-/// Writes one formatted line per event into `out` (without touching any writer).
+/// Formats events as lines, for sinks that write text (files, sockets, streams).
+///
+/// It keeps caches (the current second's timestamp prefix, each callsite's constant JSON), so
+/// keep one per sink rather than making one per event.
 ///
 /// ```
-/// # use ttlog_core::{Format, format_event};
-/// # fn show(event: &ttlog_core::Event<'_>) {
-/// let mut line = Vec::new();
-/// format_event(event, Format::Json, false, &mut line);
-/// # }
+/// use ttlog_core::{EventFormatter, Format};
+///
+/// struct Lines { formatter: EventFormatter, buf: Vec<u8> }
+///
+/// impl Lines {
+///     fn on_event(&mut self, event: &ttlog_core::Event<'_>) {
+///         self.buf.clear();
+///         self.formatter.write(event, &mut self.buf);
+///         // send self.buf somewhere
+///     }
+/// }
+/// let _lines = Lines { formatter: EventFormatter::new(Format::Json, false), buf: Vec::new() };
 /// ```
-pub fn format_event(event: &Event<'_>, format: Format, ansi: bool, out: &mut Vec<u8>) {
-    match format {
-        Format::Json => json::write_event(event, out),
-        Format::Pretty => text::write_pretty(event, ansi, out),
-        Format::Compact => text::write_compact(event, out),
+#[derive(Debug)]
+pub struct EventFormatter {
+    format: Format,
+    ansi: bool,
+    json: json::JsonFormatter,
+    timestamps: timestamp::TimestampCache,
+}
+
+impl EventFormatter {
+    /// A formatter for `format`; `ansi` turns colours on (pretty format only).
+    pub fn new(format: Format, ansi: bool) -> EventFormatter {
+        EventFormatter {
+            format,
+            ansi,
+            json: json::JsonFormatter::default(),
+            timestamps: timestamp::TimestampCache::default(),
+        }
+    }
+
+    /// The format it writes.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Appends one line (with its newline) for `event` to `out`.
+    pub fn write(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => self.json.write_event(event, out),
+            Format::Pretty => text::write_pretty(event, self.ansi, &mut self.timestamps, out),
+            Format::Compact => text::write_compact(event, &mut self.timestamps, out),
+        }
     }
 }
 
@@ -151,8 +188,7 @@ const WRITE_THRESHOLD: usize = 64 * 1024;
 /// ```
 pub struct WriterSink {
     writer: Box<dyn Write + Send>,
-    format: Format,
-    ansi: bool,
+    formatter: EventFormatter,
     level: LevelFilter,
     buf: Vec<u8>,
     name: String,
@@ -161,8 +197,8 @@ pub struct WriterSink {
 impl fmt::Debug for WriterSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriterSink")
-            .field("format", &self.format)
-            .field("ansi", &self.ansi)
+            .field("format", &self.formatter.format)
+            .field("ansi", &self.formatter.ansi)
             .field("level", &self.level)
             .finish()
     }
@@ -173,8 +209,7 @@ impl WriterSink {
     pub fn new(writer: impl Write + Send + 'static, format: Format) -> WriterSink {
         WriterSink {
             writer: Box::new(writer),
-            format,
-            ansi: false,
+            formatter: EventFormatter::new(format, false),
             level: LevelFilter::Trace,
             buf: Vec::with_capacity(WRITE_THRESHOLD + 4096),
             name: format!("{format} writer"),
@@ -183,7 +218,7 @@ impl WriterSink {
 
     /// Turns ANSI colours on or off (pretty format only).
     pub fn with_ansi(mut self, ansi: bool) -> WriterSink {
-        self.ansi = ansi;
+        self.formatter.ansi = ansi;
         self
     }
 
@@ -213,7 +248,7 @@ impl Sink for WriterSink {
     }
 
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
-        format_event(event, self.format, self.ansi, &mut self.buf);
+        self.formatter.write(event, &mut self.buf);
         if self.buf.len() >= WRITE_THRESHOLD {
             self.write_out()?;
         }

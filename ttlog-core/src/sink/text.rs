@@ -3,6 +3,8 @@
 
 use std::io::Write as _;
 
+use super::timestamp::{Precision, TimestampCache};
+
 use crate::event::Event;
 use crate::level::LogLevel;
 use crate::value::ValueRef;
@@ -50,10 +52,20 @@ fn write_field_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
     };
 }
 
-pub(super) fn write_pretty(event: &Event<'_>, ansi: bool, out: &mut Vec<u8>) {
+pub(super) fn write_pretty(
+    event: &Event<'_>,
+    ansi: bool,
+    timestamps: &mut TimestampCache,
+    out: &mut Vec<u8>,
+) {
     let style = Style { ansi };
-    let ts = humantime::format_rfc3339_micros(event.timestamp());
-    style.paint(out, DIM, ts);
+    if ansi {
+        out.extend_from_slice(DIM.as_bytes());
+    }
+    timestamps.write(event.timestamp_nanos(), Precision::Micros, out);
+    if ansi {
+        out.extend_from_slice(RESET.as_bytes());
+    }
     out.push(b' ');
     let level = event.level();
     let name = match level {
@@ -90,14 +102,16 @@ pub(super) fn write_pretty(event: &Event<'_>, ansi: bool, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-pub(super) fn write_compact(event: &Event<'_>, out: &mut Vec<u8>) {
-    let _ = write!(
-        out,
-        "{} {} {}: ",
-        humantime::format_rfc3339_millis(event.timestamp()),
-        event.level().as_str().to_ascii_uppercase(),
-        event.target()
-    );
+pub(super) fn write_compact(event: &Event<'_>, timestamps: &mut TimestampCache, out: &mut Vec<u8>) {
+    timestamps.write(event.timestamp_nanos(), Precision::Millis, out);
+    let level = match event.level() {
+        LogLevel::Trace => "TRACE",
+        LogLevel::Debug => "DEBUG",
+        LogLevel::Info => "INFO",
+        LogLevel::Warn => "WARN",
+        LogLevel::Error => "ERROR",
+    };
+    let _ = write!(out, " {level} {}: ", event.target());
     write_message(event, out);
     for (name, value) in event.fields() {
         let _ = write!(out, " {name}=");
