@@ -23,8 +23,9 @@ const USER_ID: u64 = 42;
 const PATH: &str = "/api/v1/items";
 const LATENCY_MS: f64 = 3.25;
 
-/// Events per timed chunk; 10,000 × 72-byte records fit the 8 MiB ring many times over.
-const CHUNK: u64 = 10_000;
+/// Events per timed chunk: 4,096 records of 72 bytes fill under a third of the 1 MiB thread
+/// ring used here, so a chunk never waits for the consumer.
+const CHUNK: u64 = 4_096;
 const END_TO_END_EVENTS: u64 = 2_000_000;
 
 #[inline(always)]
@@ -83,7 +84,9 @@ fn benches(c: &mut Criterion) {
         .console(false)
         .level(LogLevel::Info)
         .overflow(Overflow::Block)
-        .thread_buffer_size(8 << 20)
+        // 1 MiB rather than the default 256 KiB: the ring then cycles through memory the
+        // consumer core no longer caches, as in a steady workload (see docs/BENCHMARKS.md).
+        .thread_buffer_size(1 << 20)
         .sink(WriterSink::new(io::sink(), Format::Json))
         .init();
     // Register the callsites and create this thread's ring outside the measurements.

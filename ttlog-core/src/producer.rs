@@ -28,6 +28,7 @@ const MIN_RECORD: usize = HEADER;
 
 struct Producer {
     shared: Arc<ThreadRing>,
+    clock: quanta::Clock,
     /// Our copy of the published head.
     head: u64,
     /// The consumer's tail as last loaded.
@@ -44,6 +45,7 @@ impl Producer {
     fn new() -> Producer {
         Producer {
             shared: runtime::register_current_thread(),
+            clock: clock::clock(),
             head: 0,
             cached_tail: 0,
             last_ts: 0,
@@ -55,7 +57,7 @@ impl Producer {
 
     #[inline]
     fn timestamp(&mut self) -> u64 {
-        let ts = clock::raw_now().max(self.last_ts);
+        let ts = self.clock.raw().max(self.last_ts);
         self.last_ts = ts;
         ts
     }
@@ -85,7 +87,8 @@ impl Producer {
         self.head += len as u64;
     }
 
-    #[inline]
+    /// The general path: refreshes the tail, reports gaps, wraps, truncates, waits or drops.
+    #[inline(never)]
     fn write_event(&mut self, meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
         let cap = self.shared.ring.capacity();
         loop {
@@ -132,32 +135,92 @@ impl Producer {
                 return;
             }
             let flags = if enc.overflowed() { FLAG_TRUNCATED } else { 0 };
-            let len = align_up(HEADER + enc.len());
-            let values = enc.count();
-            let ts = self.timestamp();
-            let ring = &self.shared.ring;
-            // SAFETY: the header words are inside the record's region, owned by this producer.
-            unsafe {
-                ring.write_word(offset, header_word(len, KIND_EVENT, flags, values));
-                ring.write_word(offset + 8, ts);
-                ring.write_word(offset + 16, meta as *const Metadata as usize as u64);
-            }
-            self.head += (offset - space.offset + len) as u64;
-            ring.publish(self.head);
+            let (len, values) = (enc.len(), enc.count());
+            self.commit(meta, space.offset, offset, len, values, flags);
             if gap {
                 self.reported = self.dropped;
             }
-            self.logged += 1;
-            ring.producer_shared()
-                .logged
-                .store(self.logged, Ordering::Relaxed);
-            // Wake a sleeping consumer once the ring is half full, so bursts do not overflow.
-            if (self.head - self.cached_tail) as usize > cap / 2
-                && let Some(consumer) = runtime::consumer()
-            {
-                consumer.wake();
-            }
             return;
+        }
+    }
+
+    /// The common case, inlined into the call site: enough contiguous room at the head (by the
+    /// cached tail) and no gap to report. Returns `false` to fall back to `write_event`, which
+    /// starts over (the closure only encodes, so running it again is harmless).
+    #[inline(always)]
+    fn try_write_fast<F: FnMut(&mut Encoder<'_>)>(
+        &mut self,
+        meta: &'static Metadata,
+        encode: &mut F,
+    ) -> bool {
+        /// Below this much room the slow path refreshes the tail, wraps or waits.
+        const FAST_ROOM: usize = 512;
+        if self.dropped != self.reported {
+            return false;
+        }
+        let ring = &self.shared.ring;
+        let cap = ring.capacity();
+        let offset = self.head as usize & (cap - 1);
+        let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
+        if room < FAST_ROOM {
+            return false;
+        }
+        // SAFETY: `offset .. offset + room` is free space owned by this producer (bounded by
+        // the cached tail, which only lags the real one, and by the end of the buffer).
+        let base = unsafe { ring.ptr_at(offset).add(HEADER) };
+        // SAFETY: the region is valid for writes and nobody else touches it until publish.
+        let mut enc = unsafe { Encoder::new(base, room - HEADER, false) };
+        encode(&mut enc);
+        if enc.overflowed() {
+            return false;
+        }
+        let (len, values) = (enc.len(), enc.count());
+        self.commit(meta, offset, offset, len, values, 0);
+        true
+    }
+
+    /// Writes the header of the record at `offset` (values already encoded after it), takes
+    /// the timestamp and publishes everything from `start` (where a gap record may precede).
+    #[inline(always)]
+    fn commit(
+        &mut self,
+        meta: &'static Metadata,
+        start: usize,
+        offset: usize,
+        values_len: usize,
+        values: u16,
+        flags: u8,
+    ) {
+        let len = align_up(HEADER + values_len);
+        let ts = self.timestamp();
+        let ring = &self.shared.ring;
+        // SAFETY: the header words are inside the record's region, owned by this producer.
+        unsafe {
+            ring.write_word(offset, header_word(len, KIND_EVENT, flags, values));
+            ring.write_word(offset + 8, ts);
+            ring.write_word(offset + 16, meta as *const Metadata as usize as u64);
+        }
+        self.head += (offset - start + len) as u64;
+        ring.publish(self.head);
+        self.logged += 1;
+        ring.producer_shared()
+            .logged
+            .store(self.logged, Ordering::Relaxed);
+        if (self.head - self.cached_tail) as usize > ring.capacity() / 2 {
+            self.half_full();
+        }
+    }
+
+    /// The ring looks half full by the cached tail: refresh it, and if the consumer really is
+    /// behind, wake it so that a burst does not overflow.
+    #[cold]
+    #[inline(never)]
+    fn half_full(&mut self) {
+        self.cached_tail = self.shared.ring.load_tail();
+        if (self.head - self.cached_tail) as usize > self.shared.ring.capacity() / 2
+            && let Some(consumer) = runtime::consumer()
+        {
+            consumer.wake();
         }
     }
 
@@ -239,6 +302,12 @@ thread_local! {
     };
 }
 
+#[cold]
+#[inline(never)]
+fn new_producer(slot: &mut Option<Producer>) -> &mut Producer {
+    slot.insert(Producer::new())
+}
+
 /// Resets the reentrancy flag even if user code unwinds through `emit`.
 struct BusyGuard<'a>(&'a Cell<bool>);
 
@@ -254,8 +323,8 @@ impl Drop for BusyGuard<'_> {
 /// The closure may run more than once (when the record has to move past the end of the ring),
 /// so it must only encode.
 #[doc(hidden)]
-#[inline]
-pub fn emit(meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
+#[inline(always)]
+pub fn emit<F: FnMut(&mut Encoder<'_>)>(meta: &'static Metadata, mut encode: F) {
     let recorded = SLOT.try_with(|slot| {
         if slot.busy.replace(true) {
             // An event logged from inside a value's Display impl while this thread is
@@ -270,9 +339,11 @@ pub fn emit(meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
         let producer = unsafe { &mut *slot.producer.get() };
         let producer = match producer {
             Some(p) => p,
-            None => producer.insert(Producer::new()),
+            None => new_producer(producer),
         };
-        producer.write_event(meta, encode);
+        if !producer.try_write_fast(meta, &mut encode) {
+            producer.write_event(meta, &mut encode);
+        }
         let nested = slot.nested_drops.take();
         if nested > 0 {
             producer.count_drops(nested);
