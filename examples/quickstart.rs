@@ -55,7 +55,7 @@ mod inventory {
         }
         let latency = Duration::from_millis(5 + order.request_id * 7 % 20);
         thread::sleep(latency);
-        if order.request_id % 11 == 0 {
+        if order.request_id.is_multiple_of(11) {
             return Err(CheckoutError::InventoryTimeout { after: latency });
         }
         debug!(
@@ -73,7 +73,7 @@ mod payments {
     /// Charges the card; some cards are declined.
     pub(crate) fn charge(order: &Checkout) -> Result<u64, CheckoutError> {
         thread::sleep(Duration::from_millis(3));
-        if order.request_id % 7 == 0 {
+        if order.request_id.is_multiple_of(7) {
             return Err(CheckoutError::CardDeclined {
                 code: "insufficient_funds",
             });
@@ -152,7 +152,7 @@ fn main() {
         let order = Checkout {
             request_id,
             user_id: 1000 + request_id % 9,
-            path: if request_id % 3 == 0 {
+            path: if request_id.is_multiple_of(3) {
                 "/api/v1/cart/express"
             } else {
                 "/api/v1/cart/checkout"
