@@ -26,6 +26,7 @@ struct Field {
     key: Key,
     sigil: Sigil,
     binding: usize,
+    /// The value expression's span, for errors about its type.
     span: Span,
 }
 
@@ -57,19 +58,32 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
     let mut positional: Vec<usize> = Vec::new();
     let mut named: BTreeMap<String, usize> = BTreeMap::new();
 
-    let add_field = |fields: &mut Vec<Field>, field: Field| -> syn::Result<()> {
-        if let Some(first) = fields.iter().find(|f| f.key.name == field.key.name) {
+    // Binds the value and records the field, refusing a name given twice.
+    let add_field = |fields: &mut Vec<Field>,
+                     bindings: &mut Vec<Binding>,
+                     key: Key,
+                     sigil: Sigil,
+                     value: &Expr|
+     -> syn::Result<()> {
+        if let Some(first) = fields.iter().find(|f| f.key.name == key.name) {
             let mut err = syn::Error::new(
-                field.key.span,
+                key.span,
                 format!(
                     "duplicate field `{}`: each field name may appear once",
-                    field.key.name
+                    key.name
                 ),
             );
             err.combine(syn::Error::new(first.key.span, "first given here"));
             return Err(err);
         }
-        fields.push(field);
+        let span = value.span();
+        let binding = bind(bindings, quote!(#value));
+        fields.push(Field {
+            key,
+            sigil,
+            binding,
+            span,
+        });
         Ok(())
     };
 
@@ -104,54 +118,28 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
                             format!("duplicate argument `{}`", key.name),
                         ));
                     }
-                    let b = bind(&mut bindings, value.to_token_stream_spanned());
+                    let b = bind(&mut bindings, quote!(#value));
                     named.insert(key.name, b);
                 } else {
-                    let span = value.span();
-                    let binding = bind(&mut bindings, value.to_token_stream_spanned());
-                    add_field(
-                        &mut fields,
-                        Field {
-                            key,
-                            sigil,
-                            binding,
-                            span,
-                        },
-                    )?;
+                    add_field(&mut fields, &mut bindings, key, sigil, &value)?;
                 }
             }
             Item::SigilShorthand { key, sigil, value } => {
-                let span = value.span();
-                let binding = bind(&mut bindings, value.to_token_stream_spanned());
-                add_field(
-                    &mut fields,
-                    Field {
-                        key,
-                        sigil,
-                        binding,
-                        span,
-                    },
-                )?;
+                add_field(&mut fields, &mut bindings, key, sigil, &value)?;
             }
             Item::Bare(expr) => {
                 let wanted = message.as_ref().map_or(0, |(_, f)| f.positional_count());
                 if message.is_some() && positional.len() < wanted {
-                    positional.push(bind(&mut bindings, expr.to_token_stream_spanned()));
+                    positional.push(bind(&mut bindings, quote!(#expr)));
                     continue;
                 }
                 match dotted_name(&expr) {
                     Some(name) => {
-                        let span = expr.span();
-                        let binding = bind(&mut bindings, expr.to_token_stream_spanned());
-                        add_field(
-                            &mut fields,
-                            Field {
-                                key: Key { name, span },
-                                sigil: Sigil::Value,
-                                binding,
-                                span,
-                            },
-                        )?;
+                        let key = Key {
+                            name,
+                            span: expr.span(),
+                        };
+                        add_field(&mut fields, &mut bindings, key, Sigil::Value, &expr)?;
                     }
                     None if message.is_none() && index == 0 => {
                         return Err(syn::Error::new_spanned(
@@ -222,16 +210,6 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
         args,
         message,
     })
-}
-
-trait SpannedTokens {
-    fn to_token_stream_spanned(&self) -> TokenStream;
-}
-
-impl SpannedTokens for Expr {
-    fn to_token_stream_spanned(&self) -> TokenStream {
-        quote!(#self)
-    }
 }
 
 /// Which `fmt` trait a spec selects, for formatting raw values on the consumer.
