@@ -252,18 +252,11 @@ impl Consumer {
                     len >= ALIGN && len.is_multiple_of(ALIGN) && offset + len <= ring.capacity()
                 );
                 if kind != KIND_PAD {
-                    let start = state.staging.len();
-                    state.staging.resize(start + len, 0);
                     // SAFETY: the record lies in `[tail, head)` (published, consumer-owned) and
                     // does not straddle the end of the buffer.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            ring.ptr_at(offset),
-                            state.staging[start..].as_mut_ptr(),
-                            len,
-                        )
-                    };
-                    state.last_ts = Header::parse(&state.staging[start..]).timestamp;
+                    let record = unsafe { std::slice::from_raw_parts(ring.ptr_at(offset), len) };
+                    state.staging.extend_from_slice(record);
+                    state.last_ts = Header::parse(record).timestamp;
                 }
                 tail += len as u64;
                 copied += len;

@@ -344,9 +344,8 @@ pub fn emit<F: FnMut(&mut Encoder<'_>)>(meta: &'static Metadata, mut encode: F) 
         if !producer.try_write_fast(meta, &mut encode) {
             producer.write_event(meta, &mut encode);
         }
-        let nested = slot.nested_drops.take();
-        if nested > 0 {
-            producer.count_drops(nested);
+        if slot.nested_drops.get() > 0 {
+            producer.count_drops(slot.nested_drops.take());
         }
     });
     if recorded.is_err() {

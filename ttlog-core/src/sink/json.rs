@@ -62,6 +62,8 @@ pub(crate) struct JsonFormatter {
     last: (usize, usize),
     /// `"thread-name"` escaped, by thread id.
     threads: HashMap<u64, Vec<u8>>,
+    /// The previous event's thread id and its escaped name.
+    last_thread: Option<(u64, Vec<u8>)>,
 }
 
 impl fmt::Debug for JsonFormatter {
@@ -144,12 +146,18 @@ impl JsonFormatter {
         }
         out.extend_from_slice(b"},\"thread\":");
         let thread = event.thread();
-        let name = self.threads.entry(thread.id()).or_insert_with(|| {
-            let mut name = Vec::new();
-            write_str(&mut name, thread.name());
-            name
-        });
-        out.extend_from_slice(name);
+        match &self.last_thread {
+            Some((id, name)) if *id == thread.id() => out.extend_from_slice(name),
+            _ => {
+                let name = self.threads.entry(thread.id()).or_insert_with(|| {
+                    let mut name = Vec::new();
+                    write_str(&mut name, thread.name());
+                    name
+                });
+                out.extend_from_slice(name);
+                self.last_thread = Some((thread.id(), name.clone()));
+            }
+        }
         out.extend_from_slice(&parts.tail);
     }
 }
@@ -184,7 +192,14 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
     const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
     if v.abs() >= 1e-3 && v.abs() < 1e12 {
         for (k, &scale) in POW10.iter().enumerate() {
-            let n = (v * scale).round();
+            // The nearest integer to `v * scale`, without a call to libm's `round`.
+            let scaled = v * scale;
+            let truncated = scaled as i64 as f64;
+            let n = if (scaled - truncated).abs() >= 0.5 {
+                truncated + scaled.signum()
+            } else {
+                truncated
+            };
             if n / scale == v {
                 let n = n as i64;
                 let unit = 10i64.pow(k as u32);
