@@ -323,7 +323,7 @@ impl Drop for BusyGuard<'_> {
 /// The closure may run more than once (when the record has to move past the end of the ring),
 /// so it must only encode.
 #[doc(hidden)]
-#[inline(always)]
+#[inline]
 pub fn emit<F: FnMut(&mut Encoder<'_>)>(meta: &'static Metadata, mut encode: F) {
     let recorded = SLOT.try_with(|slot| {
         if slot.busy.replace(true) {
