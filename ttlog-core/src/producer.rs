@@ -240,6 +240,12 @@ impl Producer {
     #[cold]
     #[inline(never)]
     fn on_full(&mut self) -> bool {
+        // The cached tail may be stale: the consumer may have freed space since.
+        let tail = self.shared.ring.load_tail();
+        if tail != self.cached_tail {
+            self.cached_tail = tail;
+            return true;
+        }
         let consumer = match runtime::consumer() {
             Some(c) if c.alive.load(Ordering::Acquire) => c,
             _ => {
