@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Write as _;
 
 use super::timestamp::{Precision, TimestampCache};
@@ -31,45 +31,82 @@ struct CallsiteJson {
     tail: Vec<u8>,
 }
 
-/// Hashes pointers (metadata and thread addresses) by their address bits.
+/// Hashes the integer keys of the caches (metadata addresses, thread ids) with one multiply.
 #[derive(Default)]
-struct AddressHasher(u64);
+struct KeyHasher(u64);
 
-impl Hasher for AddressHasher {
+impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.write_u64(self.0 << 8 | b as u64);
         }
     }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
     fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.write_u64(n as u64);
     }
 }
 
-type AddressMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+/// Values built once per key. Consecutive events mostly share a callsite and a thread, so the
+/// previous hit is checked before the map.
+struct LastHitCache<K, V> {
+    index: HashMap<K, usize, BuildHasherDefault<KeyHasher>>,
+    values: Vec<V>,
+    last: Option<(K, usize)>,
+}
+
+impl<K, V> Default for LastHitCache<K, V> {
+    fn default() -> Self {
+        LastHitCache {
+            index: HashMap::default(),
+            values: Vec::new(),
+            last: None,
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash, V> LastHitCache<K, V> {
+    fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
+        let at = match self.last {
+            Some((last, at)) if last == key => at,
+            _ => {
+                let values = &mut self.values;
+                let at = *self.index.entry(key).or_insert_with(|| {
+                    values.push(make());
+                    values.len() - 1
+                });
+                self.last = Some((key, at));
+                at
+            }
+        };
+        &self.values[at]
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+}
 
 /// Formats events as JSON lines, with per-callsite and per-thread caches.
 #[derive(Default)]
 pub(crate) struct JsonFormatter {
     timestamps: TimestampCache,
-    /// Index into `parts` by metadata address.
-    callsites: AddressMap<usize>,
-    parts: Vec<CallsiteJson>,
-    /// The previous event's metadata address and index: runs of one callsite skip the map.
-    last: (usize, usize),
+    /// By metadata address.
+    callsites: LastHitCache<usize, CallsiteJson>,
     /// `"thread-name"` escaped, by thread id.
-    threads: HashMap<u64, Vec<u8>>,
-    /// The previous event's thread id and its escaped name.
-    last_thread: Option<(u64, Vec<u8>)>,
+    threads: LastHitCache<u64, Vec<u8>>,
 }
 
 impl fmt::Debug for JsonFormatter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonFormatter")
             .field("callsites", &self.callsites.len())
+            .field("threads", &self.threads.len())
             .finish()
     }
 }
@@ -115,16 +152,9 @@ fn callsite_json(meta: &Metadata) -> CallsiteJson {
 impl JsonFormatter {
     pub(crate) fn write_event(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         let meta = event.metadata();
-        let address = meta as *const Metadata as usize;
-        if self.last.0 != address || self.parts.is_empty() {
-            let parts = &mut self.parts;
-            let index = *self.callsites.entry(address).or_insert_with(|| {
-                parts.push(callsite_json(meta));
-                parts.len() - 1
-            });
-            self.last = (address, index);
-        }
-        let parts = &self.parts[self.last.1];
+        let parts = self
+            .callsites
+            .get_or_insert_with(meta as *const Metadata as usize, || callsite_json(meta));
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.timestamps
             .write(event.timestamp_nanos(), Precision::Nanos, out);
@@ -146,18 +176,12 @@ impl JsonFormatter {
         }
         out.extend_from_slice(b"},\"thread\":");
         let thread = event.thread();
-        match &self.last_thread {
-            Some((id, name)) if *id == thread.id() => out.extend_from_slice(name),
-            _ => {
-                let name = self.threads.entry(thread.id()).or_insert_with(|| {
-                    let mut name = Vec::new();
-                    write_str(&mut name, thread.name());
-                    name
-                });
-                out.extend_from_slice(name);
-                self.last_thread = Some((thread.id(), name.clone()));
-            }
-        }
+        let name = self.threads.get_or_insert_with(thread.id(), || {
+            let mut name = Vec::new();
+            write_str(&mut name, thread.name());
+            name
+        });
+        out.extend_from_slice(name);
         out.extend_from_slice(&parts.tail);
     }
 }
