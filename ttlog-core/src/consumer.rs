@@ -93,6 +93,13 @@ impl RingState {
         self.staging.len() - self.read
     }
 
+    /// Given the thread's cumulative drop count, the drops not yet marked (and marks them).
+    fn take_unreported_drops(&mut self, total: u64) -> Option<u64> {
+        let count = total.checked_sub(self.reported_drops).filter(|&n| n > 0)?;
+        self.reported_drops = total;
+        Some(count)
+    }
+
     fn front_ts(&self) -> Option<u64> {
         (self.staged() > 0).then(|| Header::parse(&self.staging[self.read..]).timestamp)
     }
@@ -339,12 +346,9 @@ impl Consumer {
                 dispatch(&mut self.sinks, self.shared, &event);
             }
             KIND_GAP => {
-                let total = header.payload;
-                if total > state.reported_drops {
-                    let count = total - state.reported_drops;
-                    state.reported_drops = total;
-                    let thread = state.shared.info.clone();
-                    emit_gap(&mut self.sinks, self.shared, count, timestamp, &thread);
+                if let Some(count) = state.take_unreported_drops(header.payload) {
+                    let thread = &state.shared.info;
+                    emit_gap(&mut self.sinks, self.shared, count, timestamp, thread);
                 }
             }
             _ => {}
@@ -356,19 +360,15 @@ impl Consumer {
     /// get their marker now.
     fn report_unrecorded_drops(&mut self) {
         let now = clock::to_unix_nanos(clock::raw_now());
-        for i in 0..self.rings.len() {
-            let state = &mut self.rings[i];
+        for state in &mut self.rings {
             let total = state
                 .shared
                 .ring
                 .producer_shared()
                 .dropped
                 .load(Ordering::Acquire);
-            if total > state.reported_drops {
-                let count = total - state.reported_drops;
-                state.reported_drops = total;
-                let thread = state.shared.info.clone();
-                emit_gap(&mut self.sinks, self.shared, count, now, &thread);
+            if let Some(count) = state.take_unreported_drops(total) {
+                emit_gap(&mut self.sinks, self.shared, count, now, &state.shared.info);
             }
         }
         let orphans = runtime::ORPHAN_DROPS.load(Ordering::Relaxed);
