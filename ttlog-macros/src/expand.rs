@@ -247,8 +247,10 @@ pub(crate) fn expand_event(
     let field_names: Vec<&str> = plan.fields.iter().map(|f| f.key.name.as_str()).collect();
 
     // The consumer-side message formatter.
+    // Without braces (no placeholders, no `{{`/`}}` escapes) the template is the message.
+    let verbatim = !template.contains(['{', '}']);
     let format_fn = match &plan.message {
-        Some((_, format)) if arg_count > 0 => {
+        Some((_, format)) if !verbatim => {
             let mut steps = Vec::new();
             let mut slot = 0usize;
             for piece in &format.pieces {
@@ -278,33 +280,7 @@ pub(crate) fn expand_event(
                 })
             }
         }
-        Some((_, format)) => {
-            // No placeholders: the message is the template with `{{`/`}}` unescaped.
-            let text: String = format
-                .pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Literal(t) => t.as_str(),
-                    Piece::Placeholder(_) => "",
-                })
-                .collect();
-            if text == template {
-                quote!(::core::option::Option::None)
-            } else {
-                quote! {
-                    ::core::option::Option::Some({
-                        fn __ttlog_format(
-                            __out: &mut dyn ::core::fmt::Write,
-                            _: &[__tt::ValueRef<'_>],
-                        ) -> ::core::fmt::Result {
-                            __out.write_str(#text)
-                        }
-                        __ttlog_format as __tt::FormatFn
-                    })
-                }
-            }
-        }
-        None => quote!(::core::option::Option::None),
+        _ => quote!(::core::option::Option::None),
     };
 
     // The caller-side encoding: arguments (one per placeholder), then fields.
