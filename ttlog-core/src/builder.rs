@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::callsite;
@@ -11,8 +13,11 @@ use crate::consumer::{self, ConsumerConfig};
 use crate::filter::{Filter, ParseDirectiveError, directives_from_env};
 use crate::handle::TtlogHandle;
 use crate::level::LevelFilter;
+use crate::recorder::History;
 use crate::runtime::{self, ConsumerShared};
 use crate::sink::{Format, ParseFormatError, Sink, WriterSink};
+use crate::snapshot::{self, SnapshotConfig};
+use crate::trigger::{self, RecorderShared};
 
 /// What happens when a thread's ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +69,17 @@ pub struct Builder {
     overflow: Overflow,
     thread_buffer: usize,
     reorder_window: Duration,
+    recorder: bool,
+    recorder_level: Option<LevelFilter>,
+    recorder_bytes: Option<usize>,
+    snapshot_dir: Option<PathBuf>,
+    retention: usize,
+    service: Option<String>,
+    snapshot_on_error: bool,
+    error_rate_limit: Duration,
+    persist: Option<PathBuf>,
+    panic_hook: bool,
+    signals: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -77,7 +93,11 @@ impl fmt::Debug for Builder {
             .field("sinks", &self.sinks.len())
             .field("overflow", &self.overflow)
             .field("thread_buffer", &self.thread_buffer)
-            .finish()
+            .field("recorder", &self.recorder)
+            .field("recorder_level", &self.recorder_level)
+            .field("snapshot_dir", &self.snapshot_dir)
+            .field("persist", &self.persist)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,13 +128,104 @@ impl Builder {
             overflow: Overflow::Drop,
             thread_buffer: runtime::DEFAULT_THREAD_BUFFER,
             reorder_window: Duration::from_millis(50),
+            recorder: true,
+            recorder_level: None,
+            recorder_bytes: None,
+            snapshot_dir: None,
+            retention: snapshot::DEFAULT_RETENTION,
+            service: None,
+            snapshot_on_error: false,
+            error_rate_limit: Duration::from_secs(10),
+            persist: None,
+            panic_hook: true,
+            signals: true,
         }
     }
 
-    /// The flight recorder's history, in events (the last `n` events of all threads are kept
-    /// for snapshots).
+    /// The flight recorder's history, in events: the last `events` events of all threads are
+    /// kept for snapshots (default 100,000).
     pub fn capacity(mut self, events: usize) -> Builder {
         self.capacity = events;
+        self
+    }
+
+    /// Bounds the flight recorder's history in bytes as well (default: 128 bytes per event of
+    /// [`capacity`](Builder::capacity)); the oldest events make room first.
+    pub fn recorder_bytes(mut self, bytes: usize) -> Builder {
+        self.recorder_bytes = Some(bytes);
+        self
+    }
+
+    /// The flight recorder keeps events at `level` and above from every target, besides
+    /// everything the sinks get: `.level(LogLevel::Info).recorder_level(LogLevel::Trace)`
+    /// prints info and records trace. By default the recorder keeps what the sinks get.
+    ///
+    /// Events only the recorder wants cost the caller what any enabled event costs.
+    pub fn recorder_level(mut self, level: impl Into<LevelFilter>) -> Builder {
+        self.recorder_level = Some(level.into());
+        self
+    }
+
+    /// Turns the flight recorder off (or back on). Without it there are no snapshots.
+    pub fn recorder(mut self, enabled: bool) -> Builder {
+        self.recorder = enabled;
+        self
+    }
+
+    /// Where snapshots are written (default: `TTLOG_SNAPSHOT_DIR`, else `./ttlog-snapshots`).
+    /// `TTLOG_SNAPSHOT_DIR` wins over this when set.
+    pub fn snapshot_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.snapshot_dir = Some(dir.into());
+        self
+    }
+
+    /// How many snapshot files the directory keeps; older ones are deleted (default 20).
+    pub fn snapshot_retention(mut self, files: usize) -> Builder {
+        self.retention = files;
+        self
+    }
+
+    /// The service name written into snapshots and their file names (default: the
+    /// executable's name).
+    pub fn service_name(mut self, name: impl Into<String>) -> Builder {
+        self.service = Some(name.into());
+        self
+    }
+
+    /// Takes a snapshot when an error-level event is recorded, at most once per
+    /// [`snapshot_rate_limit`](Builder::snapshot_rate_limit) (default: off).
+    pub fn snapshot_on_error(mut self, enabled: bool) -> Builder {
+        self.snapshot_on_error = enabled;
+        self
+    }
+
+    /// The minimum time between two error-triggered snapshots (default 10 s).
+    pub fn snapshot_rate_limit(mut self, every: Duration) -> Builder {
+        self.error_rate_limit = every;
+        self
+    }
+
+    /// Keeps the flight recorder in a memory-mapped file at `path`, so that its events
+    /// survive `kill -9`, `abort()` or a segfault; read them back with `ttlog recover PATH`.
+    /// If `path` holds the recorder of a run that did not shut down cleanly, it is first
+    /// recovered into a snapshot (reason `recovered`) in the snapshot directory.
+    pub fn persist(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.persist = Some(path.into());
+        self
+    }
+
+    /// Whether a panic takes a snapshot (default: yes). The hook is chained: the previous
+    /// panic hook still runs after it.
+    pub fn panic_hook(mut self, enabled: bool) -> Builder {
+        self.panic_hook = enabled;
+        self
+    }
+
+    /// Whether ttlog handles signals (Unix; default: yes): `SIGUSR1` takes a snapshot,
+    /// `SIGTERM`/`SIGINT` flush before the program's own handling (or the default action)
+    /// proceeds.
+    pub fn signals(mut self, enabled: bool) -> Builder {
+        self.signals = enabled;
         self
     }
 
@@ -266,6 +377,14 @@ impl Builder {
         let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ansi = self.ansi.unwrap_or(terminal && !no_color);
 
+        if runtime::consumer().is_some() {
+            return Err(InitError::AlreadyInstalled);
+        }
+        let recorder = if self.recorder {
+            Some(self.recorder_shared(&env)?)
+        } else {
+            None
+        };
         let mut sinks: Vec<Box<dyn Sink>> = Vec::with_capacity(self.sinks.len() + 1);
         match self.console {
             Console::Stderr => sinks.push(Box::new(
@@ -282,7 +401,7 @@ impl Builder {
         }
         sinks.extend(self.sinks);
 
-        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new()));
+        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new(recorder)));
         if !runtime::install_consumer(shared) {
             return Err(InitError::AlreadyInstalled);
         }
@@ -306,8 +425,101 @@ impl Builder {
             }
         };
         *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(join.thread().clone());
-        callsite::registry().set_filter(filter, true);
+        {
+            let mut registry = callsite::registry();
+            let recorder_level = self
+                .recorder
+                .then(|| self.recorder_level.unwrap_or(LevelFilter::Off));
+            registry.set_recorder_level(recorder_level);
+            registry.set_filter(filter, true);
+        }
+        if self.recorder && self.panic_hook {
+            trigger::install_panic_hook();
+        }
+        if self.signals {
+            trigger::install_signal_handlers();
+        }
         Ok(TtlogHandle::owner(shared, join, self.capacity))
+    }
+
+    /// The recorder: its history (on the heap or in the persisted file) and snapshot settings.
+    fn recorder_shared(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RecorderShared, InitError> {
+        let dir = env("TTLOG_SNAPSHOT_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from)
+            .or_else(|| self.snapshot_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(snapshot::DEFAULT_SNAPSHOT_DIR));
+        let level = self
+            .recorder_level
+            .map_or_else(|| "same as sinks".to_owned(), |l| l.as_str().to_owned());
+        let config = SnapshotConfig::new(dir, self.retention, self.service.clone(), level);
+        let events = self.capacity.max(1);
+        let bytes = self
+            .recorder_bytes
+            .unwrap_or_else(|| events.saturating_mul(128).max(64 * 1024));
+        static GENERATION: AtomicU32 = AtomicU32::new(0);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+        let history = match &self.persist {
+            None => History::in_memory(bytes, events, generation),
+            Some(path) => {
+                recover_previous_run(path, &config);
+                let info: Vec<(&str, String)> = config.process_info();
+                let pairs: Vec<(&str, &str)> = info.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                History::persisted(path, bytes, events, generation, &pairs).map_err(|source| {
+                    InitError::Persist {
+                        path: path.clone(),
+                        source,
+                    }
+                })?
+            }
+        };
+        Ok(RecorderShared {
+            history: Mutex::new(history),
+            config,
+            on_error: self.snapshot_on_error.then_some(self.error_rate_limit),
+            last_error_snapshot: AtomicU64::new(0),
+            last_panic_snapshot: AtomicU64::new(0),
+        })
+    }
+}
+
+/// A persisted recorder left by a run that did not shut down cleanly becomes a snapshot
+/// (reason `recovered`) before the file is reused.
+fn recover_previous_run(path: &Path, config: &SnapshotConfig) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let Ok(previous) = crate::recorder::parse_persisted(&bytes) else {
+        return;
+    };
+    if previous.clean || previous.copy.count == 0 {
+        return;
+    }
+    drop(bytes);
+    let name = format!(
+        "{}-recovered-{}.{}",
+        path.file_stem()
+            .map_or("recorder".into(), |s| s.to_string_lossy()),
+        snapshot::millis(std::time::SystemTime::now()),
+        snapshot::SNAPSHOT_EXTENSION
+    );
+    let out = config.dir.join(name);
+    let result = std::fs::create_dir_all(&config.dir)
+        .map_err(|source| snapshot::SnapshotError::Io {
+            path: config.dir.clone(),
+            source,
+        })
+        .and_then(|()| snapshot::recover(path, &out));
+    match result {
+        Ok(n) => eprintln!(
+            "ttlog: recovered {n} events of the previous run from {} into {}",
+            path.display(),
+            out.display()
+        ),
+        Err(err) => eprintln!("ttlog: could not recover {}: {err}", path.display()),
     }
 }
 
@@ -323,6 +535,13 @@ pub enum InitError {
     Format(ParseFormatError),
     /// The consumer thread could not be started.
     Spawn(io::Error),
+    /// The persisted recorder file could not be created or mapped.
+    Persist {
+        /// The file given to [`Builder::persist`].
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for InitError {
@@ -332,6 +551,13 @@ impl fmt::Display for InitError {
             InitError::Filter(err) => write!(f, "{err}"),
             InitError::Format(err) => write!(f, "TTLOG_FORMAT: {err}"),
             InitError::Spawn(err) => write!(f, "could not start the consumer thread: {err}"),
+            InitError::Persist { path, source } => {
+                write!(
+                    f,
+                    "could not create the recorder file {}: {source}",
+                    path.display()
+                )
+            }
         }
     }
 }
@@ -342,6 +568,7 @@ impl std::error::Error for InitError {
             InitError::Filter(err) => Some(err),
             InitError::Format(err) => Some(err),
             InitError::Spawn(err) => Some(err),
+            InitError::Persist { source, .. } => Some(source),
             InitError::AlreadyInstalled => None,
         }
     }

@@ -8,7 +8,7 @@
 //! under the registry lock. The hot path never takes the lock.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::filter::Filter;
@@ -104,6 +104,12 @@ impl Metadata {
         self.fields
     }
 
+    /// Whether the message is formatted from arguments (or has escaped braces), rather than
+    /// being the template itself.
+    pub(crate) fn has_format(&self) -> bool {
+        self.format.is_some()
+    }
+
     /// Writes the message, given the decoded arguments.
     pub(crate) fn write_message(
         &self,
@@ -119,6 +125,10 @@ impl Metadata {
 
 /// Interest bit: the sinks' filter enables this callsite.
 pub(crate) const INTEREST_SINKS: u8 = 1;
+/// Interest bit: the flight recorder keeps this callsite's events.
+pub(crate) const INTEREST_RECORDER: u8 = 2;
+/// The interest bits that say where an event goes.
+pub(crate) const INTEREST_ROUTES: u8 = INTEREST_SINKS | INTEREST_RECORDER;
 /// A registered callsite's interest byte has this bit set, so that 0 means "not yet".
 const REGISTERED: u8 = 0x80;
 
@@ -126,6 +136,9 @@ const REGISTERED: u8 = 0x80;
 pub struct Callsite {
     metadata: &'static Metadata,
     interest: AtomicU8,
+    /// The flight recorder's number for this callsite: the recorder's generation in the high
+    /// 32 bits, the id in the low 32 (0: none yet). Only the consumer thread writes it.
+    recorder_id: AtomicU64,
 }
 
 impl fmt::Debug for Callsite {
@@ -144,7 +157,25 @@ impl Callsite {
         Callsite {
             metadata,
             interest: AtomicU8::new(0),
+            recorder_id: AtomicU64::new(0),
         }
+    }
+
+    /// Where events from this callsite go now: `INTEREST_SINKS` and/or `INTEREST_RECORDER`.
+    #[inline(always)]
+    pub(crate) fn routes(&self) -> u8 {
+        self.interest.load(Ordering::Relaxed) & INTEREST_ROUTES
+    }
+
+    /// The recorder id assigned to this callsite in `generation`, if any.
+    pub(crate) fn recorder_id(&self, generation: u32) -> Option<u32> {
+        let word = self.recorder_id.load(Ordering::Relaxed);
+        ((word >> 32) as u32 == generation && word as u32 != 0).then_some(word as u32)
+    }
+
+    pub(crate) fn set_recorder_id(&self, generation: u32, id: u32) {
+        self.recorder_id
+            .store(((generation as u64) << 32) | id as u64, Ordering::Relaxed);
     }
 
     /// The callsite's metadata.
@@ -197,6 +228,9 @@ pub fn max_level() -> LevelFilter {
 pub(crate) struct Registry {
     callsites: Vec<&'static Callsite>,
     filter: Filter,
+    /// The flight recorder keeps events at this level and above, besides everything the
+    /// sinks get; `None` when there is no recorder.
+    recorder_level: Option<LevelFilter>,
     /// Whether a logger is installed; callsites are disabled otherwise.
     active: bool,
 }
@@ -204,10 +238,25 @@ pub(crate) struct Registry {
 impl Registry {
     fn interest_of(&self, meta: &Metadata) -> u8 {
         let mut interest = REGISTERED;
-        if self.active && self.filter.enabled(meta.level, meta.target) {
+        if !self.active {
+            return interest;
+        }
+        let sinks = self.filter.enabled(meta.level, meta.target);
+        if sinks {
             interest |= INTEREST_SINKS;
         }
+        if let Some(level) = self.recorder_level
+            && (sinks || level.enables(meta.level))
+        {
+            interest |= INTEREST_RECORDER;
+        }
         interest
+    }
+
+    /// Sets the recorder's own level (`None`: no recorder; `Some(Off)`: it keeps what the
+    /// sinks get). Takes effect with the next [`set_filter`](Self::set_filter).
+    pub(crate) fn set_recorder_level(&mut self, level: Option<LevelFilter>) {
+        self.recorder_level = level;
     }
 
     /// Installs a new filter and recomputes every callsite's interest and the threshold.
@@ -215,7 +264,9 @@ impl Registry {
         self.filter = filter;
         self.active = active;
         let max = if active {
-            self.filter.max_level()
+            self.filter
+                .max_level()
+                .min(self.recorder_level.unwrap_or(LevelFilter::Off))
         } else {
             LevelFilter::Off
         };
@@ -237,17 +288,12 @@ impl Registry {
     pub(crate) fn filter(&self) -> &Filter {
         &self.filter
     }
-
-    /// Every callsite seen so far (for snapshots' callsite tables).
-    #[allow(dead_code)]
-    pub(crate) fn callsites(&self) -> &[&'static Callsite] {
-        &self.callsites
-    }
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     callsites: Vec::new(),
     filter: Filter::off(),
+    recorder_level: None,
     active: false,
 });
 

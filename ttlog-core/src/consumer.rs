@@ -28,13 +28,18 @@ use crate::clock;
 use crate::event::Event;
 use crate::level::LogLevel;
 use crate::record::{
-    FLAG_TRUNCATED, HEADER, Header, KIND_EVENT, KIND_GAP, KIND_PAD, decode_values,
-    metadata_from_payload,
+    FLAG_RECORDER, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header, KIND_EVENT, KIND_GAP, KIND_PAD,
+    callsite_from_payload,
 };
+use crate::recorder::History;
 use crate::ring::ALIGN;
 use crate::runtime::{self, ConsumerShared, RINGS_VERSION, ThreadInfo, ThreadRing};
 use crate::sink::Sink;
-use crate::value::ValueRef;
+use crate::snapshot::format::{
+    RECORD_EVENT, RECORD_MESSAGE, RECORD_TRUNCATED, put_gap, put_record_header,
+};
+use crate::trigger::{self, PANIC_METADATA, guarded};
+use crate::value::{ValueRef, decode_value};
 
 /// The callsite of the `N events dropped` marker.
 pub(crate) static GAP_METADATA: Metadata = Metadata::new(
@@ -86,6 +91,8 @@ struct RingState {
     reported_drops: u64,
     /// The producer exited and everything was copied out.
     finished: bool,
+    /// The thread is in the recorder's thread table.
+    in_history: bool,
 }
 
 impl RingState {
@@ -118,6 +125,10 @@ struct Consumer {
     dirty: bool,
     /// Events delivered since `shared.delivered` was last updated (once per round).
     delivered: u64,
+    /// Scratch space for the event record the recorder keeps.
+    record: Vec<u8>,
+    /// An error event asked for a snapshot; taken once the round is over.
+    error_snapshot_due: Option<String>,
 }
 
 /// Runs the consumer loop until shutdown; returns when every record published before the
@@ -152,6 +163,8 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
         reported_orphans: 0,
         dirty: false,
         delivered: 0,
+        record: Vec::with_capacity(1024),
+        error_snapshot_due: None,
     };
     consumer.run();
 }
@@ -230,6 +243,7 @@ impl Consumer {
                     last_ts: 0,
                     reported_drops: 0,
                     finished: false,
+                    in_history: false,
                 });
             }
         }
@@ -296,12 +310,17 @@ impl Consumer {
             .filter_map(|(i, r)| r.front_ts().map(|ts| Reverse((ts, i))))
             .collect();
         let mut emitted = 0;
+        let mut history = self.shared.recorder.as_ref().map(|r| {
+            r.history
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
         while let Some(&Reverse((ts, index))) = heap.peek() {
             if ts > horizon {
                 break;
             }
             heap.pop();
-            self.dispatch_front(index);
+            self.dispatch_front(index, history.as_deref_mut());
             emitted += 1;
             if let Some(next) = self.rings[index].front_ts() {
                 heap.push(Reverse((next, index)));
@@ -316,10 +335,23 @@ impl Consumer {
                 state.read = 0;
             }
         }
+        drop(history);
+        self.take_due_snapshot();
         emitted
     }
 
-    fn dispatch_front(&mut self, index: usize) {
+    /// Takes the snapshot an error event asked for (the history lock is free by now).
+    fn take_due_snapshot(&mut self) {
+        let Some(trigger) = self.error_snapshot_due.take() else {
+            return;
+        };
+        let extra = [("trigger_event", trigger)];
+        if let Err(err) = trigger::take(self.shared, "error", &extra, Duration::ZERO) {
+            eprintln!("ttlog: error-triggered snapshot failed: {err}");
+        }
+    }
+
+    fn dispatch_front(&mut self, index: usize, history: Option<&mut History>) {
         let state = &mut self.rings[index];
         let bytes = &state.staging[state.read..];
         let header = Header::parse(bytes);
@@ -329,25 +361,71 @@ impl Consumer {
         match header.kind {
             KIND_EVENT => {
                 // SAFETY: EVENT records are written only by `producer::emit`, which stores a
-                // `&'static Metadata` address in the payload.
-                let meta = unsafe { metadata_from_payload(header.payload) };
+                // `&'static Callsite` address in the payload.
+                let cs = unsafe { callsite_from_payload(header.payload) };
+                let meta = cs.metadata();
+                let body = &bytes[HEADER..header.len];
                 let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
-                decode_values(&bytes[HEADER..header.len], header.values, |v| {
-                    values.push(v)
-                });
-                let event = Event::new(
-                    meta,
-                    timestamp,
-                    &state.shared.info,
-                    &values,
-                    header.flags & FLAG_TRUNCATED != 0,
-                );
-                self.delivered += 1;
-                dispatch(&mut self.sinks, self.shared, &event);
+                // Byte offsets in `body` where the fields start and where the values end.
+                let (mut fields_at, mut pos) = (0, 0);
+                for _ in 0..header.values {
+                    let Some((value, used)) = decode_value(&body[pos..]) else {
+                        break;
+                    };
+                    values.push(value);
+                    pos += used;
+                    if values.len() == meta.arg_count() {
+                        fields_at = pos;
+                    }
+                }
+                if values.len() < meta.arg_count() {
+                    fields_at = pos;
+                }
+                let truncated = header.flags & FLAG_TRUNCATED != 0;
+                let event = Event::new(meta, timestamp, &state.shared.info, &values, truncated);
+                if header.flags & FLAG_RECORDER != 0
+                    && let Some(history) = history
+                {
+                    if !state.in_history {
+                        state.in_history = true;
+                        history.add_thread(state.shared.info.id, &state.shared.info.name);
+                    }
+                    let id = match cs.recorder_id(history.generation) {
+                        Some(id) => id,
+                        None => {
+                            let id = history.add_callsite(meta);
+                            cs.set_recorder_id(history.generation, id);
+                            id
+                        }
+                    };
+                    encode_record(&mut self.record, id, &event, &body[fields_at..pos]);
+                    history.push(&self.record);
+                    if meta.level() == LogLevel::Error
+                        && !std::ptr::eq(meta, &PANIC_METADATA)
+                        && self.error_snapshot_due.is_none()
+                        && self
+                            .shared
+                            .recorder
+                            .as_ref()
+                            .is_some_and(|r| r.claim_error_snapshot())
+                    {
+                        self.error_snapshot_due =
+                            Some(format!("{}: {}", meta.target(), event.message()));
+                    }
+                }
+                if header.flags & FLAG_SINKS != 0 {
+                    self.delivered += 1;
+                    dispatch(&mut self.sinks, self.shared, &event);
+                }
             }
             KIND_GAP => {
                 if let Some(count) = state.take_unreported_drops(header.payload) {
                     let thread = &state.shared.info;
+                    if let Some(history) = history {
+                        history.add_thread(thread.id, &thread.name);
+                        put_gap_record(&mut self.record, thread.id, timestamp, count);
+                        history.push(&self.record);
+                    }
                     emit_gap(&mut self.sinks, self.shared, count, timestamp, thread);
                 }
             }
@@ -360,6 +438,18 @@ impl Consumer {
     /// get their marker now.
     fn report_unrecorded_drops(&mut self) {
         let now = clock::to_unix_nanos(clock::raw_now());
+        let mut history = self.shared.recorder.as_ref().map(|r| {
+            r.history
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        let mut record_gap = |count: u64, thread: &ThreadInfo| {
+            if let Some(history) = history.as_deref_mut() {
+                history.add_thread(thread.id, &thread.name);
+                put_gap_record(&mut self.record, thread.id, now, count);
+                history.push(&self.record);
+            }
+        };
         for state in &mut self.rings {
             let total = state
                 .shared
@@ -368,6 +458,7 @@ impl Consumer {
                 .dropped
                 .load(Ordering::Acquire);
             if let Some(count) = state.take_unreported_drops(total) {
+                record_gap(count, &state.shared.info);
                 emit_gap(&mut self.sinks, self.shared, count, now, &state.shared.info);
             }
         }
@@ -375,6 +466,7 @@ impl Consumer {
         if orphans > self.reported_orphans {
             let count = orphans - self.reported_orphans;
             self.reported_orphans = orphans;
+            record_gap(count, &UNKNOWN_THREAD);
             emit_gap(&mut self.sinks, self.shared, count, now, &UNKNOWN_THREAD);
         }
     }
@@ -403,10 +495,60 @@ impl Consumer {
             if slot.disabled {
                 continue;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| slot.sink.flush()));
+            let result = guarded(|| catch_unwind(AssertUnwindSafe(|| slot.sink.flush())));
             handle_result(slot, self.shared, result);
         }
         self.dirty = false;
+    }
+}
+
+/// Encodes `event` as the recorder's event record into `out`: the header, the message when
+/// the callsite formats one, then the field values as the ring holds them (`fields`).
+fn encode_record(out: &mut Vec<u8>, callsite: u32, event: &Event<'_>, fields: &[u8]) {
+    let meta = event.metadata();
+    let nfields = event.fields().len() as u16;
+    let mut flags = if event.is_truncated() {
+        RECORD_TRUNCATED
+    } else {
+        0
+    };
+    if meta.has_format() {
+        flags |= RECORD_MESSAGE;
+    }
+    out.clear();
+    put_record_header(
+        out,
+        RECORD_EVENT,
+        flags,
+        nfields,
+        callsite,
+        event.thread().id(),
+        event.timestamp_nanos(),
+    );
+    if meta.has_format() {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        // Only primitive arguments are formatted here (the caller formatted the others), so
+        // this neither fails nor panics; a failure would just leave the message short.
+        let _ =
+            std::fmt::Write::write_fmt(&mut VecWriter(out), format_args!("{}", event.message()));
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(fields);
+}
+
+fn put_gap_record(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, count: u64) {
+    out.clear();
+    put_gap(out, thread, timestamp_ns, count);
+}
+
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -427,7 +569,7 @@ fn dispatch(sinks: &mut [SinkSlot], shared: &ConsumerShared, event: &Event<'_>) 
         if slot.disabled || !slot.sink.enabled(event.metadata()) {
             continue;
         }
-        let result = catch_unwind(AssertUnwindSafe(|| slot.sink.write(event)));
+        let result = guarded(|| catch_unwind(AssertUnwindSafe(|| slot.sink.write(event))));
         handle_result(slot, shared, result);
     }
 }

@@ -208,7 +208,8 @@ impl<'a> Encoder<'a> {
             reserve,
             state: TextState::Writing,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| write(&mut writer)));
+        let result =
+            crate::trigger::guarded(|| catch_unwind(AssertUnwindSafe(|| write(&mut writer))));
         let state = writer.state;
         match (result, state) {
             (Ok(Ok(())), _) | (Ok(Err(_)), TextState::Cut) => {

@@ -1,6 +1,7 @@
 //! The handle returned by `init()`: flush, change the filter, read the counters, shut down.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -10,7 +11,9 @@ use crate::callsite;
 use crate::filter::{Filter, ParseDirectiveError};
 use crate::level::LevelFilter;
 use crate::runtime::{self, ConsumerShared};
+use crate::snapshot::SnapshotError;
 use crate::stats::{self, Stats};
+use crate::trigger;
 
 /// How long `flush()` and shutdown wait for the consumer at most.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,6 +137,35 @@ impl TtlogHandle {
         callsite::registry().filter().clone()
     }
 
+    /// Freezes the flight recorder into a snapshot file and returns its path. Everything this
+    /// thread logged before the call is in it; the recorder is not emptied, so the next
+    /// snapshot holds the same history and what came after.
+    ///
+    /// `reason` goes into the file and its name (`orders-20261121T101500.123456Z-4242-deploy.ttsnap`).
+    /// Waits at most 10 seconds for the consumer.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ttlog-doc-snap-{}", std::process::id()));
+    /// let handle = ttlog_core::init().console(false).snapshot_dir(&dir).init();
+    /// let path = handle.snapshot("before-migration").expect("snapshot written");
+    /// assert!(path.exists());
+    /// # drop(handle);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn snapshot(&self, reason: &str) -> Result<PathBuf, SnapshotError> {
+        let shared = self.shared.ok_or(SnapshotError::NoRecorder)?;
+        trigger::take(shared, reason, &[], FLUSH_TIMEOUT)
+    }
+
+    /// The number of events the flight recorder holds now (0 without a recorder).
+    pub fn recorder_len(&self) -> usize {
+        self.shared
+            .and_then(|s| s.recorder.as_ref())
+            .map_or(0, |r| {
+                r.history.lock().unwrap_or_else(|p| p.into_inner()).len()
+            })
+    }
+
     /// The counters: logged, delivered, dropped, sink errors, and per thread.
     pub fn stats(&self) -> Stats {
         match self.shared {
@@ -171,12 +203,20 @@ impl TtlogHandle {
             && let Some(join) = self.join.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
             let _ = join.join();
+            if let Some(recorder) = &shared.recorder {
+                // Everything was written: a persisted recorder has nothing to recover.
+                recorder
+                    .history
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .mark_clean();
+            }
         }
         runtime::uninstall_consumer(shared);
     }
 }
 
-fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Result<(), FlushError> {
+pub(crate) fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Result<(), FlushError> {
     if !shared.alive.load(Ordering::Acquire) {
         return Err(FlushError::NotRunning);
     }

@@ -40,11 +40,14 @@ mod handle;
 mod level;
 mod producer;
 mod record;
+mod recorder;
 mod ring;
 mod runtime;
 mod sink;
+mod snapshot;
 mod stats;
 mod sync;
+mod trigger;
 mod value;
 
 pub use builder::{Builder, DEFAULT_CAPACITY, InitError, Overflow, init};
@@ -58,6 +61,10 @@ pub use runtime::{DEFAULT_THREAD_BUFFER, ThreadInfo};
 pub use sink::{
     CaptureSink, CapturedEvent, EventFormatter, Format, OwnedValue, ParseFormatError, Sink,
     WriterSink,
+};
+pub use snapshot::{
+    DEFAULT_RETENTION, DEFAULT_SNAPSHOT_DIR, Problem, SNAPSHOT_EXTENSION, Salvaged, Snapshot,
+    SnapshotError, recover,
 };
 pub use stats::{Stats, ThreadStats};
 pub use value::{

@@ -16,10 +16,12 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_utils::Backoff;
 
-use crate::callsite::Metadata;
+use crate::callsite::Callsite;
 use crate::clock;
 use crate::encode::Encoder;
-use crate::record::{FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, header_word};
+use crate::record::{
+    FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, ROUTE_SHIFT, header_word,
+};
 use crate::ring::align_up;
 use crate::runtime::{self, ThreadRing};
 
@@ -89,7 +91,7 @@ impl Producer {
 
     /// The general path: refreshes the tail, reports gaps, wraps, truncates, waits or drops.
     #[inline(never)]
-    fn write_event(&mut self, meta: &'static Metadata, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
+    fn write_event(&mut self, cs: &'static Callsite, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
         let cap = self.shared.ring.capacity();
         loop {
             let gap = self.dropped != self.reported;
@@ -136,7 +138,7 @@ impl Producer {
             }
             let flags = if enc.overflowed() { FLAG_TRUNCATED } else { 0 };
             let (len, values) = (enc.len(), enc.count());
-            self.commit(meta, space.offset, offset, len, values, flags);
+            self.commit(cs, space.offset, offset, len, values, flags);
             if gap {
                 self.reported = self.dropped;
             }
@@ -150,7 +152,7 @@ impl Producer {
     #[inline(always)]
     fn try_write_fast<F: FnMut(&mut Encoder<'_>)>(
         &mut self,
-        meta: &'static Metadata,
+        cs: &'static Callsite,
         encode: &mut F,
     ) -> bool {
         /// Below this much room the slow path refreshes the tail, wraps or waits.
@@ -175,7 +177,7 @@ impl Producer {
             return false;
         }
         let (len, values) = (enc.len(), enc.count());
-        self.commit(meta, offset, offset, len, values, 0);
+        self.commit(cs, offset, offset, len, values, 0);
         true
     }
 
@@ -184,7 +186,7 @@ impl Producer {
     #[inline(always)]
     fn commit(
         &mut self,
-        meta: &'static Metadata,
+        cs: &'static Callsite,
         start: usize,
         offset: usize,
         values_len: usize,
@@ -192,13 +194,16 @@ impl Producer {
         flags: u8,
     ) {
         let len = align_up(HEADER + values_len);
+        // Where the event goes is decided now, at the call: a filter change before the
+        // consumer gets to it does not reroute it.
+        let flags = flags | (cs.routes() << ROUTE_SHIFT);
         let ts = self.timestamp();
         let ring = &self.shared.ring;
         // SAFETY: the header words are inside the record's region, owned by this producer.
         unsafe {
             ring.write_word(offset, header_word(len, KIND_EVENT, flags, values));
             ring.write_word(offset + 8, ts);
-            ring.write_word(offset + 16, meta as *const Metadata as usize as u64);
+            ring.write_word(offset + 16, cs as *const Callsite as usize as u64);
         }
         self.head += (offset - start + len) as u64;
         ring.publish(self.head);
@@ -323,14 +328,14 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// Records an event from `meta`'s callsite; `encode` writes its values (message arguments
+/// Records an event from the callsite `cs`; `encode` writes its values (message arguments
 /// first, then fields). Called by the macros once the event is known to be enabled.
 ///
 /// The closure may run more than once (when the record has to move past the end of the ring),
 /// so it must only encode.
 #[doc(hidden)]
 #[inline]
-pub fn emit<F: FnMut(&mut Encoder<'_>)>(meta: &'static Metadata, mut encode: F) {
+pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
     let recorded = SLOT.try_with(|slot| {
         if slot.busy.replace(true) {
             // An event logged from inside a value's Display impl while this thread is
@@ -347,8 +352,8 @@ pub fn emit<F: FnMut(&mut Encoder<'_>)>(meta: &'static Metadata, mut encode: F) 
             Some(p) => p,
             None => new_producer(producer),
         };
-        if !producer.try_write_fast(meta, &mut encode) {
-            producer.write_event(meta, &mut encode);
+        if !producer.try_write_fast(cs, &mut encode) {
+            producer.write_event(cs, &mut encode);
         }
         if slot.nested_drops.get() > 0 {
             producer.count_drops(slot.nested_drops.take());

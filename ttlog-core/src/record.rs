@@ -4,18 +4,18 @@
 //! offset  size  field
 //! 0       4     total length in bytes, a multiple of 8 (header included)
 //! 4       1     kind: PAD, EVENT or GAP
-//! 5       1     flags: TRUNCATED when values were cut to fit
+//! 5       1     flags: TRUNCATED when values were cut to fit; SINKS and RECORDER say
+//!               where the event goes (the callsite's interest when it was logged)
 //! 6       2     number of encoded values
 //! 8       8     timestamp, raw clock ticks (taken just before the commit)
-//! 16      8     EVENT: address of the callsite's `&'static Metadata`
+//! 16      8     EVENT: address of the `&'static Callsite`
 //!               GAP: the thread's cumulative count of dropped events
 //! 24      ...   values: a tag byte each, then the value's bytes (see `value.rs`)
 //! ```
 //!
 //! Values are written unaligned, little-endian. A record never straddles the end of the ring.
 
-use crate::callsite::Metadata;
-use crate::value::{ValueRef, decode_value};
+use crate::callsite::{Callsite, INTEREST_RECORDER, INTEREST_SINKS};
 
 /// Size of the record header.
 pub(crate) const HEADER: usize = 24;
@@ -29,6 +29,12 @@ pub(crate) const KIND_GAP: u8 = 2;
 
 /// The record's values were cut short to fit into the ring.
 pub(crate) const FLAG_TRUNCATED: u8 = 1;
+/// The callsite's interest bits are stored in the flags shifted by this much.
+pub(crate) const ROUTE_SHIFT: u32 = 1;
+/// The event goes to the sinks.
+pub(crate) const FLAG_SINKS: u8 = INTEREST_SINKS << ROUTE_SHIFT;
+/// The event goes to the flight recorder.
+pub(crate) const FLAG_RECORDER: u8 = INTEREST_RECORDER << ROUTE_SHIFT;
 
 /// The first header word: length, kind, flags and value count.
 #[inline]
@@ -72,9 +78,16 @@ impl Header {
     }
 }
 
-/// Decodes the values of a record into `out`. Stops at the first malformed value, which
-/// can only come from a bug: the ring is written only by this crate.
-pub(crate) fn decode_values<'a>(body: &'a [u8], count: u16, mut push: impl FnMut(ValueRef<'a>)) {
+/// Decodes the values of a record into `out` (tests; the consumer decodes inline). Stops at
+/// the first malformed value, which can only come from a bug: the ring is written only by this
+/// crate.
+#[cfg(test)]
+pub(crate) fn decode_values<'a>(
+    body: &'a [u8],
+    count: u16,
+    mut push: impl FnMut(crate::value::ValueRef<'a>),
+) {
+    use crate::value::decode_value;
     let mut rest = body;
     for _ in 0..count {
         match decode_value(rest) {
@@ -87,13 +100,13 @@ pub(crate) fn decode_values<'a>(body: &'a [u8], count: u16, mut push: impl FnMut
     }
 }
 
-/// The callsite metadata an event record points at.
+/// The callsite an event record points at.
 ///
 /// # Safety
 ///
 /// `payload` must be the payload of an EVENT record written by this crate's producer, which
-/// stores the address of a `&'static Metadata` there.
-pub(crate) unsafe fn metadata_from_payload(payload: u64) -> &'static Metadata {
-    // SAFETY: the caller guarantees the address came from a `&'static Metadata`.
-    unsafe { &*(payload as usize as *const Metadata) }
+/// stores the address of a `&'static Callsite` there.
+pub(crate) unsafe fn callsite_from_payload(payload: u64) -> &'static Callsite {
+    // SAFETY: the caller guarantees the address came from a `&'static Callsite`.
+    unsafe { &*(payload as usize as *const Callsite) }
 }

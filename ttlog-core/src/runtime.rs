@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::Thread;
 
 use crate::ring::Ring;
+use crate::trigger::RecorderShared;
 
 /// Default size of each thread's ring, in bytes.
 pub const DEFAULT_THREAD_BUFFER: usize = 256 * 1024;
@@ -118,10 +119,12 @@ pub(crate) struct ConsumerShared {
     pub(crate) flush_cv: Condvar,
     pub(crate) delivered: AtomicU64,
     pub(crate) sink_errors: AtomicU64,
+    /// The flight recorder, if this logger has one.
+    pub(crate) recorder: Option<RecorderShared>,
 }
 
 impl ConsumerShared {
-    pub(crate) fn new() -> ConsumerShared {
+    pub(crate) fn new(recorder: Option<RecorderShared>) -> ConsumerShared {
         ConsumerShared {
             thread: Mutex::new(None),
             sleeping: AtomicBool::new(false),
@@ -132,6 +135,7 @@ impl ConsumerShared {
             flush_cv: Condvar::new(),
             delivered: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
+            recorder,
         }
     }
 

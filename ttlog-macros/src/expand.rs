@@ -331,7 +331,7 @@ pub(crate) fn expand_event(
     let idents: Vec<&Ident> = plan.bindings.iter().map(|b| &b.ident).collect();
     let exprs: Vec<&TokenStream> = plan.bindings.iter().map(|b| &b.expr).collect();
     let emit = quote! {
-        __tt::emit(&__TTLOG_META, |__enc: &mut __tt::Encoder<'_>| {
+        __tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
             #(#encode)*
         });
     };

@@ -1,0 +1,354 @@
+//! The flight recorder: it keeps trace events the console does not print, snapshots copy it
+//! without draining it, it keeps only the last `capacity` events, a panic freezes it (after the
+//! previous panic hook ran), error events trigger rate-limited snapshots, and `SIGUSR1` /
+//! `SIGTERM` do what the docs say.
+//!
+//! A logger is per process, so each case runs this test binary again as a child process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use ttlog::{LogLevel, OwnedValue, Snapshot, error, info, trace};
+
+const CHILD: &str = "TTLOG_RECORDER_CHILD";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ttlog-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn child_command(mode: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, mode)
+        .env("TTLOG_SNAPSHOT_DIR", dir)
+        .env_remove("TTLOG")
+        .env_remove("RUST_LOG")
+        .env_remove("TTLOG_FORMAT");
+    cmd
+}
+
+fn run(mode: &str, dir: &Path) -> Output {
+    child_command(mode, dir).output().unwrap()
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ttsnap"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One event of a snapshot, copied out.
+#[derive(Debug, Clone)]
+struct Row {
+    level: LogLevel,
+    target: String,
+    message: String,
+    thread: String,
+    timestamp: u64,
+    seq: Option<u64>,
+    location: Option<String>,
+}
+
+fn rows(snapshot: &Snapshot) -> Vec<Row> {
+    let mut rows = Vec::new();
+    snapshot.for_each_event(|e| {
+        rows.push(Row {
+            level: e.level(),
+            target: e.target().to_owned(),
+            message: e.message().to_string(),
+            thread: e.thread().name().to_owned(),
+            timestamp: e.timestamp_nanos(),
+            seq: match e.field("seq").map(OwnedValue::from) {
+                Some(OwnedValue::U64(n)) => Some(n),
+                _ => None,
+            },
+            location: e
+                .field("location")
+                .and_then(|v| v.as_text().map(str::to_owned)),
+        })
+    });
+    rows
+}
+
+fn seqs(rows: &[Row], thread: &str) -> Vec<u64> {
+    rows.iter()
+        .filter(|r| r.thread == thread)
+        .filter_map(|r| r.seq)
+        .collect()
+}
+
+/// Runs in the child process.
+#[test]
+fn child() {
+    let Ok(mode) = std::env::var(CHILD) else {
+        return;
+    };
+    match mode.as_str() {
+        "panic" => {
+            std::panic::set_hook(Box::new(|info| {
+                eprintln!("PREVIOUS HOOK RAN: {info}");
+            }));
+            let _handle = ttlog::init()
+                .level(LogLevel::Info)
+                .recorder_level(LogLevel::Trace)
+                .service_name("orders")
+                .init();
+            let workers: Vec<_> = (0..2)
+                .map(|w| {
+                    std::thread::Builder::new()
+                        .name(format!("worker-{w}"))
+                        .spawn(move || {
+                            for seq in 0..200u64 {
+                                trace!(seq, worker = w, "polling queue");
+                            }
+                            info!(worker = w, "worker done");
+                        })
+                        .unwrap()
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            trace!(seq = 0u64, "about to write the ledger");
+            panic!("ledger write failed: disk quota exceeded");
+        }
+        "demand" => {
+            let handle = ttlog::init()
+                .console(false)
+                .capacity(1000)
+                .recorder_level(LogLevel::Trace)
+                .level(LogLevel::Warn)
+                .init();
+            for seq in 0..100u64 {
+                trace!(seq, "step");
+            }
+            let first = handle.snapshot("first").unwrap();
+            for seq in 100..150u64 {
+                trace!(seq, "step");
+            }
+            let second = handle.snapshot("second").unwrap();
+            for seq in 150..5000u64 {
+                trace!(seq, "step");
+            }
+            let third = handle.snapshot("third").unwrap();
+            println!(
+                "FILES {} {} {}",
+                first.display(),
+                second.display(),
+                third.display()
+            );
+        }
+        "errors" => {
+            let handle = ttlog::init()
+                .console(false)
+                .snapshot_on_error(true)
+                .snapshot_rate_limit(Duration::from_millis(500))
+                .init();
+            info!("starting batch");
+            error!(job = 1u64, "job failed");
+            handle.flush();
+            error!(job = 2u64, "job failed");
+            error!(job = 3u64, "job failed");
+            handle.flush();
+            std::thread::sleep(Duration::from_millis(700));
+            error!(job = 4u64, "job failed");
+            handle.flush();
+        }
+        "signals" => {
+            let _handle = ttlog::init()
+                .format(ttlog::Format::Json)
+                .writer(std::io::stdout())
+                .init();
+            for seq in 0..10u64 {
+                info!(seq, "serving");
+            }
+            println!("READY");
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+#[test]
+fn panic_freezes_every_threads_last_events_with_the_panic_last() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let dir = temp_dir("panic");
+    let out = run("panic", &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("PREVIOUS HOOK RAN") && stderr.contains("disk quota exceeded"),
+        "the previous hook must run: {stderr}"
+    );
+    assert!(
+        !stderr.contains("polling queue"),
+        "console is at info: {stderr}"
+    );
+    assert!(stderr.contains("worker done"));
+
+    let files = snapshots(&dir);
+    assert_eq!(files.len(), 1, "{files:?}\n{stderr}");
+    let snapshot = Snapshot::read_file(&files[0]).unwrap();
+    assert_eq!(snapshot.info("reason"), Some("panic"));
+    assert_eq!(snapshot.info("service"), Some("orders"));
+    assert!(
+        snapshot
+            .info("pid")
+            .is_some_and(|p| p.parse::<u32>().is_ok())
+    );
+    assert!(snapshot.info("hostname").is_some_and(|h| !h.is_empty()));
+    let rows = rows(&snapshot);
+    for w in 0..2 {
+        let name = format!("worker-{w}");
+        assert_eq!(seqs(&rows, &name), (0..200).collect::<Vec<_>>(), "{name}");
+    }
+    assert!(rows.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+    assert!(rows.iter().any(|r| r.level == LogLevel::Trace));
+    let last = rows.last().unwrap();
+    assert_eq!(last.level, LogLevel::Error);
+    assert_eq!(last.target, "panic");
+    assert_eq!(last.message, "ledger write failed: disk quota exceeded");
+    assert!(
+        last.location
+            .as_deref()
+            .unwrap()
+            .contains("flight_recorder.rs")
+    );
+    assert_eq!(last.thread, "child");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn snapshots_copy_without_draining_and_keep_the_last_capacity_events() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let dir = temp_dir("demand");
+    let out = run("demand", &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = snapshots(&dir);
+    assert_eq!(files.len(), 3);
+    let by_reason = |reason: &str| {
+        files
+            .iter()
+            .map(|f| Snapshot::read_file(f).unwrap())
+            .find(|s| s.info("reason") == Some(reason))
+            .unwrap()
+    };
+    let main = |s: &Snapshot| seqs(&rows(s), "child");
+    assert_eq!(main(&by_reason("first")), (0..100).collect::<Vec<_>>());
+    assert_eq!(main(&by_reason("second")), (0..150).collect::<Vec<_>>());
+    assert_eq!(main(&by_reason("third")), (4000..5000).collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn error_events_trigger_snapshots_at_most_once_per_interval() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let dir = temp_dir("errors");
+    let out = run("errors", &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = snapshots(&dir);
+    assert_eq!(
+        files.len(),
+        2,
+        "jobs 2 and 3 fall in the first interval: {files:?}"
+    );
+    let mut jobs: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| {
+            let s = Snapshot::read_file(f).unwrap();
+            assert_eq!(s.info("reason"), Some("error"));
+            rows(&s).iter().map(|r| r.message.clone()).collect()
+        })
+        .collect();
+    jobs.sort_by_key(Vec::len);
+    assert_eq!(jobs[0].first().map(String::as_str), Some("starting batch"));
+    assert!(jobs[0].iter().filter(|m| *m == "job failed").count() >= 1);
+    assert_eq!(jobs[1].iter().filter(|m| *m == "job failed").count(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigusr1_snapshots_and_sigterm_flushes_then_terminates() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let dir = temp_dir("signals");
+    let mut proc = child_command("signals", &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(proc.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "child ended early"
+        );
+        if line.contains("READY") {
+            break;
+        }
+        lines.push(line);
+    }
+    let kill = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &proc.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    kill("-USR1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while snapshots(&dir).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no SIGUSR1 snapshot");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let snapshot = Snapshot::read_file(&snapshots(&dir)[0]).unwrap();
+    assert_eq!(snapshot.info("reason"), Some("signal-SIGUSR1"));
+    assert_eq!(seqs(&rows(&snapshot), "child"), (0..10).collect::<Vec<_>>());
+
+    kill("-TERM");
+    let status = proc.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "the default action of SIGTERM still ends it"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let all: String = lines.concat() + &rest;
+    let serving = all.lines().filter(|l| l.contains("\"serving\"")).count();
+    assert_eq!(serving, 10, "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,479 @@
+//! The flight recorder's history: the last events of all threads, as event records (see
+//! `snapshot/format.rs`), in a byte ring that evicts the oldest records.
+//!
+//! The consumer thread appends every event routed to the recorder, in global timestamp order;
+//! a snapshot copies the ring under the history's lock and never empties it. The ring lives on
+//! the heap or, with `.persist(path)`, in a memory-mapped file laid out as:
+//!
+//! ```text
+//! 0       128          header: magic "TTLOGREC", version, sizes, head, tail, dictionary use
+//! 128     dict_cap     dictionary: process info, callsites and threads, appended as met
+//! ...     data_cap     the ring of frames
+//! ```
+//!
+//! A frame is `u32 payload length, u32 CRC-32 of the payload, payload`, padded to 8 bytes; a
+//! length of `u32::MAX` means "skip to the end of the ring". The head is stored after the frame
+//! is written and the tail before a frame is overwritten, so the frames between tail and head
+//! are always complete; the CRC also rejects a frame torn by anything else.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use memmap2::MmapMut;
+
+use crate::callsite::Metadata;
+use crate::snapshot::format::{Cursor, put_callsite, put_str, put_thread, put_u32};
+
+/// Ring frame header: payload length and CRC-32.
+const FRAME_HEADER: usize = 8;
+/// Frame length meaning "the rest of the ring is padding".
+const WRAP: u32 = u32::MAX;
+
+pub(crate) const PERSIST_MAGIC: &[u8; 8] = b"TTLOGREC";
+pub(crate) const PERSIST_VERSION: u16 = 1;
+pub(crate) const PERSIST_HEADER: usize = 128;
+/// Header offsets of the persisted file.
+const H_DATA_CAP: usize = 16;
+const H_DICT_CAP: usize = 24;
+const H_HEAD: usize = 32;
+const H_TAIL: usize = 40;
+const H_DICT_USED: usize = 48;
+const H_FLAGS: usize = 56;
+/// Header flag: the program shut the recorder down cleanly.
+pub(crate) const FLAG_CLEAN: u64 = 1;
+/// Dictionary entry kinds.
+pub(crate) const DICT_INFO: u8 = 1;
+pub(crate) const DICT_CALLSITE: u8 = 2;
+pub(crate) const DICT_THREAD: u8 = 3;
+/// Dictionary size of persisted recorders.
+const DICT_CAP: usize = 1 << 20;
+
+enum Backing {
+    Heap(Box<[u8]>),
+    Mapped { map: MmapMut, _file: File },
+}
+
+impl Backing {
+    fn bytes(&mut self) -> &mut [u8] {
+        match self {
+            Backing::Heap(buf) => buf,
+            Backing::Mapped { map, .. } => map,
+        }
+    }
+
+    fn bytes_ref(&self) -> &[u8] {
+        match self {
+            Backing::Heap(buf) => buf,
+            Backing::Mapped { map, .. } => map,
+        }
+    }
+}
+
+/// What a snapshot copies out of the history.
+#[derive(Debug, Default)]
+pub(crate) struct HistoryCopy {
+    /// Event records, each prefixed with its `u32` length, oldest first.
+    pub(crate) records: Vec<u8>,
+    pub(crate) count: u64,
+    pub(crate) callsites: Vec<u8>,
+    pub(crate) callsite_count: u32,
+    pub(crate) threads: Vec<u8>,
+    pub(crate) thread_count: u32,
+}
+
+/// The recorder's history. Owned by `ConsumerShared` behind a mutex: the consumer appends,
+/// snapshots copy.
+pub(crate) struct History {
+    backing: Backing,
+    /// Where the ring starts in `backing` (0 on the heap, after header and dictionary in a
+    /// file).
+    data_start: usize,
+    cap: usize,
+    head: u64,
+    tail: u64,
+    events: usize,
+    max_events: usize,
+    persisted: bool,
+    dict_used: usize,
+    dict_cap: usize,
+    /// Distinguishes this history's callsite ids from those of an earlier logger.
+    pub(crate) generation: u32,
+    callsites: Vec<u8>,
+    callsite_count: u32,
+    threads: HashMap<u64, String>,
+    /// Events appended since the start (evicted ones included).
+    pub(crate) recorded: u64,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("bytes", &self.cap)
+            .field("events", &self.events)
+            .field("max_events", &self.max_events)
+            .field("persisted", &self.persisted)
+            .finish()
+    }
+}
+
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+impl History {
+    /// A history on the heap of `bytes` bytes holding at most `max_events` events.
+    pub(crate) fn in_memory(bytes: usize, max_events: usize, generation: u32) -> History {
+        let cap = align8(bytes.max(4096));
+        History::with_backing(
+            Backing::Heap(vec![0u8; cap].into_boxed_slice()),
+            0,
+            cap,
+            max_events,
+            false,
+            generation,
+        )
+    }
+
+    /// A history in a memory-mapped file at `path` (created or replaced), with the process
+    /// information `info` written into its dictionary.
+    pub(crate) fn persisted(
+        path: &Path,
+        bytes: usize,
+        max_events: usize,
+        generation: u32,
+        info: &[(&str, &str)],
+    ) -> io::Result<History> {
+        let cap = align8(bytes.max(4096));
+        let total = PERSIST_HEADER + DICT_CAP + cap;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.set_len(total as u64)?;
+        // SAFETY: the file was just created (truncated) by this process for its own use; the
+        // mapping is only accessed through `History`, under the history's lock. Another process
+        // modifying the file concurrently would be a misuse outside this crate's control, and
+        // could only produce wrong bytes (all reads are bounds-checked), never unsafety here.
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        let mut history = History::with_backing(
+            Backing::Mapped { map, _file: file },
+            PERSIST_HEADER + DICT_CAP,
+            cap,
+            max_events,
+            true,
+            generation,
+        );
+        history.dict_cap = DICT_CAP;
+        let bytes = history.backing.bytes();
+        bytes[..8].copy_from_slice(PERSIST_MAGIC);
+        bytes[8..10].copy_from_slice(&PERSIST_VERSION.to_le_bytes());
+        bytes[H_DATA_CAP..H_DATA_CAP + 8].copy_from_slice(&(cap as u64).to_le_bytes());
+        bytes[H_DICT_CAP..H_DICT_CAP + 8].copy_from_slice(&(DICT_CAP as u64).to_le_bytes());
+        let mut entry = vec![DICT_INFO];
+        put_u32(&mut entry, info.len() as u32);
+        for (k, v) in info {
+            put_str(&mut entry, k);
+            put_str(&mut entry, v);
+        }
+        history.dict_append(&entry);
+        Ok(history)
+    }
+
+    fn with_backing(
+        backing: Backing,
+        data_start: usize,
+        cap: usize,
+        max_events: usize,
+        persisted: bool,
+        generation: u32,
+    ) -> History {
+        History {
+            backing,
+            data_start,
+            cap,
+            head: 0,
+            tail: 0,
+            events: 0,
+            max_events: max_events.max(1),
+            persisted,
+            dict_used: 0,
+            dict_cap: 0,
+            generation,
+            callsites: Vec::new(),
+            callsite_count: 0,
+            threads: HashMap::new(),
+            recorded: 0,
+        }
+    }
+
+    fn set_header_word(&mut self, at: usize, value: u64) {
+        if self.persisted {
+            std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+            self.backing.bytes()[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    /// Appends a dictionary entry to the persisted file (nothing on the heap). A full
+    /// dictionary drops the entry: recovery then reports the events that need it.
+    fn dict_append(&mut self, payload: &[u8]) {
+        if !self.persisted {
+            return;
+        }
+        let frame = align8(FRAME_HEADER + payload.len());
+        if self.dict_used + frame > self.dict_cap {
+            return;
+        }
+        let at = PERSIST_HEADER + self.dict_used;
+        let bytes = self.backing.bytes();
+        bytes[at..at + 4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes[at + 4..at + 8].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        bytes[at + 8..at + 8 + payload.len()].copy_from_slice(payload);
+        self.dict_used += frame;
+        self.set_header_word(H_DICT_USED, self.dict_used as u64);
+    }
+
+    /// Adds a callsite to the table; returns its id.
+    pub(crate) fn add_callsite(&mut self, meta: &Metadata) -> u32 {
+        self.callsite_count += 1;
+        let id = self.callsite_count;
+        let start = self.callsites.len();
+        put_callsite(&mut self.callsites, id, meta);
+        if self.persisted {
+            let mut entry = vec![DICT_CALLSITE];
+            entry.extend_from_slice(&self.callsites[start..]);
+            self.dict_append(&entry);
+        }
+        id
+    }
+
+    /// Makes sure the thread is in the table.
+    pub(crate) fn add_thread(&mut self, id: u64, name: &str) {
+        if self.threads.contains_key(&id) {
+            return;
+        }
+        self.threads.insert(id, name.to_owned());
+        if self.persisted {
+            let mut entry = vec![DICT_THREAD];
+            put_thread(&mut entry, id, name);
+            self.dict_append(&entry);
+        }
+    }
+
+    /// Appends one event record, evicting the oldest as needed.
+    pub(crate) fn push(&mut self, record: &[u8]) {
+        let frame = align8(FRAME_HEADER + record.len());
+        if frame > self.cap / 2 {
+            // Cannot happen for records from thread rings (they are smaller than the ring);
+            // a pathological record is not worth evicting half the history for.
+            return;
+        }
+        while self.events >= self.max_events {
+            self.evict();
+        }
+        let offset = (self.head as usize) % self.cap;
+        if offset + frame > self.cap {
+            // Not enough room before the end: pad to the end and start over at 0.
+            let pad = self.cap - offset;
+            while (self.cap - (self.head - self.tail) as usize) < pad {
+                self.evict();
+            }
+            let at = self.data_start + offset;
+            self.backing.bytes()[at..at + 4].copy_from_slice(&WRAP.to_le_bytes());
+            self.head += pad as u64;
+            self.set_header_word(H_HEAD, self.head);
+        }
+        while (self.cap - (self.head - self.tail) as usize) < frame {
+            self.evict();
+        }
+        let at = self.data_start + (self.head as usize) % self.cap;
+        let crc = if self.persisted {
+            crc32fast::hash(record)
+        } else {
+            0
+        };
+        let bytes = self.backing.bytes();
+        bytes[at..at + 4].copy_from_slice(&(record.len() as u32).to_le_bytes());
+        bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        bytes[at + 8..at + 8 + record.len()].copy_from_slice(record);
+        self.head += frame as u64;
+        self.events += 1;
+        self.recorded += 1;
+        self.set_header_word(H_HEAD, self.head);
+    }
+
+    /// Drops the oldest frame (or the padding at the end of the ring).
+    fn evict(&mut self) {
+        debug_assert!(self.tail < self.head);
+        let offset = (self.tail as usize) % self.cap;
+        let at = self.data_start + offset;
+        let bytes = self.backing.bytes_ref();
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        if len == WRAP {
+            self.tail += (self.cap - offset) as u64;
+        } else {
+            self.tail += align8(FRAME_HEADER + len as usize) as u64;
+            self.events -= 1;
+        }
+        self.set_header_word(H_TAIL, self.tail);
+    }
+
+    /// The number of events held.
+    pub(crate) fn len(&self) -> usize {
+        self.events
+    }
+
+    /// Copies the history out (the history is unchanged).
+    pub(crate) fn copy(&self) -> HistoryCopy {
+        let mut copy = HistoryCopy {
+            records: Vec::with_capacity((self.head - self.tail) as usize),
+            count: 0,
+            callsites: self.callsites.clone(),
+            callsite_count: self.callsite_count,
+            threads: Vec::new(),
+            thread_count: self.threads.len() as u32,
+        };
+        let data = &self.backing.bytes_ref()[self.data_start..self.data_start + self.cap];
+        for_each_frame(data, self.tail, self.head, false, |record| {
+            put_u32(&mut copy.records, record.len() as u32);
+            copy.records.extend_from_slice(record);
+            copy.count += 1;
+        });
+        for (id, name) in &self.threads {
+            put_thread(&mut copy.threads, *id, name);
+        }
+        copy
+    }
+
+    /// Marks a persisted recorder as cleanly shut down (nothing to recover).
+    pub(crate) fn mark_clean(&mut self) {
+        self.set_header_word(H_FLAGS, FLAG_CLEAN);
+        if let Backing::Mapped { map, .. } = &self.backing {
+            let _ = map.flush();
+        }
+    }
+}
+
+/// Calls `f` with each frame payload in `[tail, head)` of a ring `data`. With `verify`, a frame
+/// whose CRC does not match ends the walk (returns `false`); so does any frame that does not
+/// fit, whatever `verify` says.
+pub(crate) fn for_each_frame(
+    data: &[u8],
+    tail: u64,
+    head: u64,
+    verify: bool,
+    mut f: impl FnMut(&[u8]),
+) -> bool {
+    let cap = data.len();
+    if cap == 0 || head < tail || (head - tail) as usize > cap {
+        return false;
+    }
+    let mut pos = tail;
+    while pos < head {
+        let offset = (pos as usize) % cap;
+        let mut cur = Cursor::new(&data[offset..]);
+        let Some(len) = cur.u32() else { return false };
+        if len == WRAP {
+            pos += (cap - offset) as u64;
+            continue;
+        }
+        let crc = cur.u32().unwrap_or(0);
+        let frame = align8(FRAME_HEADER + len as usize) as u64;
+        let Some(payload) = cur.take(len as usize) else {
+            return false;
+        };
+        if pos + frame > head || (verify && crc32fast::hash(payload) != crc) {
+            return false;
+        }
+        f(payload);
+        pos += frame;
+    }
+    true
+}
+
+/// A persisted recorder file, parsed for recovery.
+#[derive(Debug, Default)]
+pub(crate) struct Recovered {
+    pub(crate) info: Vec<(String, String)>,
+    pub(crate) copy: HistoryCopy,
+    pub(crate) clean: bool,
+    /// Whether the frames ended early on a torn or damaged one.
+    pub(crate) torn: bool,
+}
+
+/// Parses a persisted recorder file.
+pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'static str)> {
+    if bytes.len() < PERSIST_HEADER || &bytes[..8] != PERSIST_MAGIC {
+        return Err((0, "not a ttlog recorder file (no TTLOGREC magic)"));
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != PERSIST_VERSION {
+        return Err((8, "unsupported recorder file version"));
+    }
+    let data_cap = word(H_DATA_CAP) as usize;
+    let dict_cap = word(H_DICT_CAP) as usize;
+    let expected = PERSIST_HEADER
+        .checked_add(dict_cap)
+        .and_then(|n| n.checked_add(data_cap));
+    if expected != Some(bytes.len()) {
+        return Err((
+            H_DATA_CAP,
+            "recorder file sizes do not match the file length",
+        ));
+    }
+    let (head, tail) = (word(H_HEAD), word(H_TAIL));
+    let dict_used = (word(H_DICT_USED) as usize).min(dict_cap);
+    let mut out = Recovered {
+        clean: word(H_FLAGS) & FLAG_CLEAN != 0,
+        ..Recovered::default()
+    };
+    let dict = &bytes[PERSIST_HEADER..PERSIST_HEADER + dict_used];
+    let mut threads = HashMap::new();
+    let mut pos = 0;
+    while pos + FRAME_HEADER <= dict.len() {
+        let mut cur = Cursor::new(&dict[pos..]);
+        let (len, crc) = (cur.u32().unwrap_or(0) as usize, cur.u32().unwrap_or(0));
+        let Some(payload) = cur.take(len) else { break };
+        if crc32fast::hash(payload) != crc {
+            break;
+        }
+        let mut entry = Cursor::new(payload);
+        match entry.u8() {
+            Some(DICT_INFO) => {
+                let count = entry.u32().unwrap_or(0);
+                for _ in 0..count {
+                    if let (Some(k), Some(v)) = (entry.str(), entry.str()) {
+                        out.info.push((k.to_owned(), v.to_owned()));
+                    }
+                }
+            }
+            Some(DICT_CALLSITE) => {
+                out.copy.callsites.extend_from_slice(&payload[1..]);
+                out.copy.callsite_count += 1;
+            }
+            Some(DICT_THREAD) => {
+                if let (Some(id), Some(name)) = (entry.u64(), entry.str()) {
+                    threads.insert(id, name.to_owned());
+                }
+            }
+            _ => {}
+        }
+        pos += align8(FRAME_HEADER + len);
+    }
+    for (id, name) in &threads {
+        put_thread(&mut out.copy.threads, *id, name);
+    }
+    out.copy.thread_count = threads.len() as u32;
+    let data = &bytes[PERSIST_HEADER + dict_cap..];
+    let complete = for_each_frame(data, tail, head, true, |record| {
+        put_u32(&mut out.copy.records, record.len() as u32);
+        out.copy.records.extend_from_slice(record);
+        out.copy.count += 1;
+    });
+    out.torn = !complete;
+    Ok(out)
+}

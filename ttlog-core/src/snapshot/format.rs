@@ -1,0 +1,379 @@
+//! The byte layout shared by the flight recorder, the persisted recorder file and snapshot
+//! files (specified for other tools in `docs/snapshot-format.md`).
+//!
+//! Everything is little-endian. A string is a `u32` byte length followed by UTF-8 bytes.
+//!
+//! An *event record* is what the recorder keeps per event and what snapshot files store:
+//!
+//! ```text
+//! offset  size  field
+//! 0       1     kind: 1 event, 2 gap (events were dropped here)
+//! 1       1     flags: 1 truncated values, 2 a message string follows the header
+//! 2       2     number of field values
+//! 4       4     callsite id (0 for gaps)
+//! 8       8     thread id
+//! 16      8     timestamp, nanoseconds since the Unix epoch
+//! 24      ...   gap: u64 number of dropped events
+//!               event: [message string] then the field values, each a tag byte and its bytes
+//! ```
+
+use std::io::{self, Write};
+
+use crate::callsite::Metadata;
+use crate::level::LogLevel;
+use crate::value::{self, ValueRef};
+
+/// First bytes of a snapshot file.
+pub(crate) const FILE_MAGIC: &[u8; 8] = b"TTLOGSNP";
+/// The snapshot format version this crate writes and reads.
+pub(crate) const FORMAT_VERSION: u16 = 1;
+/// Size of the file header: magic, version, header length, flags.
+pub(crate) const FILE_HEADER: usize = 16;
+/// First bytes of every chunk header, so a reader can find the next chunk after damage.
+pub(crate) const CHUNK_MAGIC: &[u8; 4] = b"TTCK";
+/// Size of a chunk header: magic, kind, codec, reserved, stored length, raw length, CRC-32.
+pub(crate) const CHUNK_HEADER: usize = 20;
+/// Chunks are cut once their raw body passes this size.
+pub(crate) const CHUNK_TARGET: usize = 64 * 1024;
+/// No chunk body may claim more than this (a reader's allocation bound).
+pub(crate) const MAX_CHUNK_RAW: usize = 16 * 1024 * 1024;
+
+pub(crate) const CHUNK_INFO: u8 = 1;
+pub(crate) const CHUNK_CALLSITES: u8 = 2;
+pub(crate) const CHUNK_THREADS: u8 = 3;
+pub(crate) const CHUNK_EVENTS: u8 = 4;
+pub(crate) const CHUNK_END: u8 = 5;
+
+pub(crate) const CODEC_STORED: u8 = 0;
+pub(crate) const CODEC_LZ4: u8 = 1;
+
+pub(crate) const RECORD_EVENT: u8 = 1;
+pub(crate) const RECORD_GAP: u8 = 2;
+pub(crate) const RECORD_TRUNCATED: u8 = 1;
+pub(crate) const RECORD_MESSAGE: u8 = 2;
+
+/// Callsite flag: the message is formatted per event and stored in each record.
+pub(crate) const CALLSITE_MESSAGE: u8 = 1;
+
+pub(crate) fn put_u16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends the fixed part of an event record.
+pub(crate) fn put_record_header(
+    out: &mut Vec<u8>,
+    kind: u8,
+    flags: u8,
+    values: u16,
+    callsite: u32,
+    thread: u64,
+    timestamp_ns: u64,
+) {
+    out.push(kind);
+    out.push(flags);
+    put_u16(out, values);
+    put_u32(out, callsite);
+    put_u64(out, thread);
+    put_u64(out, timestamp_ns);
+}
+
+/// Appends a gap record.
+pub(crate) fn put_gap(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, dropped: u64) {
+    put_record_header(out, RECORD_GAP, 0, 0, 0, thread, timestamp_ns);
+    put_u64(out, dropped);
+}
+
+/// Appends a callsite table entry.
+pub(crate) fn put_callsite(out: &mut Vec<u8>, id: u32, meta: &Metadata) {
+    put_u32(out, id);
+    out.push(meta.level() as u8);
+    out.push(if meta.has_format() {
+        CALLSITE_MESSAGE
+    } else {
+        0
+    });
+    put_u16(out, meta.field_names().len() as u16);
+    put_u32(out, meta.line());
+    put_str(out, meta.target());
+    put_str(out, meta.module_path());
+    put_str(out, meta.file());
+    put_str(out, meta.template());
+    for name in meta.field_names() {
+        put_str(out, name);
+    }
+}
+
+/// Appends a thread table entry.
+pub(crate) fn put_thread(out: &mut Vec<u8>, id: u64, name: &str) {
+    put_u64(out, id);
+    put_str(out, name);
+}
+
+/// Writes a snapshot file: the header, then chunks, then the end chunk.
+pub(crate) struct SnapshotWriter<W: Write> {
+    out: W,
+    chunks: u32,
+    events: u64,
+    pending: Vec<u8>,
+    pending_count: u32,
+}
+
+impl<W: Write> SnapshotWriter<W> {
+    pub(crate) fn new(mut out: W) -> io::Result<SnapshotWriter<W>> {
+        let mut header = Vec::with_capacity(FILE_HEADER);
+        header.extend_from_slice(FILE_MAGIC);
+        put_u16(&mut header, FORMAT_VERSION);
+        put_u16(&mut header, FILE_HEADER as u16);
+        put_u32(&mut header, 0);
+        out.write_all(&header)?;
+        Ok(SnapshotWriter {
+            out,
+            chunks: 0,
+            events: 0,
+            pending: Vec::with_capacity(CHUNK_TARGET + 1024),
+            pending_count: 0,
+        })
+    }
+
+    /// Writes the process information chunk.
+    pub(crate) fn info(&mut self, pairs: &[(&str, &str)]) -> io::Result<()> {
+        let mut body = Vec::new();
+        put_u32(&mut body, pairs.len() as u32);
+        for (key, value) in pairs {
+            put_str(&mut body, key);
+            put_str(&mut body, value);
+        }
+        self.chunk(CHUNK_INFO, &body)
+    }
+
+    /// Writes a table chunk (callsites or threads): `count` entries already encoded.
+    pub(crate) fn table(&mut self, kind: u8, count: u32, entries: &[u8]) -> io::Result<()> {
+        let mut body = Vec::with_capacity(entries.len() + 4);
+        put_u32(&mut body, count);
+        body.extend_from_slice(entries);
+        self.chunk(kind, &body)
+    }
+
+    /// Adds one event record; full chunks are compressed and written as they fill.
+    pub(crate) fn event(&mut self, record: &[u8]) -> io::Result<()> {
+        put_u32(&mut self.pending, record.len() as u32);
+        self.pending.extend_from_slice(record);
+        self.pending_count += 1;
+        self.events += 1;
+        if self.pending.len() >= CHUNK_TARGET {
+            self.flush_events()?;
+        }
+        Ok(())
+    }
+
+    fn flush_events(&mut self) -> io::Result<()> {
+        if self.pending_count == 0 {
+            return Ok(());
+        }
+        let mut body = Vec::with_capacity(self.pending.len() + 4);
+        put_u32(&mut body, self.pending_count);
+        body.extend_from_slice(&self.pending);
+        self.pending.clear();
+        self.pending_count = 0;
+        self.chunk(CHUNK_EVENTS, &body)
+    }
+
+    fn chunk(&mut self, kind: u8, raw: &[u8]) -> io::Result<()> {
+        let compressed;
+        let (codec, stored) = if raw.len() >= 64 {
+            compressed = lz4_flex::block::compress(raw);
+            if compressed.len() < raw.len() {
+                (CODEC_LZ4, &compressed[..])
+            } else {
+                (CODEC_STORED, raw)
+            }
+        } else {
+            (CODEC_STORED, raw)
+        };
+        let mut header = Vec::with_capacity(CHUNK_HEADER);
+        header.extend_from_slice(CHUNK_MAGIC);
+        header.push(kind);
+        header.push(codec);
+        put_u16(&mut header, 0);
+        put_u32(&mut header, stored.len() as u32);
+        put_u32(&mut header, raw.len() as u32);
+        put_u32(&mut header, crc32fast::hash(stored));
+        self.out.write_all(&header)?;
+        self.out.write_all(stored)?;
+        self.chunks += 1;
+        Ok(())
+    }
+
+    /// Writes the remaining events and the end chunk; returns the number of events.
+    pub(crate) fn finish(mut self) -> io::Result<(W, u64)> {
+        self.flush_events()?;
+        let mut body = Vec::with_capacity(12);
+        put_u64(&mut body, self.events);
+        put_u32(&mut body, self.chunks);
+        self.chunk(CHUNK_END, &body)?;
+        self.out.flush()?;
+        Ok((self.out, self.events))
+    }
+}
+
+/// A bounds-checked reader over a byte slice. Every read returns `None` past the end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes, pos: 0 }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let slice = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+
+    pub(crate) fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.array()?))
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    /// Decodes one value (tag byte and bytes).
+    pub(crate) fn value(&mut self) -> Option<ValueRef<'a>> {
+        let (value, used) = value::decode_value(&self.bytes[self.pos..])?;
+        self.pos += used;
+        Some(value)
+    }
+}
+
+/// A callsite as a snapshot describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CallsiteEntry {
+    pub(crate) id: u32,
+    pub(crate) level: LogLevel,
+    pub(crate) message_per_event: bool,
+    pub(crate) line: u32,
+    pub(crate) target: String,
+    pub(crate) module_path: String,
+    pub(crate) file: String,
+    pub(crate) template: String,
+    pub(crate) fields: Vec<String>,
+}
+
+pub(crate) fn read_callsite(cur: &mut Cursor<'_>) -> Option<CallsiteEntry> {
+    let id = cur.u32()?;
+    let level = LogLevel::from_u8(cur.u8()?)?;
+    let flags = cur.u8()?;
+    let nfields = cur.u16()?;
+    let line = cur.u32()?;
+    let target = cur.str()?.to_owned();
+    let module_path = cur.str()?.to_owned();
+    let file = cur.str()?.to_owned();
+    let template = cur.str()?.to_owned();
+    let mut fields = Vec::with_capacity(usize::from(nfields).min(cur.remaining() / 4));
+    for _ in 0..nfields {
+        fields.push(cur.str()?.to_owned());
+    }
+    Some(CallsiteEntry {
+        id,
+        level,
+        message_per_event: flags & CALLSITE_MESSAGE != 0,
+        line,
+        target,
+        module_path,
+        file,
+        template,
+        fields,
+    })
+}
+
+pub(crate) fn read_thread(cur: &mut Cursor<'_>) -> Option<(u64, String)> {
+    Some((cur.u64()?, cur.str()?.to_owned()))
+}
+
+/// An event record, decoded and checked.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordView<'a> {
+    pub(crate) kind: u8,
+    pub(crate) truncated: bool,
+    pub(crate) callsite: u32,
+    pub(crate) thread: u64,
+    pub(crate) timestamp_ns: u64,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) dropped: u64,
+    pub(crate) values: smallvec::SmallVec<[ValueRef<'a>; 8]>,
+}
+
+/// Decodes a whole event record; `None` if it is malformed or has bytes left over.
+pub(crate) fn read_record(bytes: &[u8]) -> Option<RecordView<'_>> {
+    let mut cur = Cursor::new(bytes);
+    let kind = cur.u8()?;
+    let flags = cur.u8()?;
+    let nvalues = cur.u16()?;
+    let callsite = cur.u32()?;
+    let thread = cur.u64()?;
+    let timestamp_ns = cur.u64()?;
+    let mut view = RecordView {
+        kind,
+        truncated: flags & RECORD_TRUNCATED != 0,
+        callsite,
+        thread,
+        timestamp_ns,
+        message: None,
+        dropped: 0,
+        values: smallvec::SmallVec::new(),
+    };
+    match kind {
+        RECORD_GAP => view.dropped = cur.u64()?,
+        RECORD_EVENT => {
+            if flags & RECORD_MESSAGE != 0 {
+                view.message = Some(cur.str()?);
+            }
+            for _ in 0..nvalues {
+                let value = cur.value()?;
+                view.values.push(value);
+            }
+        }
+        _ => return None,
+    }
+    (cur.remaining() == 0).then_some(view)
+}

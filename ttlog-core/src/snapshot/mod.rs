@@ -1,0 +1,344 @@
+//! Snapshots: the flight recorder's history frozen into a self-describing file.
+//!
+//! Writing happens in this process (on demand, on panic, on error events, on `SIGUSR1`);
+//! reading ([`Snapshot`]) is for tools and tests. The byte layout is in `format.rs` and
+//! specified in `docs/snapshot-format.md`.
+
+pub(crate) mod format;
+mod read;
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use read::{Problem, Salvaged, Snapshot};
+
+use crate::recorder::{HistoryCopy, parse_persisted};
+use format::{CHUNK_CALLSITES, CHUNK_THREADS, SnapshotWriter};
+
+/// File name extension of snapshots.
+pub const SNAPSHOT_EXTENSION: &str = "ttsnap";
+/// Snapshot directory when neither `.snapshot_dir()` nor `TTLOG_SNAPSHOT_DIR` says otherwise.
+pub const DEFAULT_SNAPSHOT_DIR: &str = "ttlog-snapshots";
+/// Snapshots kept per directory by default.
+pub const DEFAULT_RETENTION: usize = 20;
+
+/// Why a snapshot could not be written or read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// No logger with a flight recorder is running.
+    NoRecorder,
+    /// The recorder stayed locked longer than the snapshot may wait (only seen while another
+    /// snapshot or a panic holds it).
+    Busy,
+    /// Creating, writing or reading a file failed.
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The bytes are not a valid snapshot (or recorder file).
+    Invalid {
+        /// Byte offset in the file where the problem was found.
+        offset: u64,
+        /// What is wrong.
+        problem: Problem,
+    },
+}
+
+impl Clone for SnapshotError {
+    fn clone(&self) -> Self {
+        match self {
+            SnapshotError::NoRecorder => SnapshotError::NoRecorder,
+            SnapshotError::Busy => SnapshotError::Busy,
+            SnapshotError::Io { path, source } => SnapshotError::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            SnapshotError::Invalid { offset, problem } => SnapshotError::Invalid {
+                offset: *offset,
+                problem: problem.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::NoRecorder => f.write_str("no ttlog flight recorder is running"),
+            SnapshotError::Busy => f.write_str("the flight recorder stayed busy; no snapshot"),
+            SnapshotError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            SnapshotError::Invalid { offset, problem } => write!(f, "at byte {offset}: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SnapshotError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Where snapshots go and what they say about the process. Fixed at `init`.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) retention: usize,
+    pub(crate) service: String,
+    pub(crate) hostname: String,
+    pub(crate) pid: u32,
+    pub(crate) started_at: SystemTime,
+    pub(crate) recorder_level: String,
+}
+
+impl SnapshotConfig {
+    pub(crate) fn new(
+        dir: PathBuf,
+        retention: usize,
+        service: Option<String>,
+        recorder_level: String,
+    ) -> SnapshotConfig {
+        SnapshotConfig {
+            dir,
+            retention: retention.max(1),
+            service: service.unwrap_or_else(default_service),
+            hostname: hostname(),
+            pid: std::process::id(),
+            started_at: SystemTime::now(),
+            recorder_level,
+        }
+    }
+
+    /// The process information pairs, without the per-snapshot ones.
+    pub(crate) fn process_info(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("service", self.service.clone()),
+            ("hostname", self.hostname.clone()),
+            ("pid", self.pid.to_string()),
+            ("ttlog_version", env!("CARGO_PKG_VERSION").to_owned()),
+            ("started_at", rfc3339(self.started_at)),
+            ("recorder_level", self.recorder_level.clone()),
+        ]
+    }
+}
+
+/// The executable's file name, or `ttlog`.
+fn default_service() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "ttlog".to_owned())
+}
+
+fn hostname() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: `buf` is valid for `buf.len()` bytes; gethostname writes at most that many.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            if end > 0 {
+                return String::from_utf8_lossy(&buf[..end]).into_owned();
+            }
+        }
+    }
+    std::env::var("HOSTNAME")
+        .or_else(|_| std::env::var("COMPUTERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
+/// Keeps `[A-Za-z0-9_-]`, turns anything else into `-`, at most 40 characters.
+fn slug(s: &str) -> String {
+    let slug: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    if slug.is_empty() {
+        "snapshot".to_owned()
+    } else {
+        slug
+    }
+}
+
+/// `service-20261121T101500.123456Z-4242-reason.ttsnap`
+fn file_name(config: &SnapshotConfig, reason: &str, now: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_micros(now).to_string();
+    let stamp: String = stamp.chars().filter(|c| *c != '-' && *c != ':').collect();
+    format!(
+        "{}-{}-{}-{}.{SNAPSHOT_EXTENSION}",
+        slug(&config.service),
+        stamp,
+        config.pid,
+        slug(reason)
+    )
+}
+
+/// Writes `copy` as a snapshot file in the configured directory; returns its path.
+pub(crate) fn write_snapshot(
+    config: &SnapshotConfig,
+    reason: &str,
+    extra: &[(&str, String)],
+    copy: &HistoryCopy,
+) -> Result<PathBuf, SnapshotError> {
+    let dir = &config.dir;
+    fs::create_dir_all(dir).map_err(|source| SnapshotError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let now = SystemTime::now();
+    let mut path = dir.join(file_name(config, reason, now));
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        let name = file_name(config, &format!("{reason}-{n}"), now);
+        path = dir.join(name);
+    }
+    let mut info = config.process_info();
+    info.push(("created_at", rfc3339(now)));
+    info.push(("reason", reason.to_owned()));
+    info.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+    write_file(&path, &info, copy)?;
+    apply_retention(dir, config.retention, &path);
+    Ok(path)
+}
+
+/// Writes a snapshot to `path` through a temporary file, so that readers never see half a
+/// file under the final name.
+fn write_file(
+    path: &Path,
+    info: &[(&str, String)],
+    copy: &HistoryCopy,
+) -> Result<(), SnapshotError> {
+    let tmp = path.with_extension(format!("{SNAPSHOT_EXTENSION}.tmp"));
+    let io_err = |source| SnapshotError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut writer = SnapshotWriter::new(BufWriter::with_capacity(256 * 1024, file))?;
+        let pairs: Vec<(&str, &str)> = info.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        writer.info(&pairs)?;
+        writer.table(CHUNK_CALLSITES, copy.callsite_count, &copy.callsites)?;
+        writer.table(CHUNK_THREADS, copy.thread_count, &copy.threads)?;
+        let mut cur = format::Cursor::new(&copy.records);
+        while let Some(len) = cur.u32() {
+            let Some(record) = cur.take(len as usize) else {
+                break;
+            };
+            writer.event(record)?;
+        }
+        let (out, _) = writer.finish()?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    if let Err(source) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(source));
+    }
+    fs::rename(&tmp, path).map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        SnapshotError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+/// Deletes the oldest snapshots in `dir` beyond `keep` (never `just_written`).
+fn apply_retention(dir: &Path, keep: usize, just_written: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|ext| ext == SNAPSHOT_EXTENSION)
+        })
+        .filter_map(|e| {
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort();
+    let excess = files.len() - keep;
+    for (_, path) in files.into_iter().take(excess) {
+        if path != just_written {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Turns a persisted recorder file (from [`Builder::persist`](crate::Builder::persist)) into
+/// a snapshot at `out`, after a crash or `kill -9`. Torn or damaged records at the end are
+/// left out. Returns the number of events written.
+///
+/// ```no_run
+/// let events = ttlog_core::recover("/var/run/orders.ttrec", "/tmp/orders-crash.ttsnap")?;
+/// println!("recovered {events} events");
+/// # Ok::<(), ttlog_core::SnapshotError>(())
+/// ```
+pub fn recover(
+    recorder_file: impl AsRef<Path>,
+    out: impl AsRef<Path>,
+) -> Result<u64, SnapshotError> {
+    let path = recorder_file.as_ref();
+    let bytes = fs::read(path).map_err(|source| SnapshotError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let recovered = parse_persisted(&bytes).map_err(|(offset, what)| SnapshotError::Invalid {
+        offset: offset as u64,
+        problem: Problem::Corrupt(what),
+    })?;
+    let mut info: Vec<(&str, String)> = recovered
+        .info
+        .iter()
+        .filter(|(k, _)| k != "reason" && k != "created_at")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    info.push(("created_at", rfc3339(SystemTime::now())));
+    info.push(("reason", "recovered".to_owned()));
+    info.push(("recovered_from", path.display().to_string()));
+    info.push((
+        "shutdown",
+        if recovered.clean { "clean" } else { "unclean" }.to_owned(),
+    ));
+    if recovered.torn {
+        info.push(("torn_record_skipped", "true".to_owned()));
+    }
+    write_file(out.as_ref(), &info, &recovered.copy)?;
+    Ok(recovered.copy.count)
+}
+
+/// Milliseconds since the Unix epoch of `t` (for rate limits).
+pub(crate) fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}

@@ -1,0 +1,492 @@
+//! Reading snapshot files: strictly (any damage is an error with its byte offset) or in
+//! salvage mode (every event that can still be decoded, and a list of what was skipped).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{LazyLock, Mutex};
+
+use smallvec::SmallVec;
+
+use super::SnapshotError;
+use super::format::{
+    CHUNK_CALLSITES, CHUNK_END, CHUNK_EVENTS, CHUNK_HEADER, CHUNK_INFO, CHUNK_MAGIC, CHUNK_THREADS,
+    CODEC_LZ4, CODEC_STORED, CallsiteEntry, Cursor, FILE_HEADER, FILE_MAGIC, FORMAT_VERSION,
+    MAX_CHUNK_RAW, RECORD_EVENT, RECORD_GAP, read_callsite, read_record, read_thread,
+};
+use crate::callsite::Metadata;
+use crate::consumer::GAP_METADATA;
+use crate::event::Event;
+use crate::runtime::ThreadInfo;
+use crate::value::ValueRef;
+
+/// What is wrong with the bytes of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The file does not start with the snapshot magic bytes (`TTLOGSNP`).
+    NotASnapshot,
+    /// The file is a snapshot of a format version this reader does not know.
+    UnsupportedVersion(u16),
+    /// The file ends in the middle of the named structure.
+    Truncated(&'static str),
+    /// The named structure is damaged.
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotASnapshot => f.write_str("not a ttlog snapshot (no TTLOGSNP magic)"),
+            Problem::UnsupportedVersion(v) => write!(
+                f,
+                "snapshot format version {v} is not supported (this reader knows version {FORMAT_VERSION})"
+            ),
+            Problem::Truncated(what) => write!(f, "truncated: the file ends inside {what}"),
+            Problem::Corrupt(what) => write!(f, "corrupt {what}"),
+        }
+    }
+}
+
+/// A snapshot read back from its file: process information, the callsite and thread tables,
+/// and the events in recorded order.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("ttlog-doc-read-{}", std::process::id()));
+/// let handle = ttlog_core::init()
+///     .console(false)
+///     .recorder_level(ttlog_core::LogLevel::Trace)
+///     .snapshot_dir(&dir)
+///     .init();
+/// let path = handle.snapshot("demo")?;
+/// let snapshot = ttlog_core::Snapshot::read_file(&path)?;
+/// assert_eq!(snapshot.info("reason"), Some("demo"));
+/// snapshot.for_each_event(|event| println!("{} {}", event.level(), event.message()));
+/// # drop(handle);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    info: Vec<(String, String)>,
+    callsites: HashMap<u32, &'static Metadata>,
+    threads: HashMap<u64, ThreadInfo>,
+    records: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    declared_events: Option<u64>,
+}
+
+/// What [`Snapshot::salvage`] recovered, and what it had to skip.
+#[derive(Debug)]
+pub struct Salvaged {
+    /// Everything that could be decoded.
+    pub snapshot: Snapshot,
+    /// Each damaged or missing part, in file order.
+    pub problems: Vec<SnapshotError>,
+}
+
+impl Snapshot {
+    /// Reads a snapshot; any damage is an error naming its byte offset.
+    pub fn read(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let mut reader = Reader::default();
+        reader.run(bytes, false)?;
+        Ok(reader.snapshot)
+    }
+
+    /// Reads the snapshot file at `path` (see [`read`](Snapshot::read)).
+    pub fn read_file(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Snapshot::read(&bytes)
+    }
+
+    /// Reads whatever can still be decoded: complete chunks of a truncated file, the chunks
+    /// around a damaged one. Never fails; an unreadable file gives an empty snapshot and the
+    /// reasons.
+    pub fn salvage(bytes: &[u8]) -> Salvaged {
+        let mut reader = Reader::default();
+        let _ = reader.run(bytes, true);
+        Salvaged {
+            snapshot: reader.snapshot,
+            problems: reader.problems,
+        }
+    }
+
+    /// The process information, as `(key, value)` pairs in file order (`service`,
+    /// `hostname`, `pid`, `ttlog_version`, `started_at`, `created_at`, `reason`, ...).
+    pub fn info_pairs(&self) -> &[(String, String)] {
+        &self.info
+    }
+
+    /// One process information value (`"reason"`, `"service"`, `"pid"`, ...).
+    pub fn info(&self, key: &str) -> Option<&str> {
+        self.info
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The number of events (gap markers included).
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether the snapshot holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The number of events the writer said it wrote (from the end chunk), if the file has
+    /// one.
+    pub fn declared_events(&self) -> Option<u64> {
+        self.declared_events
+    }
+
+    /// The threads that appear in the snapshot.
+    pub fn threads(&self) -> impl Iterator<Item = &ThreadInfo> {
+        self.threads.values()
+    }
+
+    /// Calls `f` with each event in recorded order, as sinks see events. Dropped-event markers
+    /// appear as the usual `N events dropped` warning (target `ttlog`, field `dropped`).
+    pub fn for_each_event(&self, mut f: impl FnMut(&Event<'_>)) {
+        for &(start, len) in &self.ranges {
+            let Some(record) = read_record(&self.records[start..start + len]) else {
+                continue;
+            };
+            let Some(thread) = self.threads.get(&record.thread) else {
+                continue;
+            };
+            let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
+            let meta = if record.kind == RECORD_GAP {
+                values.push(ValueRef::U64(record.dropped));
+                values.push(ValueRef::U64(record.dropped));
+                &GAP_METADATA
+            } else {
+                let Some(&meta) = self.callsites.get(&record.callsite) else {
+                    continue;
+                };
+                if let Some(message) = record.message {
+                    values.push(ValueRef::Str(message));
+                }
+                values.extend(record.values.iter().copied());
+                meta
+            };
+            let event = Event::new(meta, record.timestamp_ns, thread, &values, record.truncated);
+            f(&event);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Reader {
+    snapshot: Snapshot,
+    problems: Vec<SnapshotError>,
+    callsite_entries: HashMap<u32, CallsiteEntry>,
+}
+
+fn invalid(offset: usize, problem: Problem) -> SnapshotError {
+    SnapshotError::Invalid {
+        offset: offset as u64,
+        problem,
+    }
+}
+
+impl Reader {
+    /// Reads `bytes`. In salvage mode, problems are collected and reading goes on where it
+    /// can; otherwise the first problem is returned.
+    fn run(&mut self, bytes: &[u8], salvage: bool) -> Result<(), SnapshotError> {
+        let mut pos = match check_file_header(bytes) {
+            Ok(pos) => pos,
+            Err(err) => {
+                self.problems.push(err.clone());
+                return Err(err);
+            }
+        };
+        let mut ended = false;
+        while pos < bytes.len() {
+            if ended {
+                let err = invalid(pos, Problem::Corrupt("file: data after the end chunk"));
+                if !salvage {
+                    return Err(err);
+                }
+                self.problems.push(err);
+                break;
+            }
+            match self.chunk(bytes, pos, salvage) {
+                Ok((next, end)) => {
+                    pos = next;
+                    ended = end;
+                }
+                Err(err) => {
+                    let truncated = matches!(
+                        err,
+                        SnapshotError::Invalid {
+                            problem: Problem::Truncated(_),
+                            ..
+                        }
+                    );
+                    if !salvage {
+                        return Err(err);
+                    }
+                    self.problems.push(err);
+                    match (!truncated).then(|| find_chunk(bytes, pos + 1)).flatten() {
+                        Some(next) => pos = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        if !ended {
+            let has_truncation = self.problems.iter().any(|p| {
+                matches!(
+                    p,
+                    SnapshotError::Invalid {
+                        problem: Problem::Truncated(_),
+                        ..
+                    }
+                )
+            });
+            let err = invalid(
+                bytes.len(),
+                Problem::Truncated("the chunk list (no end chunk)"),
+            );
+            if !salvage {
+                return Err(err);
+            }
+            if !has_truncation {
+                self.problems.push(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the chunk at `pos`; returns the next position and whether it was the end chunk.
+    fn chunk(
+        &mut self,
+        bytes: &[u8],
+        pos: usize,
+        salvage: bool,
+    ) -> Result<(usize, bool), SnapshotError> {
+        let mut cur = Cursor::new(&bytes[pos..]);
+        let header = cur
+            .take(CHUNK_HEADER)
+            .ok_or_else(|| invalid(pos, Problem::Truncated("a chunk header")))?;
+        let mut h = Cursor::new(header);
+        if h.take(4) != Some(CHUNK_MAGIC.as_slice()) {
+            return Err(invalid(
+                pos,
+                Problem::Corrupt("chunk header (bad chunk magic)"),
+            ));
+        }
+        let (kind, codec, _reserved) = (h.u8(), h.u8(), h.u16());
+        let (kind, codec) = (kind.unwrap_or(0), codec.unwrap_or(0));
+        let stored_len = h.u32().unwrap_or(0) as usize;
+        let raw_len = h.u32().unwrap_or(0) as usize;
+        let crc = h.u32().unwrap_or(0);
+        if raw_len > MAX_CHUNK_RAW || stored_len > MAX_CHUNK_RAW {
+            return Err(invalid(
+                pos,
+                Problem::Corrupt("chunk header (size out of range)"),
+            ));
+        }
+        let stored = cur
+            .take(stored_len)
+            .ok_or_else(|| invalid(pos, Problem::Truncated("a chunk body")))?;
+        if crc32fast::hash(stored) != crc {
+            return Err(invalid(pos, Problem::Corrupt("chunk (checksum mismatch)")));
+        }
+        let decompressed;
+        let raw = match codec {
+            CODEC_STORED if stored_len == raw_len => stored,
+            CODEC_LZ4 => {
+                decompressed = lz4_flex::block::decompress(stored, raw_len)
+                    .ok()
+                    .filter(|d| d.len() == raw_len)
+                    .ok_or_else(|| invalid(pos, Problem::Corrupt("chunk (does not decompress)")))?;
+                &decompressed[..]
+            }
+            _ => {
+                return Err(invalid(
+                    pos,
+                    Problem::Corrupt("chunk header (unknown codec)"),
+                ));
+            }
+        };
+        let next = pos + CHUNK_HEADER + stored_len;
+        let mut body = Cursor::new(raw);
+        let malformed = |what: &'static str| invalid(pos, Problem::Corrupt(what));
+        match kind {
+            CHUNK_INFO => {
+                let count = body.u32().ok_or_else(|| malformed("info chunk"))?;
+                for _ in 0..count {
+                    let pair = body.str().zip(body.str());
+                    let (k, v) = pair.ok_or_else(|| malformed("info chunk"))?;
+                    self.snapshot.info.push((k.to_owned(), v.to_owned()));
+                }
+            }
+            CHUNK_CALLSITES => {
+                let count = body.u32().ok_or_else(|| malformed("callsite table"))?;
+                for _ in 0..count {
+                    let entry =
+                        read_callsite(&mut body).ok_or_else(|| malformed("callsite table"))?;
+                    let meta = intern(&entry);
+                    self.snapshot.callsites.insert(entry.id, meta);
+                    self.callsite_entries.insert(entry.id, entry);
+                }
+            }
+            CHUNK_THREADS => {
+                let count = body.u32().ok_or_else(|| malformed("thread table"))?;
+                for _ in 0..count {
+                    let (id, name) =
+                        read_thread(&mut body).ok_or_else(|| malformed("thread table"))?;
+                    self.snapshot.threads.insert(id, ThreadInfo { id, name });
+                }
+            }
+            CHUNK_EVENTS => self.events(&mut body, pos, salvage)?,
+            CHUNK_END => {
+                let events = body.u64().ok_or_else(|| malformed("end chunk"))?;
+                self.snapshot.declared_events = Some(events);
+                return Ok((next, true));
+            }
+            // Chunk kinds added by later minor versions are skipped.
+            _ => {}
+        }
+        Ok((next, false))
+    }
+
+    fn events(
+        &mut self,
+        body: &mut Cursor<'_>,
+        pos: usize,
+        salvage: bool,
+    ) -> Result<(), SnapshotError> {
+        let malformed = |what: &'static str| invalid(pos, Problem::Corrupt(what));
+        let count = body.u32().ok_or_else(|| malformed("events chunk"))?;
+        for _ in 0..count {
+            let checked = body
+                .u32()
+                .and_then(|len| body.take(len as usize))
+                .ok_or("events chunk (record length)")
+                .and_then(|record| self.check_record(record).map(|()| record));
+            match checked {
+                Ok(record) => {
+                    let start = self.snapshot.records.len();
+                    self.snapshot.records.extend_from_slice(record);
+                    self.snapshot.ranges.push((start, record.len()));
+                }
+                Err(what) => {
+                    // Salvage keeps the events before the bad one; strict reading fails.
+                    let _ = salvage;
+                    return Err(malformed(what));
+                }
+            }
+        }
+        if body.remaining() != 0 {
+            return Err(malformed("events chunk (bytes after the last record)"));
+        }
+        Ok(())
+    }
+
+    fn check_record(&mut self, record: &[u8]) -> Result<(), &'static str> {
+        let view = read_record(record).ok_or("event record")?;
+        if view.kind == RECORD_EVENT {
+            let entry = self
+                .callsite_entries
+                .get(&view.callsite)
+                .ok_or("event record (unknown callsite)")?;
+            if view.values.len() > entry.fields.len() {
+                return Err("event record (more values than the callsite has fields)");
+            }
+            if entry.message_per_event != view.message.is_some() {
+                return Err("event record (message does not match its callsite)");
+            }
+        }
+        self.snapshot
+            .threads
+            .entry(view.thread)
+            .or_insert_with(|| ThreadInfo {
+                id: view.thread,
+                name: format!("thread-{}", view.thread),
+            });
+        Ok(())
+    }
+}
+
+/// Checks the file header; returns where the first chunk starts.
+fn check_file_header(bytes: &[u8]) -> Result<usize, SnapshotError> {
+    let magic_len = FILE_MAGIC.len().min(bytes.len());
+    if bytes[..magic_len] != FILE_MAGIC[..magic_len] {
+        return Err(invalid(0, Problem::NotASnapshot));
+    }
+    if bytes.len() < FILE_HEADER {
+        return Err(invalid(bytes.len(), Problem::Truncated("the file header")));
+    }
+    let mut cur = Cursor::new(&bytes[FILE_MAGIC.len()..]);
+    let version = cur.u16().unwrap_or(0);
+    if version != FORMAT_VERSION {
+        return Err(invalid(8, Problem::UnsupportedVersion(version)));
+    }
+    let header_len = usize::from(cur.u16().unwrap_or(0));
+    if header_len < FILE_HEADER || header_len > bytes.len() {
+        return Err(invalid(10, Problem::Corrupt("file header (header length)")));
+    }
+    Ok(header_len)
+}
+
+/// The next position at or after `from` that starts with the chunk magic.
+fn find_chunk(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    rest.windows(CHUNK_MAGIC.len())
+        .position(|w| w == CHUNK_MAGIC)
+        .map(|i| from + i)
+}
+
+/// Formats a stored per-event message: it is the event's first value.
+fn stored_message(out: &mut dyn fmt::Write, args: &[ValueRef<'_>]) -> fmt::Result {
+    match args.first() {
+        Some(ValueRef::Str(message)) => out.write_str(message),
+        _ => Ok(()),
+    }
+}
+
+/// Callsites read from files become `&'static Metadata` so that events from snapshots go
+/// through the same formatters as live ones. Each distinct callsite is leaked once per process,
+/// however many files mention it.
+fn intern(entry: &CallsiteEntry) -> &'static Metadata {
+    static INTERNED: LazyLock<Mutex<HashMap<CallsiteEntry, &'static Metadata>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut key = entry.clone();
+    key.id = 0;
+    let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&meta) = interned.get(&key) {
+        return meta;
+    }
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_owned().into_boxed_str())
+    }
+    let fields: Vec<&'static str> = key.fields.iter().map(|f| leak(f)).collect();
+    let (args, format): (usize, Option<crate::callsite::FormatFn>) = if key.message_per_event {
+        (1, Some(stored_message))
+    } else {
+        (0, None)
+    };
+    let meta: &'static Metadata = Box::leak(Box::new(Metadata::new(
+        key.level,
+        leak(&key.target),
+        leak(&key.module_path),
+        leak(&key.file),
+        key.line,
+        leak(&key.template),
+        args,
+        Box::leak(fields.into_boxed_slice()),
+        format,
+    )));
+    interned.insert(key, meta);
+    meta
+}

@@ -1,0 +1,372 @@
+//! What freezes the flight recorder into a snapshot: a call, a panic, an error event, a
+//! signal; and flushing on `SIGTERM`/`SIGINT`.
+//!
+//! Every path here waits a bounded time. The panic hook runs on the panicking thread, which
+//! may be the consumer itself, so it never waits for the consumer from there; a panic inside
+//! ttlog's own guarded code (a value's `Display`, a sink) does not trigger a snapshot.
+
+use std::cell::Cell;
+use std::io::Write as _;
+use std::panic::{self, PanicHookInfo};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once, TryLockError};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::callsite::{Callsite, Metadata, level_enabled};
+use crate::level::LogLevel;
+use crate::recorder::History;
+use crate::runtime::{self, ConsumerShared};
+use crate::snapshot::{self, SnapshotConfig, SnapshotError};
+use crate::value::ValueRef;
+
+/// The recorder and its snapshot settings, owned by the running consumer's shared state.
+#[derive(Debug)]
+pub(crate) struct RecorderShared {
+    pub(crate) history: Mutex<History>,
+    pub(crate) config: SnapshotConfig,
+    /// Minimum time between two snapshots triggered by error events; `None`: no such trigger.
+    pub(crate) on_error: Option<Duration>,
+    /// When the last error-triggered snapshot was taken (ms since the epoch).
+    pub(crate) last_error_snapshot: AtomicU64,
+    /// When the last panic snapshot was taken (ms since the epoch).
+    pub(crate) last_panic_snapshot: AtomicU64,
+}
+
+impl RecorderShared {
+    /// Whether an error event may trigger a snapshot now (and if so, claims the slot).
+    pub(crate) fn claim_error_snapshot(&self) -> bool {
+        let Some(every) = self.on_error else {
+            return false;
+        };
+        claim(&self.last_error_snapshot, every)
+    }
+}
+
+/// Claims a rate-limited slot: true if `every` has passed since the last claim.
+fn claim(last: &AtomicU64, every: Duration) -> bool {
+    let now = snapshot::millis(SystemTime::now());
+    let prev = last.load(Ordering::Relaxed);
+    if prev != 0 && now.saturating_sub(prev) < every.as_millis() as u64 {
+        return false;
+    }
+    last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+}
+
+thread_local! {
+    /// Set while ttlog runs user code under `catch_unwind` (a value's `Display`, a sink):
+    /// panics there are handled by ttlog and are not the program's.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (which catches its own panics) marked as ttlog-guarded for the panic hook.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = GUARDED.try_with(|g| g.set(self.0));
+        }
+    }
+    let before = GUARDED.try_with(|g| g.replace(true)).unwrap_or(false);
+    let _reset = Reset(before);
+    f()
+}
+
+fn on_consumer_thread(shared: &ConsumerShared) -> bool {
+    let current = std::thread::current().id();
+    match shared.thread.try_lock() {
+        Ok(thread) => thread.as_ref().is_some_and(|t| t.id() == current),
+        // Only `init` and wake-ups hold it, briefly; when in doubt, do not wait.
+        Err(_) => true,
+    }
+}
+
+/// Takes a snapshot: flushes (unless on the consumer thread), copies the history, writes the
+/// file. Waits at most `wait` for the flush and again for the history lock.
+pub(crate) fn take(
+    shared: &'static ConsumerShared,
+    reason: &str,
+    extra: &[(&str, String)],
+    wait: Duration,
+) -> Result<PathBuf, SnapshotError> {
+    let recorder = shared.recorder.as_ref().ok_or(SnapshotError::NoRecorder)?;
+    let on_consumer = on_consumer_thread(shared);
+    if !on_consumer {
+        // Whatever this thread logged before is in the history after a flush; a flush that
+        // times out still leaves a useful snapshot.
+        let _ = crate::handle::flush(shared, wait);
+    }
+    let deadline = Instant::now() + if on_consumer { Duration::ZERO } else { wait };
+    let copy = loop {
+        match recorder.history.try_lock() {
+            Ok(history) => break history.copy(),
+            Err(TryLockError::Poisoned(p)) => break p.into_inner().copy(),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return Err(SnapshotError::Busy),
+        }
+    };
+    snapshot::write_snapshot(&recorder.config, reason, extra, &copy)
+}
+
+/// The message of a panic event: its first value.
+fn write_panic_message(out: &mut dyn std::fmt::Write, args: &[ValueRef<'_>]) -> std::fmt::Result {
+    match args.first() {
+        Some(ValueRef::Str(message)) => out.write_str(message),
+        _ => out.write_str("panic"),
+    }
+}
+
+/// The callsite of the event the panic hook logs: level error, target `panic`, the panic
+/// message as message, fields `location` and `panic` (always `true`).
+pub(crate) static PANIC_METADATA: Metadata = Metadata::new(
+    LogLevel::Error,
+    "panic",
+    "ttlog::panic",
+    file!(),
+    line!(),
+    "{}",
+    1,
+    &["location", "panic"],
+    Some(write_panic_message),
+);
+static PANIC_CALLSITE: Callsite = Callsite::new(&PANIC_METADATA);
+
+/// Minimum time between two panic snapshots (a panicking task pool must not fill the disk).
+const PANIC_SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+/// How long the panic hook waits for the consumer, and again for the recorder.
+const PANIC_WAIT: Duration = Duration::from_secs(2);
+
+static PANIC_HOOK: Once = Once::new();
+
+/// Installs the panic hook once per process, chained in front of the hook in place.
+pub(crate) fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            // Nothing in `on_panic` may panic (a panic inside a panic hook aborts the process):
+            // it writes to stderr without `eprintln!` and ignores every error.
+            on_panic(info);
+            previous(info);
+        }));
+    });
+}
+
+fn on_panic(info: &PanicHookInfo<'_>) {
+    if GUARDED.try_with(Cell::get).unwrap_or(true) {
+        return;
+    }
+    let Some(shared) = runtime::consumer() else {
+        return;
+    };
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_default();
+    let on_consumer = on_consumer_thread(shared);
+    if !on_consumer && level_enabled(LogLevel::Error) && PANIC_CALLSITE.is_enabled() {
+        crate::producer::emit(&PANIC_CALLSITE, |enc| {
+            enc.str(message);
+            enc.str(&location);
+            enc.bool(true);
+        });
+    }
+    let Some(recorder) = shared.recorder.as_ref() else {
+        let _ = crate::handle::flush(shared, PANIC_WAIT);
+        return;
+    };
+    if !claim(&recorder.last_panic_snapshot, PANIC_SNAPSHOT_EVERY) {
+        let _ = crate::handle::flush(shared, PANIC_WAIT);
+        return;
+    }
+    let thread = std::thread::current();
+    let extra = [
+        ("panic_message", message.to_owned()),
+        ("panic_location", location),
+        (
+            "panic_thread",
+            thread.name().unwrap_or("unnamed").to_owned(),
+        ),
+    ];
+    match take(shared, "panic", &extra, PANIC_WAIT) {
+        Ok(path) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "ttlog: panic snapshot written to {}",
+                path.display()
+            );
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "ttlog: no panic snapshot: {err}");
+        }
+    }
+}
+
+#[cfg(unix)]
+pub(crate) use unix::install_signal_handlers;
+
+#[cfg(not(unix))]
+pub(crate) fn install_signal_handlers() {}
+
+#[cfg(unix)]
+mod unix {
+    //! `SIGUSR1` takes a snapshot (registered through `signal-hook`, which chains a handler
+    //! already in place). `SIGTERM`/`SIGINT` flush: if the program had no handler, ttlog's own
+    //! handler flushes and then, unless someone registered a handler since, restores the
+    //! default action and re-raises the signal, so the process ends as it would have; if the
+    //! program had one, ttlog adds a flush through `signal-hook` and the program's handling
+    //! proceeds. Handlers only write the signal number to a pipe; a thread does the work.
+
+    use std::io::Write as _;
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::time::Duration;
+
+    use libc::c_int;
+
+    use crate::runtime;
+
+    static INSTALL: Once = Once::new();
+    /// Write end of the pipe the handlers write signal numbers into.
+    static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+    /// How long a terminating signal waits for the flush.
+    const SIGNAL_FLUSH: Duration = Duration::from_secs(2);
+
+    /// The handler for terminating signals whose action was the default one. Async-signal
+    /// safe: one `write` to a non-blocking pipe.
+    extern "C" fn on_terminate(sig: c_int) {
+        notify(sig);
+    }
+
+    fn notify(sig: c_int) {
+        let fd = PIPE_WRITE.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = sig as u8;
+            // SAFETY: `write` is async-signal-safe; `byte` lives for the call. A full pipe
+            // (thousands of pending signals) loses the byte, which is harmless.
+            unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+        }
+    }
+
+    /// The current action of `sig` (`SIG_DFL`, `SIG_IGN` or a handler address).
+    fn current_action(sig: c_int) -> Option<libc::sighandler_t> {
+        // SAFETY: a zeroed `sigaction` is a valid out-parameter; a null `act` only queries.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(sig, std::ptr::null(), &mut old) == 0).then_some(old.sa_sigaction)
+        }
+    }
+
+    fn install_own(sig: c_int) -> bool {
+        // SAFETY: `on_terminate` is an `extern "C" fn(c_int)` that is async-signal-safe; the
+        // zeroed struct with an empty mask is a valid `sigaction`.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_terminate as extern "C" fn(c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut()) == 0
+        }
+    }
+
+    fn register_chained(sig: c_int) -> bool {
+        // SAFETY: the action only calls `notify`, which is async-signal-safe.
+        unsafe { signal_hook::low_level::register(sig, move || notify(sig)) }.is_ok()
+    }
+
+    /// Installs the handlers once per process; later calls do nothing.
+    pub(crate) fn install_signal_handlers() {
+        INSTALL.call_once(|| {
+            let mut fds = [-1 as c_int; 2];
+            // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                return;
+            }
+            for fd in fds {
+                // SAFETY: plain fcntl calls on descriptors this function owns.
+                unsafe {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            // SAFETY: as above.
+            unsafe {
+                let flags = libc::fcntl(fds[1], libc::F_GETFL);
+                libc::fcntl(fds[1], libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            PIPE_WRITE.store(fds[1], Ordering::Relaxed);
+            let mut own = [false; 2];
+            for (i, sig) in [libc::SIGTERM, libc::SIGINT].into_iter().enumerate() {
+                match current_action(sig) {
+                    Some(libc::SIG_DFL) => own[i] = install_own(sig),
+                    Some(libc::SIG_IGN) | None => {}
+                    Some(_) => {
+                        register_chained(sig);
+                    }
+                }
+            }
+            register_chained(libc::SIGUSR1);
+            let read_fd = fds[0];
+            let spawned = std::thread::Builder::new()
+                .name("ttlog-signals".to_owned())
+                .spawn(move || signal_loop(read_fd, own));
+            if spawned.is_err() {
+                PIPE_WRITE.store(-1, Ordering::Relaxed);
+            }
+        });
+    }
+
+    fn signal_loop(read_fd: c_int, own: [bool; 2]) {
+        loop {
+            let mut byte = 0u8;
+            // SAFETY: reads one byte into `byte`, which lives for the call.
+            let n = unsafe { libc::read(read_fd, (&raw mut byte).cast(), 1) };
+            if n != 1 {
+                if n < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
+                    continue;
+                }
+                return;
+            }
+            let sig = c_int::from(byte);
+            if sig == libc::SIGUSR1 {
+                if let Some(shared) = runtime::consumer() {
+                    let mut stderr = std::io::stderr();
+                    let _ = match super::take(shared, "signal-SIGUSR1", &[], SIGNAL_FLUSH) {
+                        Ok(path) => {
+                            writeln!(stderr, "ttlog: snapshot written to {}", path.display())
+                        }
+                        Err(err) => writeln!(stderr, "ttlog: SIGUSR1 snapshot failed: {err}"),
+                    };
+                }
+                continue;
+            }
+            if let Some(shared) = runtime::consumer() {
+                let _ = crate::handle::flush(shared, SIGNAL_FLUSH);
+            }
+            let ours = match sig {
+                libc::SIGTERM => own[0],
+                libc::SIGINT => own[1],
+                _ => false,
+            };
+            let handler = on_terminate as extern "C" fn(c_int) as libc::sighandler_t;
+            if ours && current_action(sig) == Some(handler) {
+                // Nobody else handles it: end the process the way the default action would.
+                // SAFETY: restoring the default action and raising the signal are plain libc
+                // calls; the process ends here.
+                unsafe {
+                    libc::signal(sig, libc::SIG_DFL);
+                    libc::raise(sig);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! `ttlog`: read flight-recorder snapshots.
+//!
+//! ```text
+//! ttlog dump FILE [--level L] [--target PREFIX] [--thread NAME] [--since T] [--until T] [--salvage]
+//! ttlog show FILE [same filters] [--color auto|always|never]
+//! ttlog ls [DIR]
+//! ttlog recover RECORDER_FILE [-o OUT]
+//! ```
+//!
+//! Exit codes: 0 success; 1 an I/O error or bad arguments; 2 the file is not a valid snapshot
+//! (corrupt, truncated or foreign; with `--salvage`, whatever could be decoded is printed
+//! first).
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ttlog_core::{
+    Event, EventFormatter, Format, LevelFilter, SNAPSHOT_EXTENSION, Snapshot, SnapshotError,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ttlog",
+    version,
+    about = "Read ttlog flight-recorder snapshots"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print a snapshot's events as JSON lines (the schema of ttlog's JSON output).
+    Dump {
+        /// The snapshot file.
+        file: PathBuf,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Print a snapshot for people: its process information, then one line per event.
+    Show {
+        /// The snapshot file.
+        file: PathBuf,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Colours: auto (on a terminal, unless NO_COLOR is set), always or never.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// List the snapshots in a directory (default: $TTLOG_SNAPSHOT_DIR or ./ttlog-snapshots).
+    Ls {
+        /// The directory.
+        dir: Option<PathBuf>,
+    },
+    /// Turn a persisted recorder file (`.persist(path)`) into a snapshot, after a crash.
+    Recover {
+        /// The recorder file.
+        file: PathBuf,
+        /// Where to write the snapshot (default: next to FILE, named after it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct FilterArgs {
+    /// Only events at this level or more severe (trace, debug, info, warn, error).
+    #[arg(long)]
+    level: Option<LevelFilter>,
+    /// Only events whose target starts with this prefix.
+    #[arg(long)]
+    target: Option<String>,
+    /// Only events from the thread with this name.
+    #[arg(long)]
+    thread: Option<String>,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-11-21T10:15:00Z).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<SystemTime>,
+    /// Only events at or before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<SystemTime>,
+    /// Print every event that can still be decoded from a damaged or truncated file.
+    #[arg(long)]
+    salvage: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_time(s: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{e} (expected e.g. 2026-11-21T10:15:00Z)"))
+}
+
+impl FilterArgs {
+    fn matches(&self, event: &Event<'_>) -> bool {
+        self.level.is_none_or(|l| l.enables(event.level()))
+            && self
+                .target
+                .as_deref()
+                .is_none_or(|t| event.target().starts_with(t))
+            && self
+                .thread
+                .as_deref()
+                .is_none_or(|t| event.thread().name() == t)
+            && self.since.is_none_or(|t| event.timestamp() >= t)
+            && self.until.is_none_or(|t| event.timestamp() <= t)
+    }
+}
+
+/// Why the command failed, and its exit code.
+enum Failure {
+    Io(String),
+    Invalid(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dump { file, filter } => print(&file, &filter, Format::Json, false, false),
+        Command::Show {
+            file,
+            filter,
+            color,
+        } => {
+            let ansi = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            print(&file, &filter, Format::Pretty, ansi, true)
+        }
+        Command::Ls { dir } => list(dir),
+        Command::Recover { file, output } => recover(&file, output),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Io(msg)) => {
+            eprintln!("ttlog: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Invalid(msg)) => {
+            eprintln!("ttlog: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn describe(path: &Path, err: &SnapshotError) -> Failure {
+    match err {
+        SnapshotError::Invalid { .. } => Failure::Invalid(format!("{}: {err}", path.display())),
+        _ => Failure::Io(err.to_string()),
+    }
+}
+
+fn print(
+    path: &Path,
+    filter: &FilterArgs,
+    format: Format,
+    ansi: bool,
+    header: bool,
+) -> Result<(), Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
+    let (snapshot, problems) = if filter.salvage {
+        let salvaged = Snapshot::salvage(&bytes);
+        (salvaged.snapshot, salvaged.problems)
+    } else {
+        (
+            Snapshot::read(&bytes).map_err(|e| describe(path, &e))?,
+            Vec::new(),
+        )
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write = |out: &mut BufWriter<_>, bytes: &[u8]| -> Result<(), Failure> {
+        match out.write_all(bytes) {
+            Ok(()) => Ok(()),
+            // `ttlog dump x | head` closes the pipe: not an error.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(Failure::Io(format!("stdout: {e}"))),
+        }
+    };
+    if header {
+        let mut text = String::new();
+        for (key, value) in snapshot.info_pairs() {
+            text.push_str(&format!("# {key}: {value}\n"));
+        }
+        text.push_str(&format!("# events: {}\n", snapshot.len()));
+        write(&mut out, text.as_bytes())?;
+    }
+    let mut formatter = EventFormatter::new(format, ansi);
+    let mut line = Vec::with_capacity(512);
+    let mut result = Ok(());
+    snapshot.for_each_event(|event| {
+        if result.is_err() || !filter.matches(event) {
+            return;
+        }
+        line.clear();
+        formatter.write(event, &mut line);
+        result = write(&mut out, &line);
+    });
+    result?;
+    if let Err(e) = out.flush()
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return Err(Failure::Io(format!("stdout: {e}")));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(Failure::Invalid(format!(
+        "{}: salvaged {} events; skipped damaged parts: {}",
+        path.display(),
+        snapshot.len(),
+        list.join("; ")
+    )))
+}
+
+fn list(dir: Option<PathBuf>) -> Result<(), Failure> {
+    let dir = dir
+        .or_else(|| std::env::var_os("TTLOG_SNAPSHOT_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(ttlog_core::DEFAULT_SNAPSHOT_DIR));
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Failure::Io(format!("{}: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == SNAPSHOT_EXTENSION))
+        .collect();
+    files.sort();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<32} {:<20} {:>8}  {}\n",
+        "CREATED", "REASON", "EVENTS", "FILE"
+    ));
+    for path in files {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match Snapshot::read_file(&path) {
+            Ok(s) => out.push_str(&format!(
+                "{:<32} {:<20} {:>8}  {name}\n",
+                s.info("created_at").unwrap_or("?"),
+                s.info("reason").unwrap_or("?"),
+                s.len()
+            )),
+            Err(err) => out.push_str(&format!(
+                "{:<32} {:<20} {:>8}  {name} ({err})\n",
+                "?", "damaged", "?"
+            )),
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn recover(file: &Path, output: Option<PathBuf>) -> Result<(), Failure> {
+    let output = output.unwrap_or_else(|| {
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "recorder".into(), |s| s.to_string_lossy().into_owned());
+        file.with_file_name(format!("{stem}-recovered.{SNAPSHOT_EXTENSION}"))
+    });
+    let events = ttlog_core::recover(file, &output).map_err(|e| describe(file, &e))?;
+    eprintln!("ttlog: recovered {events} events");
+    println!("{}", output.display());
+    Ok(())
+}
