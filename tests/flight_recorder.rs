@@ -175,6 +175,45 @@ fn child() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        "persist-flushed" | "persist-midstream" => {
+            let path = std::env::var("TTLOG_TEST_RECORDER").unwrap();
+            let handle = ttlog::init()
+                .console(false)
+                .level(LogLevel::Info)
+                .recorder_level(LogLevel::Trace)
+                .capacity(5000)
+                .overflow(ttlog::Overflow::Block)
+                .persist(&path)
+                .init();
+            let forever = mode == "persist-midstream";
+            let workers: Vec<_> = (0..2)
+                .map(|w| {
+                    std::thread::Builder::new()
+                        .name(format!("worker-{w}"))
+                        .spawn(move || {
+                            let mut seq = 0u64;
+                            while forever || seq < 20_000 {
+                                trace!(seq, worker = w, "reconciling account");
+                                seq += 1;
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            handle.flush();
+            println!("LOGGED");
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        "persist-restart" => {
+            let path = std::env::var("TTLOG_TEST_RECORDER").unwrap();
+            let _handle = ttlog::init().console(false).persist(&path).init();
+            info!("restarted");
+        }
         other => panic!("unknown mode {other}"),
     }
 }
@@ -350,5 +389,108 @@ fn sigusr1_snapshots_and_sigterm_flushes_then_terminates() {
     let all: String = lines.concat() + &rest;
     let serving = all.lines().filter(|l| l.contains("\"serving\"")).count();
     assert_eq!(serving, 10, "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Kills the child with SIGKILL once it printed `LOGGED` (or after `after` if it never does)
+/// and recovers its persisted recorder.
+fn kill9_and_recover(mode: &str, dir: &Path, after: Option<Duration>) -> (Vec<Row>, Snapshot) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let recorder = dir.join(format!("{mode}.ttrec"));
+    let mut proc = child_command(mode, dir)
+        .env("TTLOG_TEST_RECORDER", &recorder)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    match after {
+        None => {
+            let mut stdout = BufReader::new(proc.stdout.take().unwrap());
+            let mut line = String::new();
+            while !line.contains("LOGGED") {
+                line.clear();
+                assert!(
+                    stdout.read_line(&mut line).unwrap() > 0,
+                    "child ended early"
+                );
+            }
+        }
+        Some(after) => std::thread::sleep(after),
+    }
+    proc.kill().unwrap();
+    proc.wait().unwrap();
+    let out = dir.join(format!("{mode}-by-test.ttsnap"));
+    let events = ttlog::recover(&recorder, &out).unwrap();
+    let snapshot = Snapshot::read_file(&out).unwrap();
+    assert_eq!(events as usize, snapshot.len());
+    assert_eq!(snapshot.info("shutdown"), Some("unclean"));
+    (rows(&snapshot), snapshot)
+}
+
+fn assert_contiguous(seqs: &[u64], what: &str) {
+    assert!(!seqs.is_empty(), "{what}: nothing recovered");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "{what}: not contiguous: {seqs:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn kill9_of_a_persisted_recorder_leaves_the_last_events_recoverable() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let dir = temp_dir("persist");
+    // Everything logged was handed to the recorder before the kill: the recovered events are
+    // exactly the last 5,000 (its capacity), each thread's a contiguous run ending at 19,999.
+    let (rows, _) = kill9_and_recover("persist-flushed", &dir, None);
+    assert_eq!(rows.len(), 5000);
+    let mut total = 0;
+    for w in 0..2 {
+        let seqs = seqs(&rows, &format!("worker-{w}"));
+        assert_contiguous(&seqs, "flushed");
+        assert_eq!(seqs.last(), Some(&19_999));
+        total += seqs.len();
+    }
+    assert_eq!(total, 5000);
+    assert!(rows.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+
+    // Killed in full flow: whatever was recovered is a contiguous run per thread.
+    let (rows, _) = kill9_and_recover("persist-midstream", &dir, Some(Duration::from_millis(400)));
+    for w in 0..2 {
+        assert_contiguous(&seqs(&rows, &format!("worker-{w}")), "midstream");
+    }
+
+    // The next start of the program recovers the unclean recorder by itself.
+    let recorder = dir.join("persist-midstream.ttrec");
+    let out = child_command("persist-restart", &dir)
+        .env("TTLOG_TEST_RECORDER", &recorder)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recovered: Vec<Snapshot> = snapshots(&dir)
+        .iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("persist-midstream-recovered-")
+        })
+        .map(|p| Snapshot::read_file(p).unwrap())
+        .collect();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].info("reason"), Some("recovered"));
+    assert!(!recovered[0].is_empty());
+    // That run shut down cleanly: nothing left to recover.
+    let again = dir.join("again.ttsnap");
+    ttlog::recover(&recorder, &again).unwrap();
+    assert_eq!(
+        Snapshot::read_file(&again).unwrap().info("shutdown"),
+        Some("clean")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
