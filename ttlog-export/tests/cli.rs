@@ -1,0 +1,164 @@
+//! The `ttlog` binary on real snapshots: `dump` writes the JSON line contract and filters,
+//! `show` and `ls` describe snapshots, and damaged or foreign files give exit code 2 with the
+//! byte offset, while `--salvage` still prints what can be decoded.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ttlog::{LogLevel, error, info, trace, warn};
+
+fn ttlog(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ttlog"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One snapshot with 3 threads' events, shared by all tests of this file.
+fn snapshot() -> &'static Path {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ttlog-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let handle = ttlog::init()
+            .console(false)
+            .recorder_level(LogLevel::Trace)
+            .snapshot_dir(&dir)
+            .service_name("checkout")
+            .init();
+        let threads: Vec<_> = ["cart", "payment"]
+            .into_iter()
+            .map(|name| {
+                std::thread::Builder::new()
+                    .name(name.to_owned())
+                    .spawn(move || {
+                        for order in 0..3000u64 {
+                            trace!(order, stage = name, "processing order");
+                        }
+                        warn!(stage = name, "queue backlog growing");
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        info!(target: "checkout::api", user_id = 7u64, "checkout completed");
+        error!(target: "checkout::db", retries = 3u64, "database timeout after {} retries", 3);
+        let path = handle.snapshot("cli-test").unwrap();
+        std::mem::forget(handle);
+        path
+    })
+}
+
+#[test]
+fn dump_writes_contract_json_lines() {
+    let out = ttlog(&["dump", snapshot().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6004);
+    let last = lines.last().unwrap();
+    let keys: Vec<&str> = last
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "level",
+            "target",
+            "message",
+            "fields",
+            "thread",
+            "file",
+            "line"
+        ]
+    );
+    assert_eq!(last["level"], "error");
+    assert_eq!(last["message"], "database timeout after 3 retries");
+    assert_eq!(last["fields"]["retries"], 3);
+    assert!(last["file"].as_str().unwrap().ends_with("cli.rs"));
+}
+
+#[test]
+fn dump_filters_by_level_target_and_thread() {
+    let path = snapshot().to_str().unwrap();
+    let count = |args: &[&str]| {
+        let mut all = vec!["dump", path];
+        all.extend_from_slice(args);
+        let out = ttlog(&all);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).lines().count()
+    };
+    assert_eq!(count(&["--level", "warn"]), 3);
+    assert_eq!(count(&["--target", "checkout::"]), 2);
+    assert_eq!(count(&["--thread", "payment"]), 3001);
+    assert_eq!(count(&["--thread", "payment", "--level", "info"]), 1);
+    assert_eq!(count(&["--until", "2000-01-01T00:00:00Z"]), 0);
+    assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 6004);
+}
+
+#[test]
+fn show_and_ls_describe_snapshots() {
+    let path = snapshot();
+    let out = ttlog(&["show", path.to_str().unwrap(), "--level", "error"]);
+    assert!(out.status.success());
+    let shown = text(&out.stdout);
+    assert!(shown.contains("# reason: cli-test"), "{shown}");
+    assert!(shown.contains("# service: checkout"));
+    assert!(shown.contains("database timeout after 3 retries"));
+    assert!(!shown.contains('\u{1b}'), "NO_COLOR is honoured");
+
+    let out = ttlog(&["ls", path.parent().unwrap().to_str().unwrap()]);
+    assert!(out.status.success());
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("cli-test") && listed.contains("6004"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn damaged_or_foreign_files_exit_2_with_the_offset_and_salvage_prints_the_rest() {
+    let bytes = std::fs::read(snapshot()).unwrap();
+    let dir = snapshot().parent().unwrap();
+    let truncated = dir.join("truncated.bin");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let out = ttlog(&["dump", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("at byte") && err.contains("truncated"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = ttlog(&["dump", "--salvage", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let salvaged = text(&out.stdout).lines().count();
+    assert!(salvaged > 0 && salvaged < 6004, "{salvaged}");
+    assert!(text(&out.stderr).contains("salvaged"));
+
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, b"{\"not\":\"a snapshot\"}\n").unwrap();
+    let out = ttlog(&["show", foreign.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("at byte 0: not a ttlog snapshot"));
+
+    let out = ttlog(&["recover", foreign.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = ttlog(&["dump", dir.join("missing.ttsnap").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+}
