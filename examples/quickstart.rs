@@ -8,6 +8,10 @@
 //! TTLOG=debug,quickstart::inventory=trace cargo run --release --example quickstart
 //! TTLOG_FORMAT=json cargo run --release --example quickstart
 //! ```
+//!
+//! At the end it writes a flight-recorder snapshot (trace and debug events included) into
+//! `./ttlog-snapshots` (or `$TTLOG_SNAPSHOT_DIR`); read it with
+//! `cargo run -p ttlog-export -- show <file>`.
 
 use std::fmt;
 use std::sync::mpsc;
@@ -104,7 +108,14 @@ fn process(order: &Checkout) -> Result<u64, CheckoutError> {
 }
 
 fn main() {
-    let logger = ttlog::init().capacity(1024).level(LogLevel::Info).init();
+    // The console prints info; the flight recorder keeps the last 10,000 events at every
+    // level, for the snapshot at the end (and for any panic).
+    let logger = ttlog::init()
+        .capacity(10_000)
+        .level(LogLevel::Info)
+        .recorder_level(LogLevel::Trace)
+        .service_name("orders")
+        .init();
 
     info!(
         "order service starting",
@@ -175,4 +186,14 @@ fn main() {
         delivered = stats.delivered,
         dropped = stats.dropped,
     );
+
+    // Freeze the recorder: every event above, debug ones included, in one file.
+    match logger.snapshot("quickstart") {
+        Ok(path) => info!(
+            "flight recorder snapshot written; read it with `ttlog show {}`",
+            path.display(),
+            events = logger.recorder_len(),
+        ),
+        Err(err) => warn!("no snapshot", error = %err),
+    }
 }
