@@ -218,19 +218,13 @@ impl Reader {
                 self.problems.push(err);
                 break;
             }
-            match self.chunk(bytes, pos, salvage) {
+            match self.chunk(bytes, pos) {
                 Ok((next, end)) => {
                     pos = next;
                     ended = end;
                 }
                 Err(err) => {
-                    let truncated = matches!(
-                        err,
-                        SnapshotError::Invalid {
-                            problem: Problem::Truncated(_),
-                            ..
-                        }
-                    );
+                    let truncated = is_truncation(&err);
                     if !salvage {
                         return Err(err);
                     }
@@ -243,15 +237,7 @@ impl Reader {
             }
         }
         if !ended {
-            let has_truncation = self.problems.iter().any(|p| {
-                matches!(
-                    p,
-                    SnapshotError::Invalid {
-                        problem: Problem::Truncated(_),
-                        ..
-                    }
-                )
-            });
+            let has_truncation = self.problems.iter().any(is_truncation);
             let err = invalid(
                 bytes.len(),
                 Problem::Truncated("the chunk list (no end chunk)"),
@@ -267,12 +253,7 @@ impl Reader {
     }
 
     /// Reads the chunk at `pos`; returns the next position and whether it was the end chunk.
-    fn chunk(
-        &mut self,
-        bytes: &[u8],
-        pos: usize,
-        salvage: bool,
-    ) -> Result<(usize, bool), SnapshotError> {
+    fn chunk(&mut self, bytes: &[u8], pos: usize) -> Result<(usize, bool), SnapshotError> {
         let mut cur = Cursor::new(&bytes[pos..]);
         let header = cur
             .take(CHUNK_HEADER)
@@ -348,7 +329,7 @@ impl Reader {
                     self.snapshot.threads.insert(id, ThreadInfo { id, name });
                 }
             }
-            CHUNK_EVENTS => self.events(&mut body, pos, salvage)?,
+            CHUNK_EVENTS => self.events(&mut body, pos)?,
             CHUNK_END => {
                 let events = body.u64().ok_or_else(|| malformed("end chunk"))?;
                 self.snapshot.declared_events = Some(events);
@@ -360,12 +341,9 @@ impl Reader {
         Ok((next, false))
     }
 
-    fn events(
-        &mut self,
-        body: &mut Cursor<'_>,
-        pos: usize,
-        salvage: bool,
-    ) -> Result<(), SnapshotError> {
+    /// Reads an events chunk up to its first bad record. The records before it are kept
+    /// (salvage shows them); the error tells strict reading to fail.
+    fn events(&mut self, body: &mut Cursor<'_>, pos: usize) -> Result<(), SnapshotError> {
         let malformed = |what: &'static str| invalid(pos, Problem::Corrupt(what));
         let count = body.u32().ok_or_else(|| malformed("events chunk"))?;
         for _ in 0..count {
@@ -374,18 +352,10 @@ impl Reader {
                 .and_then(|len| body.take(len as usize))
                 .ok_or("events chunk (record length)")
                 .and_then(|record| self.check_record(record).map(|()| record));
-            match checked {
-                Ok(record) => {
-                    let start = self.snapshot.records.len();
-                    self.snapshot.records.extend_from_slice(record);
-                    self.snapshot.ranges.push((start, record.len()));
-                }
-                Err(what) => {
-                    // Salvage keeps the events before the bad one; strict reading fails.
-                    let _ = salvage;
-                    return Err(malformed(what));
-                }
-            }
+            let record = checked.map_err(malformed)?;
+            let start = self.snapshot.records.len();
+            self.snapshot.records.extend_from_slice(record);
+            self.snapshot.ranges.push((start, record.len()));
         }
         if body.remaining() != 0 {
             return Err(malformed("events chunk (bytes after the last record)"));
@@ -416,6 +386,16 @@ impl Reader {
             });
         Ok(())
     }
+}
+
+fn is_truncation(err: &SnapshotError) -> bool {
+    matches!(
+        err,
+        SnapshotError::Invalid {
+            problem: Problem::Truncated(_),
+            ..
+        }
+    )
 }
 
 /// Checks the file header; returns where the first chunk starts.
