@@ -35,10 +35,8 @@ use crate::recorder::History;
 use crate::ring::ALIGN;
 use crate::runtime::{self, ConsumerShared, RINGS_VERSION, ThreadInfo, ThreadRing};
 use crate::sink::Sink;
-use crate::snapshot::format::{
-    RECORD_EVENT, RECORD_MESSAGE, RECORD_TRUNCATED, put_gap, put_record_header,
-};
-use crate::trigger::{self, PANIC_METADATA, guarded};
+use crate::snapshot::format::{RECORD_EVENT, RECORD_MESSAGE, RECORD_TRUNCATED, put_record_header};
+use crate::trigger::{self, PANIC_METADATA, RecorderShared, guarded};
 use crate::value::{ValueRef, decode_value};
 
 /// The callsite of the `N events dropped` marker.
@@ -310,11 +308,7 @@ impl Consumer {
             .filter_map(|(i, r)| r.front_ts().map(|ts| Reverse((ts, i))))
             .collect();
         let mut emitted = 0;
-        let mut history = self.shared.recorder.as_ref().map(|r| {
-            r.history
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        });
+        let mut history = self.shared.recorder.as_ref().map(RecorderShared::history);
         while let Some(&Reverse((ts, index))) = heap.peek() {
             if ts > horizon {
                 break;
@@ -422,9 +416,7 @@ impl Consumer {
                 if let Some(count) = state.take_unreported_drops(header.payload) {
                     let thread = &state.shared.info;
                     if let Some(history) = history {
-                        history.add_thread(thread.id, &thread.name);
-                        put_gap_record(&mut self.record, thread.id, timestamp, count);
-                        history.push(&self.record);
+                        history.push_gap(thread, timestamp, count);
                     }
                     emit_gap(&mut self.sinks, self.shared, count, timestamp, thread);
                 }
@@ -438,16 +430,10 @@ impl Consumer {
     /// get their marker now.
     fn report_unrecorded_drops(&mut self) {
         let now = clock::to_unix_nanos(clock::raw_now());
-        let mut history = self.shared.recorder.as_ref().map(|r| {
-            r.history
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        });
+        let mut history = self.shared.recorder.as_ref().map(RecorderShared::history);
         let mut record_gap = |count: u64, thread: &ThreadInfo| {
             if let Some(history) = history.as_deref_mut() {
-                history.add_thread(thread.id, &thread.name);
-                put_gap_record(&mut self.record, thread.id, now, count);
-                history.push(&self.record);
+                history.push_gap(thread, now, count);
             }
         };
         for state in &mut self.rings {
@@ -530,26 +516,11 @@ fn encode_record(out: &mut Vec<u8>, callsite: u32, event: &Event<'_>, fields: &[
         out.extend_from_slice(&[0; 4]);
         // Only primitive arguments are formatted here (the caller formatted the others), so
         // this neither fails nor panics; a failure would just leave the message short.
-        let _ =
-            std::fmt::Write::write_fmt(&mut VecWriter(out), format_args!("{}", event.message()));
+        let _ = std::io::Write::write_fmt(out, format_args!("{}", event.message()));
         let len = (out.len() - at - 4) as u32;
         out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
     out.extend_from_slice(fields);
-}
-
-fn put_gap_record(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, count: u64) {
-    out.clear();
-    put_gap(out, thread, timestamp_ns, count);
-}
-
-struct VecWriter<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for VecWriter<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 fn emit_gap(

@@ -161,9 +161,7 @@ impl TtlogHandle {
     pub fn recorder_len(&self) -> usize {
         self.shared
             .and_then(|s| s.recorder.as_ref())
-            .map_or(0, |r| {
-                r.history.lock().unwrap_or_else(|p| p.into_inner()).len()
-            })
+            .map_or(0, |r| r.history().len())
     }
 
     /// The counters: logged, delivered, dropped, sink errors, and per thread.
@@ -205,11 +203,7 @@ impl TtlogHandle {
             let _ = join.join();
             if let Some(recorder) = &shared.recorder {
                 // Everything was written: a persisted recorder has nothing to recover.
-                recorder
-                    .history
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .mark_clean();
+                recorder.history().mark_clean();
             }
         }
         runtime::uninstall_consumer(shared);

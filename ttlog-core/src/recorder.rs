@@ -24,7 +24,8 @@ use std::path::Path;
 use memmap2::MmapMut;
 
 use crate::callsite::Metadata;
-use crate::snapshot::format::{Cursor, put_callsite, put_str, put_thread, put_u32};
+use crate::runtime::ThreadInfo;
+use crate::snapshot::format::{Cursor, put_callsite, put_gap, put_str, put_thread, put_u32};
 
 /// Ring frame header: payload length and CRC-32.
 const FRAME_HEADER: usize = 8;
@@ -83,6 +84,22 @@ pub(crate) struct HistoryCopy {
     pub(crate) thread_count: u32,
 }
 
+impl HistoryCopy {
+    fn push_record(&mut self, record: &[u8]) {
+        put_u32(&mut self.records, record.len() as u32);
+        self.records.extend_from_slice(record);
+        self.count += 1;
+    }
+
+    fn set_threads(&mut self, threads: &HashMap<u64, String>) {
+        self.threads.clear();
+        for (id, name) in threads {
+            put_thread(&mut self.threads, *id, name);
+        }
+        self.thread_count = threads.len() as u32;
+    }
+}
+
 /// The recorder's history. Owned by `ConsumerShared` behind a mutex: the consumer appends,
 /// snapshots copy.
 pub(crate) struct History {
@@ -105,6 +122,8 @@ pub(crate) struct History {
     threads: HashMap<u64, String>,
     /// Events appended since the start (evicted ones included).
     pub(crate) recorded: u64,
+    /// Room to encode gap records in.
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for History {
@@ -207,6 +226,7 @@ impl History {
             callsite_count: 0,
             threads: HashMap::new(),
             recorded: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -261,6 +281,16 @@ impl History {
             put_thread(&mut entry, id, name);
             self.dict_append(&entry);
         }
+    }
+
+    /// Appends a marker for `count` events of `thread` that were dropped before `timestamp_ns`.
+    pub(crate) fn push_gap(&mut self, thread: &ThreadInfo, timestamp_ns: u64, count: u64) {
+        self.add_thread(thread.id(), thread.name());
+        let mut record = std::mem::take(&mut self.scratch);
+        record.clear();
+        put_gap(&mut record, thread.id(), timestamp_ns, count);
+        self.push(&record);
+        self.scratch = record;
     }
 
     /// Appends one event record, evicting the oldest as needed.
@@ -330,21 +360,15 @@ impl History {
     pub(crate) fn copy(&self) -> HistoryCopy {
         let mut copy = HistoryCopy {
             records: Vec::with_capacity((self.head - self.tail) as usize),
-            count: 0,
             callsites: self.callsites.clone(),
             callsite_count: self.callsite_count,
-            threads: Vec::new(),
-            thread_count: self.threads.len() as u32,
+            ..HistoryCopy::default()
         };
         let data = &self.backing.bytes_ref()[self.data_start..self.data_start + self.cap];
         for_each_frame(data, self.tail, self.head, false, |record| {
-            put_u32(&mut copy.records, record.len() as u32);
-            copy.records.extend_from_slice(record);
-            copy.count += 1;
+            copy.push_record(record)
         });
-        for (id, name) in &self.threads {
-            put_thread(&mut copy.threads, *id, name);
-        }
+        copy.set_threads(&self.threads);
         copy
     }
 
@@ -464,15 +488,10 @@ pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'stati
         }
         pos += align8(FRAME_HEADER + len);
     }
-    for (id, name) in &threads {
-        put_thread(&mut out.copy.threads, *id, name);
-    }
-    out.copy.thread_count = threads.len() as u32;
+    out.copy.set_threads(&threads);
     let data = &bytes[PERSIST_HEADER + dict_cap..];
     let complete = for_each_frame(data, tail, head, true, |record| {
-        put_u32(&mut out.copy.records, record.len() as u32);
-        out.copy.records.extend_from_slice(record);
-        out.copy.count += 1;
+        out.copy.push_record(record)
     });
     out.torn = !complete;
     Ok(out)

@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::panic::{self, PanicHookInfo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once, TryLockError};
+use std::sync::{Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::callsite::{Callsite, Metadata, level_enabled};
@@ -34,6 +34,12 @@ pub(crate) struct RecorderShared {
 }
 
 impl RecorderShared {
+    /// Locks the history. Nothing panics while holding it, but a poisoned lock would still
+    /// hold a consistent history (every write to it completes or is not started).
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Whether an error event may trigger a snapshot now (and if so, claims the slot).
     pub(crate) fn claim_error_snapshot(&self) -> bool {
         let Some(every) = self.on_error else {
