@@ -512,7 +512,7 @@ fn recover_previous_run(path: &Path, config: &SnapshotConfig) {
             path: config.dir.clone(),
             source,
         })
-        .and_then(|()| snapshot::recover(path, &out));
+        .and_then(|()| snapshot::write_recovered(path, &previous, &out));
     match result {
         Ok(n) => eprintln!(
             "ttlog: recovered {n} events of the previous run from {} into {}",

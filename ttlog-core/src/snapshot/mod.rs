@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use read::{Problem, Salvaged, Snapshot};
 
-use crate::recorder::{HistoryCopy, parse_persisted};
+use crate::recorder::{HistoryCopy, Recovered, parse_persisted};
 use format::{CHUNK_CALLSITES, CHUNK_THREADS, SnapshotWriter};
 
 /// File name extension of snapshots.
@@ -316,6 +316,15 @@ pub fn recover(
         offset: offset as u64,
         problem: Problem::Corrupt(what),
     })?;
+    write_recovered(path, &recovered, out.as_ref())
+}
+
+/// Writes a parsed recorder file (read from `source`) as a snapshot at `out`.
+pub(crate) fn write_recovered(
+    source: &Path,
+    recovered: &Recovered,
+    out: &Path,
+) -> Result<u64, SnapshotError> {
     let mut info: Vec<(&str, String)> = recovered
         .info
         .iter()
@@ -324,7 +333,7 @@ pub fn recover(
         .collect();
     info.push(("created_at", rfc3339(SystemTime::now())));
     info.push(("reason", "recovered".to_owned()));
-    info.push(("recovered_from", path.display().to_string()));
+    info.push(("recovered_from", source.display().to_string()));
     info.push((
         "shutdown",
         if recovered.clean { "clean" } else { "unclean" }.to_owned(),
@@ -332,7 +341,7 @@ pub fn recover(
     if recovered.torn {
         info.push(("torn_record_skipped", "true".to_owned()));
     }
-    write_file(out.as_ref(), &info, &recovered.copy)?;
+    write_file(out, &info, &recovered.copy)?;
     Ok(recovered.copy.count)
 }
 
