@@ -13,19 +13,17 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{NoopSubscriber, time_in_chunks};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
+use tracing::Subscriber;
 use ttlog::{Format, LogLevel, Overflow, WriterSink};
 
 const USER_ID: u64 = 42;
 const PATH: &str = "/api/v1/items";
 const LATENCY_MS: f64 = 3.25;
 
-/// Events per timed chunk: 4,096 records of 72 bytes fill under a third of the 1 MiB thread
-/// ring used here, so a chunk never waits for the consumer.
-const CHUNK: u64 = 4_096;
 const END_TO_END_EVENTS: u64 = 2_000_000;
 
 #[inline(always)]
@@ -42,32 +40,6 @@ fn tracing_event() {
     let path = black_box(PATH);
     let latency_ms = black_box(LATENCY_MS);
     tracing::info!(user_id, path, latency_ms, "request handled");
-}
-
-/// A subscriber that accepts everything and visits every field, doing nothing with them:
-/// tracing's bare dispatch cost.
-struct NoopSubscriber;
-
-struct NoopVisitor;
-
-impl Visit for NoopVisitor {
-    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
-}
-
-impl Subscriber for NoopSubscriber {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut NoopVisitor);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
 }
 
 fn tracing_json() -> impl Subscriber + Send + Sync {
@@ -96,21 +68,7 @@ fn benches(c: &mut Criterion) {
     let mut caller = c.benchmark_group("caller");
     caller.throughput(Throughput::Elements(1));
     caller.bench_function("ttlog_enabled", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                let start = Instant::now();
-                for _ in 0..n {
-                    ttlog_event();
-                }
-                total += start.elapsed();
-                logger.flush();
-                left -= n;
-            }
-            total
-        })
+        b.iter_custom(|iters| time_in_chunks(&logger, iters, ttlog_event))
     });
     caller.bench_function("ttlog_disabled", |b| {
         b.iter(|| ttlog::debug!("request handled", user_id = black_box(USER_ID)))

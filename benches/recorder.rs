@@ -10,15 +10,14 @@
 //! Run: `cargo bench --bench recorder` (figures in docs/BENCHMARKS.md).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod common;
+
+use common::{NoopSubscriber, time_in_chunks};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 use ttlog::{LogLevel, Overflow};
 
-const CHUNK: u64 = 4_096;
 const SNAPSHOT_EVENTS: usize = 100_000;
 const RSS_EVENTS: u64 = 10_000_000;
 /// Recorder bound in bytes (128 bytes per event of capacity, the default ratio).
@@ -38,28 +37,6 @@ fn tracing_trace() {
     let path = black_box("/api/v1/items");
     let latency_ms = black_box(3.25f64);
     tracing::trace!(user_id, path, latency_ms, "cache lookup");
-}
-
-struct NoopSubscriber;
-
-impl Visit for NoopSubscriber {
-    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
-}
-
-impl Subscriber for NoopSubscriber {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut NoopSubscriber);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
 }
 
 /// Resident set size in bytes (Linux), or 0.
@@ -91,21 +68,7 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("recorder");
     group.throughput(Throughput::Elements(1));
     group.bench_function("caller_trace_recorded", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                let start = Instant::now();
-                for _ in 0..n {
-                    ttlog_trace();
-                }
-                total += start.elapsed();
-                logger.flush();
-                left -= n;
-            }
-            total
-        })
+        b.iter_custom(|iters| time_in_chunks(&logger, iters, ttlog_trace))
     });
     group.bench_function("tracing_noop_subscriber", |b| {
         tracing::subscriber::with_default(NoopSubscriber, || b.iter(tracing_trace))
