@@ -467,8 +467,7 @@ impl Builder {
             Some(path) => {
                 recover_previous_run(path, &config);
                 let info: Vec<(&str, String)> = config.process_info();
-                let pairs: Vec<(&str, &str)> = info.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                History::persisted(path, bytes, events, generation, &pairs).map_err(|source| {
+                History::persisted(path, bytes, events, generation, &info).map_err(|source| {
                     InitError::Persist {
                         path: path.clone(),
                         source,

@@ -25,7 +25,7 @@ use memmap2::MmapMut;
 
 use crate::callsite::Metadata;
 use crate::runtime::ThreadInfo;
-use crate::snapshot::format::{Cursor, put_callsite, put_gap, put_str, put_thread, put_u32};
+use crate::snapshot::format::{Cursor, put_callsite, put_gap, put_info, put_thread, put_u32};
 
 /// Ring frame header: payload length and CRC-32.
 const FRAME_HEADER: usize = 8;
@@ -162,7 +162,7 @@ impl History {
         bytes: usize,
         max_events: usize,
         generation: u32,
-        info: &[(&str, &str)],
+        info: &[(&str, impl AsRef<str>)],
     ) -> io::Result<History> {
         let cap = align8(bytes.max(4096));
         let total = PERSIST_HEADER + DICT_CAP + cap;
@@ -193,11 +193,7 @@ impl History {
         bytes[H_DATA_CAP..H_DATA_CAP + 8].copy_from_slice(&(cap as u64).to_le_bytes());
         bytes[H_DICT_CAP..H_DICT_CAP + 8].copy_from_slice(&(DICT_CAP as u64).to_le_bytes());
         let mut entry = vec![DICT_INFO];
-        put_u32(&mut entry, info.len() as u32);
-        for (k, v) in info {
-            put_str(&mut entry, k);
-            put_str(&mut entry, v);
-        }
+        put_info(&mut entry, info);
         history.dict_append(&entry);
         Ok(history)
     }

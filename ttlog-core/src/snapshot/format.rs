@@ -72,6 +72,15 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Appends process information: a `u32` count, then (key, value) string pairs.
+pub(crate) fn put_info(out: &mut Vec<u8>, pairs: &[(&str, impl AsRef<str>)]) {
+    put_u32(out, pairs.len() as u32);
+    for (key, value) in pairs {
+        put_str(out, key);
+        put_str(out, value.as_ref());
+    }
+}
+
 /// Appends the fixed part of an event record.
 pub(crate) fn put_record_header(
     out: &mut Vec<u8>,
@@ -149,13 +158,9 @@ impl<W: Write> SnapshotWriter<W> {
     }
 
     /// Writes the process information chunk.
-    pub(crate) fn info(&mut self, pairs: &[(&str, &str)]) -> io::Result<()> {
+    pub(crate) fn info(&mut self, pairs: &[(&str, impl AsRef<str>)]) -> io::Result<()> {
         let mut body = Vec::new();
-        put_u32(&mut body, pairs.len() as u32);
-        for (key, value) in pairs {
-            put_str(&mut body, key);
-            put_str(&mut body, value);
-        }
+        put_info(&mut body, pairs);
         self.chunk(CHUNK_INFO, &body)
     }
 

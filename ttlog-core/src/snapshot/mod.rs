@@ -237,8 +237,7 @@ fn write_file(
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut writer = SnapshotWriter::new(BufWriter::with_capacity(256 * 1024, file))?;
-        let pairs: Vec<(&str, &str)> = info.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        writer.info(&pairs)?;
+        writer.info(info)?;
         writer.table(CHUNK_CALLSITES, copy.callsite_count, &copy.callsites)?;
         writer.table(CHUNK_THREADS, copy.thread_count, &copy.threads)?;
         let mut cur = format::Cursor::new(&copy.records);
