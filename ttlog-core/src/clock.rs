@@ -60,6 +60,14 @@ pub(crate) fn to_unix_nanos(raw: u64) -> u64 {
     }
 }
 
+/// Nanoseconds between two raw timestamps (0 if `end` is before `start`).
+pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
+    if end <= start {
+        return 0;
+    }
+    anchored().clock.delta_as_nanos(start, end)
+}
+
 /// Converts a duration into raw ticks, for comparing against raw timestamps.
 pub(crate) fn nanos_to_ticks(nanos: u64) -> u64 {
     let a = anchored();

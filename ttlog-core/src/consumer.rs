@@ -26,16 +26,21 @@ use smallvec::SmallVec;
 use crate::callsite::Metadata;
 use crate::clock;
 use crate::event::Event;
+use crate::event::EventScope;
 use crate::level::LogLevel;
 use crate::record::{
-    FLAG_RECORDER, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header, KIND_EVENT, KIND_GAP, KIND_PAD,
-    callsite_from_payload,
+    FLAG_RECORDER, FLAG_RELEASE, FLAG_SCOPE, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header,
+    KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE, SCOPE_WORDS, callsite_from_payload,
 };
 use crate::recorder::History;
 use crate::ring::ALIGN;
 use crate::runtime::{self, ConsumerShared, RINGS_VERSION, ThreadInfo, ThreadRing};
+use crate::scope::Scope;
 use crate::sink::Sink;
-use crate::snapshot::format::{RECORD_EVENT, RECORD_MESSAGE, RECORD_TRUNCATED, put_record_header};
+use crate::snapshot::format::{
+    RECORD_EVENT, RECORD_MESSAGE, RECORD_SCOPE, RECORD_TRUNCATED, put_record_header, put_scope,
+};
+use crate::span::{SpanInner, SpanRef};
 use crate::trigger::{self, PANIC_METADATA, RecorderShared, guarded};
 use crate::value::{ValueRef, decode_value};
 
@@ -125,6 +130,8 @@ struct Consumer {
     delivered: u64,
     /// Scratch space for the event record the recorder keeps.
     record: Vec<u8>,
+    /// Scratch space for the values spans were given after creation, per event.
+    recorded: Vec<u8>,
     /// An error event asked for a snapshot; taken once the round is over.
     error_snapshot_due: Option<String>,
 }
@@ -162,6 +169,7 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
         dirty: false,
         delivered: 0,
         record: Vec::with_capacity(1024),
+        recorded: Vec::new(),
         error_snapshot_due: None,
     };
     consumer.run();
@@ -358,7 +366,9 @@ impl Consumer {
                 // `&'static Callsite` address in the payload.
                 let cs = unsafe { callsite_from_payload(header.payload) };
                 let meta = cs.metadata();
-                let body = &bytes[HEADER..header.len];
+                let scope = scope_words(bytes, header.flags);
+                let body_start = HEADER + if scope.is_some() { SCOPE_WORDS } else { 0 };
+                let body = &bytes[body_start..header.len];
                 let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
                 // Byte offsets in `body` where the fields start and where the values end.
                 let (mut fields_at, mut pos) = (0, 0);
@@ -376,7 +386,43 @@ impl Consumer {
                     fields_at = pos;
                 }
                 let truncated = header.flags & FLAG_TRUNCATED != 0;
-                let event = Event::new(meta, timestamp, &state.shared.info, &values, truncated);
+                let scope = scope.unwrap_or(Scope::EMPTY);
+                // SAFETY: the scope pointers of a record stay alive until a later record of
+                // the same ring releases them (see `scope.rs`), so at least until this
+                // record is dispatched.
+                let chain = unsafe { span_chain(scope) };
+                self.recorded.clear();
+                let recorded: SmallVec<[(usize, usize, u16); 8]> = chain
+                    .iter()
+                    .map(|span| {
+                        let start = self.recorded.len();
+                        let count = span.copy_recorded(&mut self.recorded);
+                        (start, self.recorded.len(), count)
+                    })
+                    .collect();
+                let spans: SmallVec<[SpanRef<'_>; 8]> = chain
+                    .iter()
+                    .zip(&recorded)
+                    .map(|(span, &(start, end, nrecorded))| {
+                        let (values, nvalues) = span.values();
+                        SpanRef {
+                            meta: span.metadata(),
+                            span_id: span.span_id,
+                            values,
+                            nvalues,
+                            recorded: &self.recorded[start..end],
+                            nrecorded,
+                        }
+                    })
+                    .collect();
+                let event_scope = EventScope {
+                    spans: &spans,
+                    trace_id: chain.first().map(|s| s.trace_id),
+                    // SAFETY: as for the spans above.
+                    context: unsafe { scope.ctx_ref() }.map(|c| c.fields()),
+                };
+                let event = Event::new(meta, timestamp, &state.shared.info, &values, truncated)
+                    .with_scope(event_scope);
                 if header.flags & FLAG_RECORDER != 0
                     && let Some(history) = history
                 {
@@ -384,15 +430,18 @@ impl Consumer {
                         state.in_history = true;
                         history.add_thread(state.shared.info.id, &state.shared.info.name);
                     }
-                    let id = match cs.recorder_id(history.generation) {
-                        Some(id) => id,
-                        None => {
-                            let id = history.add_callsite(meta);
-                            cs.set_recorder_id(history.generation, id);
-                            id
-                        }
-                    };
-                    encode_record(&mut self.record, id, &event, &body[fields_at..pos]);
+                    let id = history.callsite_id(cs);
+                    let span_ids: SmallVec<[u32; 8]> = chain
+                        .iter()
+                        .map(|span| history.callsite_id(span.callsite()))
+                        .collect();
+                    encode_record(
+                        &mut self.record,
+                        id,
+                        &event,
+                        &body[fields_at..pos],
+                        &span_ids,
+                    );
                     history.push(&self.record);
                     if meta.level() == LogLevel::Error
                         && !std::ptr::eq(meta, &PANIC_METADATA)
@@ -410,6 +459,20 @@ impl Consumer {
                 if header.flags & FLAG_SINKS != 0 {
                     self.delivered += 1;
                     dispatch(&mut self.sinks, self.shared, &event);
+                }
+                if header.flags & FLAG_RELEASE != 0 {
+                    drop(spans);
+                    // SAFETY: a RELEASE record hands the consumer one reference to each
+                    // pointer; every earlier record that borrowed them was dispatched.
+                    unsafe { scope.release() };
+                }
+            }
+            KIND_RELEASE => {
+                if let Some(scope) = scope_words(bytes, header.flags)
+                    && header.flags & FLAG_RELEASE != 0
+                {
+                    // SAFETY: as above.
+                    unsafe { scope.release() };
                 }
             }
             KIND_GAP => {
@@ -488,11 +551,48 @@ impl Consumer {
     }
 }
 
+/// The scope words of a record, if it has them.
+fn scope_words(record: &[u8], flags: u8) -> Option<Scope> {
+    if flags & FLAG_SCOPE == 0 {
+        return None;
+    }
+    let word =
+        |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes")) as usize;
+    Some(Scope {
+        span: word(HEADER) as *const SpanInner,
+        ctx: word(HEADER + 8) as *const crate::context::ContextNode,
+    })
+}
+
+/// The spans of `scope`, root first.
+///
+/// # Safety
+///
+/// The scope's span must stay alive for `'a`.
+unsafe fn span_chain<'a>(scope: Scope) -> SmallVec<[&'a SpanInner; 8]> {
+    let mut chain = SmallVec::new();
+    // SAFETY: guaranteed by the caller; parents are kept alive by their children.
+    let mut span: Option<&'a SpanInner> = unsafe { scope.span_ref() };
+    while let Some(s) = span {
+        chain.push(s);
+        span = s.parent.as_deref();
+    }
+    chain.reverse();
+    chain
+}
+
 /// Encodes `event` as the recorder's event record into `out`: the header, the message when
-/// the callsite formats one, then the field values as the ring holds them (`fields`).
-fn encode_record(out: &mut Vec<u8>, callsite: u32, event: &Event<'_>, fields: &[u8]) {
+/// the callsite formats one, the field values as the ring holds them (`fields`), then the
+/// spans (their callsite ids in `span_callsites`) and context, if any.
+fn encode_record(
+    out: &mut Vec<u8>,
+    callsite: u32,
+    event: &Event<'_>,
+    fields: &[u8],
+    span_callsites: &[u32],
+) {
     let meta = event.metadata();
-    let nfields = event.fields().len() as u16;
+    let nfields = event.call_fields().len() as u16;
     let mut flags = if event.is_truncated() {
         RECORD_TRUNCATED
     } else {
@@ -500,6 +600,10 @@ fn encode_record(out: &mut Vec<u8>, callsite: u32, event: &Event<'_>, fields: &[
     };
     if meta.has_format() {
         flags |= RECORD_MESSAGE;
+    }
+    let scoped = !event.spans().is_empty() || event.has_context();
+    if scoped {
+        flags |= RECORD_SCOPE;
     }
     out.clear();
     put_record_header(
@@ -521,6 +625,9 @@ fn encode_record(out: &mut Vec<u8>, callsite: u32, event: &Event<'_>, fields: &[
         out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
     out.extend_from_slice(fields);
+    if scoped {
+        put_scope(out, event.scope(), span_callsites);
+    }
 }
 
 fn emit_gap(

@@ -12,9 +12,12 @@ use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::value::{
-    TAG_BOOL, TAG_CHAR, TAG_DEBUG, TAG_DISPLAY, TAG_F64, TAG_FMT_ERROR, TAG_FMT_PANIC, TAG_I64,
-    TAG_I128, TAG_NONE, TAG_STR, TAG_U64, TAG_U128,
+    FIELDS_FLAT, TAG_BOOL, TAG_CHAR, TAG_DEBUG, TAG_DISPLAY, TAG_F64, TAG_FIELDS, TAG_FMT_ERROR,
+    TAG_FMT_PANIC, TAG_I64, TAG_I128, TAG_NONE, TAG_STR, TAG_U64, TAG_U128, Value,
 };
+
+/// What a `#[ttlog(redact)]` field is always written as.
+pub const REDACTED: &str = "[REDACTED]";
 
 /// The marker appended to text cut short to fit into the ring.
 pub const TRUNCATION_MARKER: &str = "…";
@@ -183,6 +186,37 @@ impl<'a> Encoder<'a> {
         self.text(TAG_DEBUG, |w| write!(w, "{v:?}"));
     }
 
+    /// Writes a group of named values (see [`Fields`](crate::Fields)). With `flat`, the group
+    /// stands for the field that holds it: sinks list its values in the field's place.
+    pub fn fields(&mut self, flat: bool, build: impl FnOnce(&mut FieldsWriter<'_, 'a>)) {
+        const GROUP_HEADER: usize = 8;
+        if self.overflow || self.count == u16::MAX || self.room() < GROUP_HEADER {
+            self.overflow = true;
+            return;
+        }
+        let start = self.pos;
+        let outer_count = self.count;
+        let flags = if flat { FIELDS_FLAT } else { 0 };
+        self.put(&[TAG_FIELDS, flags, 0, 0, 0, 0, 0, 0]);
+        let mut count = 0u16;
+        build(&mut FieldsWriter {
+            enc: self,
+            prefix: None,
+            count: &mut count,
+        });
+        let len = (self.pos - start - GROUP_HEADER) as u32;
+        self.patch(start + 2, &count.to_le_bytes());
+        self.patch(start + 4, &len.to_le_bytes());
+        self.count = outer_count + 1;
+    }
+
+    /// Overwrites bytes already written.
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        assert!(at + bytes.len() <= self.pos);
+        // SAFETY: `at .. at + len` lies inside the region written so far, which is ours.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), bytes.len()) };
+    }
+
     /// Writes text produced by `write` (used for message arguments with a format spec).
     #[doc(hidden)]
     #[inline]
@@ -298,6 +332,128 @@ impl fmt::Write for TextWriter<'_, '_> {
             self.state = TextState::Overflow;
         }
         Err(fmt::Error)
+    }
+}
+
+/// Writes the named values of a [`Fields`](crate::Fields) group; see
+/// [`Encoder::fields`].
+pub struct FieldsWriter<'w, 'a> {
+    enc: &'w mut Encoder<'a>,
+    prefix: Option<&'w Prefix<'w>>,
+    count: &'w mut u16,
+}
+
+/// The names that prefix a flattened struct's fields (`net.ip`), innermost last.
+struct Prefix<'p> {
+    parent: Option<&'p Prefix<'p>>,
+    name: &'p str,
+}
+
+impl Prefix<'_> {
+    fn len(&self) -> usize {
+        self.name.len() + 1 + self.parent.map_or(0, |p| p.len())
+    }
+
+    fn write(&self, enc: &mut Encoder<'_>) {
+        if let Some(parent) = self.parent {
+            parent.write(enc);
+        }
+        enc.put(self.name.as_bytes());
+        enc.put(b".");
+    }
+}
+
+impl fmt::Debug for FieldsWriter<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldsWriter")
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl<'a> FieldsWriter<'_, 'a> {
+    /// Writes a field through its [`Value`] impl.
+    pub fn field<V: Value + ?Sized>(&mut self, name: &str, value: &V) {
+        self.field_with(name, |enc| value.encode(enc));
+    }
+
+    /// Writes a field through its `Display` impl (`#[ttlog(display)]`).
+    pub fn field_display<V: fmt::Display + ?Sized>(&mut self, name: &str, value: &V) {
+        self.field_with(name, |enc| enc.display(value));
+    }
+
+    /// Writes a field through its `Debug` impl (`#[ttlog(debug)]`).
+    pub fn field_debug<V: fmt::Debug + ?Sized>(&mut self, name: &str, value: &V) {
+        self.field_with(name, |enc| enc.debug(value));
+    }
+
+    /// Writes a field as [`REDACTED`], never looking at its value (`#[ttlog(redact)]`).
+    pub fn field_redacted(&mut self, name: &str) {
+        self.field_with(name, |enc| enc.str(REDACTED));
+    }
+
+    /// Writes the fields of a nested struct with `prefix.` before each name (no prefix when
+    /// `prefix` is empty): `#[ttlog(flatten)]`.
+    pub fn flatten(&mut self, prefix: &str, write: impl FnOnce(&mut FieldsWriter<'_, 'a>)) {
+        let own;
+        let prefix = if prefix.is_empty() {
+            self.prefix
+        } else {
+            own = Prefix {
+                parent: self.prefix,
+                name: prefix,
+            };
+            Some(&own)
+        };
+        write(&mut FieldsWriter {
+            enc: self.enc,
+            prefix,
+            count: self.count,
+        });
+    }
+
+    /// Copies a pair taken from another group as it is.
+    pub(crate) fn raw_pair(&mut self, raw: &[u8]) {
+        let enc = &mut *self.enc;
+        if enc.overflow || *self.count == u16::MAX || raw.len() > enc.room() {
+            enc.overflow = true;
+            return;
+        }
+        enc.put(raw);
+        *self.count += 1;
+    }
+
+    /// Writes one field: its (prefixed) name, then whatever `value` encodes, which must be
+    /// exactly one value. A field that does not fit is left out whole.
+    pub fn field_with(&mut self, name: &str, value: impl FnOnce(&mut Encoder<'a>)) {
+        let enc = &mut *self.enc;
+        let name_len = name.len() + self.prefix.map_or(0, |p| p.len());
+        if enc.overflow || *self.count == u16::MAX {
+            enc.overflow = true;
+            return;
+        }
+        let Ok(len) = u16::try_from(name_len) else {
+            return;
+        };
+        if enc.room() < 2 + name_len {
+            enc.overflow = true;
+            return;
+        }
+        let start = enc.pos;
+        let before = enc.count;
+        enc.put(&len.to_le_bytes());
+        if let Some(prefix) = self.prefix {
+            prefix.write(enc);
+        }
+        enc.put(name.as_bytes());
+        value(enc);
+        if enc.count == before + 1 {
+            *self.count += 1;
+        } else {
+            // Nothing, or more than one value, was written: leave the field out.
+            enc.pos = start;
+        }
+        enc.count = before;
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::callsite::Metadata;
 use crate::level::LogLevel;
 use crate::runtime::ThreadInfo;
-use crate::value::ValueRef;
+use crate::span::SpanRef;
+use crate::trace::{SpanId, TraceId};
+use crate::value::{FieldsIter, FieldsRef, ValueRef};
 
 /// One event, decoded on the consumer thread and lent to each sink in turn.
 ///
@@ -20,6 +22,16 @@ pub struct Event<'a> {
     thread: &'a ThreadInfo,
     values: &'a [ValueRef<'a>],
     truncated: bool,
+    scope: EventScope<'a>,
+}
+
+/// The spans and context an event was logged in.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct EventScope<'a> {
+    /// Root first.
+    pub(crate) spans: &'a [SpanRef<'a>],
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) context: Option<FieldsRef<'a>>,
 }
 
 impl<'a> Event<'a> {
@@ -36,7 +48,13 @@ impl<'a> Event<'a> {
             thread,
             values,
             truncated,
+            scope: EventScope::default(),
         }
+    }
+
+    pub(crate) fn with_scope(mut self, scope: EventScope<'a>) -> Event<'a> {
+        self.scope = scope;
+        self
     }
 
     /// The callsite's static description.
@@ -84,8 +102,23 @@ impl<'a> Event<'a> {
         &self.values[..self.meta.arg_count().min(self.values.len())]
     }
 
-    /// The fields, in the order they were written at the call.
-    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, ValueRef<'a>)> + 'a {
+    /// The fields, in the order they were written at the call. A struct logged by its
+    /// variable alone (`info!(attempt)`, see [`Fields`](crate::Fields)) contributes each of
+    /// its fields here, in its place.
+    pub fn fields(&self) -> EventFields<'a> {
+        EventFields {
+            fields: self.call_fields(),
+            group: None,
+        }
+    }
+
+    /// The fields as given at the call: one per name in the metadata, groups not spread.
+    pub(crate) fn call_fields(
+        &self,
+    ) -> std::iter::Zip<
+        std::iter::Copied<std::slice::Iter<'static, &'static str>>,
+        std::iter::Copied<std::slice::Iter<'a, ValueRef<'a>>>,
+    > {
         let skip = self.meta.arg_count().min(self.values.len());
         self.meta
             .field_names()
@@ -99,6 +132,44 @@ impl<'a> Event<'a> {
         self.fields().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
+    /// The innermost span the event was logged in.
+    pub fn span(&self) -> Option<&SpanRef<'a>> {
+        self.scope.spans.last()
+    }
+
+    /// Every span the event was logged in, root first.
+    pub fn spans(&self) -> &'a [SpanRef<'a>] {
+        self.scope.spans
+    }
+
+    /// The id of the event's trace (that of its spans).
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.scope.trace_id
+    }
+
+    /// The id of the innermost span.
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.span().map(|s| s.id())
+    }
+
+    /// The context fields in force where the event was logged (see
+    /// [`with_context`](crate::with_context)), outermost first.
+    pub fn context(&self) -> FieldsIter<'a> {
+        self.scope
+            .context
+            .unwrap_or_else(|| FieldsRef::new(&[], 0, false))
+            .iter()
+    }
+
+    /// Whether the event carries context fields.
+    pub fn has_context(&self) -> bool {
+        self.scope.context.is_some_and(|c| !c.is_empty())
+    }
+
+    pub(crate) fn scope(&self) -> &EventScope<'a> {
+        &self.scope
+    }
+
     /// Whether some values were cut or left out because the record did not fit the ring.
     pub fn is_truncated(&self) -> bool {
         self.truncated || self.values.len() < self.meta.arg_count() + self.meta.field_names().len()
@@ -107,17 +178,50 @@ impl<'a> Event<'a> {
 
 impl fmt::Debug for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut fields = f.debug_map();
-        for (name, value) in self.fields() {
-            fields.entry(&name, &value);
-        }
-        fields.finish()?;
         f.debug_struct("Event")
             .field("level", &self.level())
             .field("target", &self.target())
             .field("message", &self.message().to_string())
+            .field("fields", &self.fields())
+            .field("spans", &self.spans())
+            .field("context", &self.context())
             .field("thread", &self.thread.name())
             .finish()
+    }
+}
+
+/// The fields of an event; see [`Event::fields`].
+#[derive(Clone)]
+pub struct EventFields<'a> {
+    fields: std::iter::Zip<
+        std::iter::Copied<std::slice::Iter<'static, &'static str>>,
+        std::iter::Copied<std::slice::Iter<'a, ValueRef<'a>>>,
+    >,
+    group: Option<FieldsIter<'a>>,
+}
+
+impl fmt::Debug for EventFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.clone()).finish()
+    }
+}
+
+impl<'a> Iterator for EventFields<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(group) = &mut self.group {
+                match group.next() {
+                    Some(pair) => return Some(pair),
+                    None => self.group = None,
+                }
+            }
+            match self.fields.next()? {
+                (_, ValueRef::Fields(group)) if group.is_flat() => self.group = Some(group.iter()),
+                (name, value) => return Some((name, value)),
+            }
+        }
     }
 }
 

@@ -33,6 +33,7 @@ mod builder;
 mod callsite;
 mod clock;
 mod consumer;
+mod context;
 mod encode;
 mod event;
 mod filter;
@@ -43,32 +44,39 @@ mod record;
 mod recorder;
 mod ring;
 mod runtime;
+mod scope;
 mod sink;
 mod snapshot;
+mod span;
 mod stats;
 mod sync;
+mod trace;
 mod trigger;
 mod value;
 
 pub use builder::{Builder, DEFAULT_CAPACITY, InitError, Overflow, init};
 pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level};
-pub use encode::{Encoder, TRUNCATION_MARKER};
+pub use context::{Instrument, Instrumented, with_context};
+pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};
 pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
 pub use handle::{FlushError, TtlogHandle};
 pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
 pub use runtime::{DEFAULT_THREAD_BUFFER, ThreadInfo};
 pub use sink::{
-    CaptureSink, CapturedEvent, EventFormatter, Format, OwnedValue, ParseFormatError, Sink,
-    WriterSink,
+    CaptureSink, CapturedEvent, CapturedSpan, EventFormatter, Format, OwnedValue, ParseFormatError,
+    Sink, WriterSink,
 };
 pub use snapshot::{
     DEFAULT_RETENTION, DEFAULT_SNAPSHOT_DIR, Problem, SNAPSHOT_EXTENSION, Salvaged, Snapshot,
     SnapshotError, recover,
 };
+pub use span::{Entered, EnteredSpan, Span, SpanRef, current_traceparent};
 pub use stats::{Stats, ThreadStats};
+pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{
-    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Value, ValueRef, debug, display,
+    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter, FieldsRef,
+    Value, ValueRef, debug, display,
 };
 
 /// What the `ttlog` macros expand to. Not public API: it changes without notice.

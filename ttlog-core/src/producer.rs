@@ -20,10 +20,50 @@ use crate::callsite::Callsite;
 use crate::clock;
 use crate::encode::Encoder;
 use crate::record::{
-    FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, ROUTE_SHIFT, header_word,
+    FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE,
+    ROUTE_SHIFT, SCOPE_WORDS, header_word,
 };
 use crate::ring::align_up;
 use crate::runtime::{self, ThreadRing};
+use crate::scope::Scope;
+
+/// The scope words a record carries, if any (see `record.rs`).
+#[derive(Clone, Copy)]
+pub(crate) struct Ext {
+    scope: Scope,
+    /// 0, or `FLAG_SCOPE` with or without `FLAG_RELEASE`.
+    flags: u8,
+}
+
+impl Ext {
+    /// The event borrows `scope` (kept alive by the thread until a later release).
+    pub(crate) fn borrowed(scope: Scope) -> Ext {
+        Ext {
+            scope,
+            flags: if scope.is_empty() { 0 } else { FLAG_SCOPE },
+        }
+    }
+
+    /// The record hands the consumer one reference to each pointer of `scope`.
+    pub(crate) fn owned(scope: Scope) -> Ext {
+        Ext {
+            scope,
+            flags: FLAG_SCOPE | FLAG_RELEASE,
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        if self.flags == 0 { 0 } else { SCOPE_WORDS }
+    }
+}
+
+/// What is being written: an event from a callsite, or a release of scope references.
+#[derive(Clone, Copy)]
+enum What {
+    Event(&'static Callsite),
+    Release,
+}
 
 /// The smallest record: a header (an event with no values, or a gap marker).
 const MIN_RECORD: usize = HEADER;
@@ -41,6 +81,9 @@ struct Producer {
     dropped: u64,
     /// `dropped` as of the last gap record written.
     reported: u64,
+    /// Scope references whose release record did not fit into the full ring yet. They are
+    /// written after the next event that gets through (rare: Drop mode and a full ring).
+    pending: Vec<Scope>,
 }
 
 impl Producer {
@@ -54,6 +97,7 @@ impl Producer {
             logged: 0,
             dropped: 0,
             reported: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -90,12 +134,19 @@ impl Producer {
     }
 
     /// The general path: refreshes the tail, reports gaps, wraps, truncates, waits or drops.
+    /// Returns whether the record was written.
     #[inline(never)]
-    fn write_event(&mut self, cs: &'static Callsite, encode: &mut dyn FnMut(&mut Encoder<'_>)) {
+    fn write_slow(
+        &mut self,
+        what: What,
+        ext: Ext,
+        encode: &mut dyn FnMut(&mut Encoder<'_>),
+    ) -> bool {
         let cap = self.shared.ring.capacity();
+        let ext_len = ext.len();
         loop {
             let gap = self.dropped != self.reported;
-            let want = MIN_RECORD + if gap { HEADER } else { 0 };
+            let want = MIN_RECORD + ext_len + if gap { HEADER } else { 0 };
             let space = self
                 .shared
                 .ring
@@ -105,10 +156,10 @@ impl Producer {
                     self.pad(space.offset, space.to_end);
                     continue;
                 }
-                if self.on_full() {
+                if self.on_full(what) {
                     continue;
                 }
-                return;
+                return false;
             }
             let (mut offset, mut room) = (space.offset, space.contiguous);
             if gap {
@@ -119,10 +170,11 @@ impl Producer {
             // When the space is at least half the ring, the record must fit: cut text instead
             // of giving up (only huge values get here).
             let truncate = room >= cap / 2;
-            // SAFETY: `offset + HEADER .. offset + room` is free space owned by this producer.
-            let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER) };
+            // SAFETY: `offset + HEADER + ext_len .. offset + room` is free space owned by
+            // this producer (`room >= want` covers the header and the scope words).
+            let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER + ext_len) };
             // SAFETY: the region is valid for writes and nobody else touches it until publish.
-            let mut enc = unsafe { Encoder::new(base, room - HEADER, truncate) };
+            let mut enc = unsafe { Encoder::new(base, room - HEADER - ext_len, truncate) };
             encode(&mut enc);
             if enc.overflowed() && !truncate {
                 if space.end_limited() && space.to_end < cap / 2 {
@@ -131,35 +183,69 @@ impl Producer {
                     self.pad(space.offset, space.to_end);
                     continue;
                 }
-                if self.on_full() {
+                if self.on_full(what) {
                     continue;
                 }
-                return;
+                return false;
             }
             let flags = if enc.overflowed() { FLAG_TRUNCATED } else { 0 };
             let (len, values) = (enc.len(), enc.count());
-            self.commit(cs, space.offset, offset, len, values, flags);
+            self.commit(what, space.offset, offset, ext, len, values, flags);
             if gap {
                 self.reported = self.dropped;
             }
-            return;
+            if !self.pending.is_empty() {
+                self.write_pending();
+            }
+            return true;
+        }
+    }
+
+    /// Writes the release records that did not fit earlier, as long as they fit now.
+    fn write_pending(&mut self) {
+        while let Some(&scope) = self.pending.last() {
+            if !self.write_fast_unchecked(What::Release, Ext::owned(scope), &mut |_| {}) {
+                return;
+            }
+            self.pending.pop();
+        }
+    }
+
+    /// Hands the consumer the references in `scope` (see `record.rs`).
+    fn write_release(&mut self, scope: Scope) {
+        let ext = Ext::owned(scope);
+        if !self.try_write_fast(What::Release, ext, &mut |_| {})
+            && !self.write_slow(What::Release, ext, &mut |_| {})
+        {
+            self.pending.push(scope);
         }
     }
 
     /// The common case, inlined into the call site: enough contiguous room at the head (by the
-    /// cached tail) and no gap to report. Returns `false` to fall back to `write_event`, which
+    /// cached tail) and no gap to report. Returns `false` to fall back to `write_slow`, which
     /// starts over (the closure only encodes, so running it again is harmless).
     #[inline(always)]
     fn try_write_fast<F: FnMut(&mut Encoder<'_>)>(
         &mut self,
-        cs: &'static Callsite,
+        what: What,
+        ext: Ext,
+        encode: &mut F,
+    ) -> bool {
+        if self.dropped != self.reported || !self.pending.is_empty() {
+            return false;
+        }
+        self.write_fast_unchecked(what, ext, encode)
+    }
+
+    #[inline(always)]
+    fn write_fast_unchecked<F: FnMut(&mut Encoder<'_>)>(
+        &mut self,
+        what: What,
+        ext: Ext,
         encode: &mut F,
     ) -> bool {
         /// Below this much room the slow path refreshes the tail, wraps or waits.
         const FAST_ROOM: usize = 512;
-        if self.dropped != self.reported {
-            return false;
-        }
         let ring = &self.shared.ring;
         let cap = ring.capacity();
         let offset = self.head as usize & (cap - 1);
@@ -167,50 +253,69 @@ impl Producer {
         if room < FAST_ROOM {
             return false;
         }
+        let ext_len = ext.len();
         // SAFETY: `offset .. offset + room` is free space owned by this producer (bounded by
-        // the cached tail, which only lags the real one, and by the end of the buffer).
-        let base = unsafe { ring.ptr_at(offset).add(HEADER) };
+        // the cached tail, which only lags the real one, and by the end of the buffer), and
+        // `room >= FAST_ROOM` covers the header and the scope words.
+        let base = unsafe { ring.ptr_at(offset).add(HEADER + ext_len) };
         // SAFETY: the region is valid for writes and nobody else touches it until publish.
-        let mut enc = unsafe { Encoder::new(base, room - HEADER, false) };
+        let mut enc = unsafe { Encoder::new(base, room - HEADER - ext_len, false) };
         encode(&mut enc);
         if enc.overflowed() {
             return false;
         }
         let (len, values) = (enc.len(), enc.count());
-        self.commit(cs, offset, offset, len, values, 0);
+        self.commit(what, offset, offset, ext, len, values, 0);
         true
     }
 
-    /// Writes the header of the record at `offset` (values already encoded after it), takes
-    /// the timestamp and publishes everything from `start` (where a gap record may precede).
+    /// Writes the header of the record at `offset` (scope words and values already encoded
+    /// after it), takes the timestamp and publishes everything from `start` (where a gap
+    /// record may precede).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
-        cs: &'static Callsite,
+        what: What,
         start: usize,
         offset: usize,
+        ext: Ext,
         values_len: usize,
         values: u16,
         flags: u8,
     ) {
-        let len = align_up(HEADER + values_len);
-        // Where the event goes is decided now, at the call: a filter change before the
-        // consumer gets to it does not reroute it.
-        let flags = flags | (cs.routes() << ROUTE_SHIFT);
+        let len = align_up(HEADER + ext.len() + values_len);
+        let (kind, payload, flags) = match what {
+            // Where the event goes is decided now, at the call: a filter change before the
+            // consumer gets to it does not reroute it.
+            What::Event(cs) => (
+                KIND_EVENT,
+                cs as *const Callsite as usize as u64,
+                flags | (cs.routes() << ROUTE_SHIFT) | ext.flags,
+            ),
+            What::Release => (KIND_RELEASE, 0, ext.flags),
+        };
         let ts = self.timestamp();
         let ring = &self.shared.ring;
-        // SAFETY: the header words are inside the record's region, owned by this producer.
+        // SAFETY: the header and scope words are inside the record's region, owned by this
+        // producer.
         unsafe {
-            ring.write_word(offset, header_word(len, KIND_EVENT, flags, values));
+            ring.write_word(offset, header_word(len, kind, flags, values));
             ring.write_word(offset + 8, ts);
-            ring.write_word(offset + 16, cs as *const Callsite as usize as u64);
+            ring.write_word(offset + 16, payload);
+            if ext.flags != 0 {
+                ring.write_word(offset + HEADER, ext.scope.span as usize as u64);
+                ring.write_word(offset + HEADER + 8, ext.scope.ctx as usize as u64);
+            }
         }
         self.head += (offset - start + len) as u64;
         ring.publish(self.head);
-        self.logged += 1;
-        ring.producer_shared()
-            .logged
-            .store(self.logged, Ordering::Relaxed);
+        if kind == KIND_EVENT {
+            self.logged += 1;
+            ring.producer_shared()
+                .logged
+                .store(self.logged, Ordering::Relaxed);
+        }
         if (self.head - self.cached_tail) as usize > ring.capacity() / 2 {
             self.half_full();
         }
@@ -241,10 +346,12 @@ impl Producer {
     }
 
     /// The ring is full. Returns `true` to retry (blocking mode, after waiting), `false` when
-    /// the event was dropped and counted.
+    /// the record was not written: an event is then counted as dropped, a release is left
+    /// for later by the caller.
     #[cold]
     #[inline(never)]
-    fn on_full(&mut self) -> bool {
+    fn on_full(&mut self, what: What) -> bool {
+        let is_event = matches!(what, What::Event(_));
         // The cached tail may be stale: the consumer may have freed space since.
         let tail = self.shared.ring.load_tail();
         if tail != self.cached_tail {
@@ -254,13 +361,17 @@ impl Producer {
         let consumer = match runtime::consumer() {
             Some(c) if c.alive.load(Ordering::Acquire) => c,
             _ => {
-                self.count_drop();
+                if is_event {
+                    self.count_drop();
+                }
                 return false;
             }
         };
         if !runtime::OVERFLOW_BLOCK.load(Ordering::Relaxed) {
             consumer.wake();
-            self.count_drop();
+            if is_event {
+                self.count_drop();
+            }
             return false;
         }
         let backoff = Backoff::new();
@@ -272,7 +383,9 @@ impl Producer {
                 return true;
             }
             if !consumer.alive.load(Ordering::Acquire) {
-                self.count_drop();
+                if is_event {
+                    self.count_drop();
+                }
                 return false;
             }
             if backoff.is_completed() {
@@ -301,6 +414,11 @@ struct Slot {
     busy: Cell<bool>,
     /// Events dropped because they were logged while this thread was writing another one.
     nested_drops: Cell<u64>,
+    /// The span and context events are logged in now (borrowed pointers; see `scope.rs`).
+    scope: Cell<Scope>,
+    /// Whether a record borrowing `scope` was written since it was installed, so leaving
+    /// it must hand the consumer a reference to release.
+    scope_used: Cell<bool>,
 }
 
 thread_local! {
@@ -309,6 +427,8 @@ thread_local! {
             producer: UnsafeCell::new(None),
             busy: Cell::new(false),
             nested_drops: Cell::new(0),
+            scope: Cell::new(Scope::EMPTY),
+            scope_used: Cell::new(false),
         }
     };
 }
@@ -328,21 +448,19 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// Records an event from the callsite `cs`; `encode` writes its values (message arguments
-/// first, then fields). Called by the macros once the event is known to be enabled.
-///
-/// The closure may run more than once (when the record has to move past the end of the ring),
-/// so it must only encode.
-#[doc(hidden)]
-#[inline]
-pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
-    let recorded = SLOT.try_with(|slot| {
+/// Runs `f` with this thread's producer. Returns `false` when the thread's thread-locals are
+/// gone. When the thread is already writing a record (an event logged from a value's
+/// `Display`), `f` does not run and, for an event (`is_event`), the drop is counted.
+#[inline(always)]
+fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
+    SLOT.try_with(|slot| {
         if slot.busy.replace(true) {
-            // An event logged from inside a value's Display impl while this thread is
-            // writing another: writing it now would corrupt the first. The outer call counts
-            // it once it is done.
-            slot.nested_drops.set(slot.nested_drops.get() + 1);
-            return;
+            // Writing now would corrupt the record in progress. The outer call counts the
+            // dropped event once it is done.
+            if is_event {
+                slot.nested_drops.set(slot.nested_drops.get() + 1);
+            }
+            return true;
         }
         let _guard = BusyGuard(&slot.busy);
         // SAFETY: `busy` was false and is now true until `_guard` drops, so this is the only
@@ -352,14 +470,125 @@ pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
             Some(p) => p,
             None => new_producer(producer),
         };
-        if !producer.try_write_fast(cs, &mut encode) {
-            producer.write_event(cs, &mut encode);
-        }
+        f(slot, producer);
         if slot.nested_drops.get() > 0 {
             producer.count_drops(slot.nested_drops.take());
         }
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// Records an event from the callsite `cs`; `encode` writes its values (message arguments
+/// first, then fields). Called by the macros once the event is known to be enabled. The
+/// event carries the thread's current span and context, if any.
+///
+/// The closure may run more than once (when the record has to move past the end of the ring),
+/// so it must only encode.
+#[doc(hidden)]
+#[inline]
+pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
+    let recorded = with_producer(true, |slot, producer| {
+        let scope = slot.scope.get();
+        if !scope.is_empty() {
+            slot.scope_used.set(true);
+        }
+        let ext = Ext::borrowed(scope);
+        if !producer.try_write_fast(What::Event(cs), ext, &mut encode) {
+            producer.write_slow(What::Event(cs), ext, &mut encode);
+        }
     });
-    if recorded.is_err() {
+    if !recorded {
         runtime::ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Records an event that carries `scope` and hands the consumer one reference to each of its
+/// pointers (a span's close event). If the event cannot be written, the references are
+/// released by a later record; if this thread cannot write at all, they are leaked (never
+/// freed too early).
+pub(crate) fn emit_owned(
+    cs: &'static Callsite,
+    scope: Scope,
+    mut encode: impl FnMut(&mut Encoder<'_>),
+) {
+    let recorded = with_producer(true, |_, producer| {
+        let ext = Ext::owned(scope);
+        if !producer.try_write_fast(What::Event(cs), ext, &mut encode)
+            && !producer.write_slow(What::Event(cs), ext, &mut encode)
+        {
+            producer.pending.push(scope);
+        }
+    });
+    if !recorded {
+        runtime::ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The calling thread's current scope, borrowed (empty when its thread-locals are gone). The
+/// pointers stay alive while the thread stays in that scope.
+#[inline]
+pub(crate) fn current_scope() -> Scope {
+    SLOT.try_with(|slot| slot.scope.get())
+        .unwrap_or(Scope::EMPTY)
+}
+
+/// The scope a guard replaced, owning its references until it is put back.
+#[derive(Debug)]
+pub(crate) struct SavedScope {
+    scope: Scope,
+    used: bool,
+}
+
+/// Makes `scope` current on this thread, which takes over the references it owns.
+#[inline]
+pub(crate) fn enter_scope(scope: Scope) -> SavedScope {
+    match SLOT.try_with(|slot| SavedScope {
+        scope: slot.scope.replace(scope),
+        used: slot.scope_used.replace(false),
+    }) {
+        Ok(saved) => saved,
+        Err(_) => {
+            // No thread-locals any more (a destructor logging at thread exit): nothing can
+            // borrow the scope, so its references go at once.
+            // SAFETY: the caller handed over one reference to each pointer.
+            unsafe { scope.release() };
+            SavedScope {
+                scope: Scope::EMPTY,
+                used: false,
+            }
+        }
+    }
+}
+
+/// Puts `saved` back as the current scope. The references of the scope being left are
+/// dropped at once if no event borrowed them, or else handed to the consumer in a release
+/// record, to be dropped after those events.
+#[inline]
+pub(crate) fn leave_scope(saved: SavedScope) {
+    let result = SLOT.try_with(|slot| {
+        let left = slot.scope.replace(saved.scope);
+        if slot.scope_used.replace(saved.used) {
+            release_later(left);
+        } else {
+            // SAFETY: the slot owned one reference to each pointer of `left` and no record
+            // borrowed them since it was installed.
+            unsafe { left.release() };
+        }
+    });
+    if result.is_err() {
+        // The slot is gone and `saved` cannot be put back; keep its references alive
+        // (leaked): records in the ring may still borrow them.
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release_later(scope: Scope) {
+    if scope.is_empty() {
+        return;
+    }
+    // If this thread cannot write (it is inside a value's Display), the references leak:
+    // events in the ring still borrow them, so dropping them here could free them too early.
+    with_producer(false, |_, producer| producer.write_release(scope));
 }

@@ -3,17 +3,27 @@
 //! ```text
 //! offset  size  field
 //! 0       4     total length in bytes, a multiple of 8 (header included)
-//! 4       1     kind: PAD, EVENT or GAP
+//! 4       1     kind: PAD, EVENT, GAP or RELEASE
 //! 5       1     flags: TRUNCATED when values were cut to fit; SINKS and RECORDER say
-//!               where the event goes (the callsite's interest when it was logged)
+//!               where the event goes (the callsite's interest when it was logged); SCOPE
+//!               when the scope words follow the header; RELEASE when the consumer owns
+//!               one reference to each scope pointer and drops it once done
 //! 6       2     number of encoded values
 //! 8       8     timestamp, raw clock ticks (taken just before the commit)
 //! 16      8     EVENT: address of the `&'static Callsite`
 //!               GAP: the thread's cumulative count of dropped events
-//! 24      ...   values: a tag byte each, then the value's bytes (see `value.rs`)
+//! 24      16    with SCOPE: the span (`*const SpanInner`) and the context
+//!               (`*const ContextNode`) the event was logged in; either may be null
+//! 24|40   ...   values: a tag byte each, then the value's bytes (see `value.rs`)
 //! ```
 //!
 //! Values are written unaligned, little-endian. A record never straddles the end of the ring.
+//!
+//! Scope pointers are borrowed, not owned: an event inside a span points at the span without
+//! touching its reference count. The thread that logged keeps the span alive until a later
+//! record of the same ring (a RELEASE record, or an event with the RELEASE flag) hands one
+//! reference to the consumer, which drops it after that record. A ring is read in order, so
+//! every event that borrowed the pointer has been dispatched by then (see `scope.rs`).
 
 use crate::callsite::{Callsite, INTEREST_RECORDER, INTEREST_SINKS};
 
@@ -26,6 +36,8 @@ pub(crate) const KIND_PAD: u8 = 0;
 pub(crate) const KIND_EVENT: u8 = 1;
 /// A marker left where events were dropped.
 pub(crate) const KIND_GAP: u8 = 2;
+/// No event: hands the consumer the scope references in the record's scope words.
+pub(crate) const KIND_RELEASE: u8 = 3;
 
 /// The record's values were cut short to fit into the ring.
 pub(crate) const FLAG_TRUNCATED: u8 = 1;
@@ -35,6 +47,12 @@ pub(crate) const ROUTE_SHIFT: u32 = 1;
 pub(crate) const FLAG_SINKS: u8 = INTEREST_SINKS << ROUTE_SHIFT;
 /// The event goes to the flight recorder.
 pub(crate) const FLAG_RECORDER: u8 = INTEREST_RECORDER << ROUTE_SHIFT;
+/// The span and context words follow the header.
+pub(crate) const FLAG_SCOPE: u8 = 8;
+/// The consumer owns one reference to each non-null scope pointer and drops it after the record.
+pub(crate) const FLAG_RELEASE: u8 = 16;
+/// Size of the scope words.
+pub(crate) const SCOPE_WORDS: usize = 16;
 
 /// The first header word: length, kind, flags and value count.
 #[inline]

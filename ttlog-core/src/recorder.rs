@@ -252,6 +252,18 @@ impl History {
         self.set_header_word(H_DICT_USED, self.dict_used as u64);
     }
 
+    /// The id of `cs` in this recorder's callsite table, adding it on first use.
+    pub(crate) fn callsite_id(&mut self, cs: &crate::callsite::Callsite) -> u32 {
+        match cs.recorder_id(self.generation) {
+            Some(id) => id,
+            None => {
+                let id = self.add_callsite(cs.metadata());
+                cs.set_recorder_id(self.generation, id);
+                id
+            }
+        }
+    }
+
     /// Adds a callsite to the table; returns its id.
     pub(crate) fn add_callsite(&mut self, meta: &Metadata) -> u32 {
         self.callsite_count += 1;

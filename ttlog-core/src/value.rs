@@ -22,6 +22,11 @@ pub(crate) const TAG_I128: u8 = 10;
 pub(crate) const TAG_FMT_ERROR: u8 = 11;
 pub(crate) const TAG_FMT_PANIC: u8 = 12;
 pub(crate) const TAG_NONE: u8 = 13;
+/// A group of named values: `[flags u8][count u16][body length u32]`, then per value the
+/// name (`u16` length and UTF-8) and the value. Flag 1: flatten into the enclosing fields.
+pub(crate) const TAG_FIELDS: u8 = 14;
+/// The group's values stand for the field that holds them (`info!(attempt)`).
+pub(crate) const FIELDS_FLAT: u8 = 1;
 
 /// A value as the consumer and the sinks see it, borrowed from the ring.
 ///
@@ -59,6 +64,101 @@ pub enum ValueRef<'a> {
     FmtError,
     /// The value's `Display` or `Debug` impl panicked.
     FmtPanic,
+    /// Named values: a struct with `#[derive(Fields)]`, or a span's or context's fields.
+    Fields(FieldsRef<'a>),
+}
+
+/// A group of named values, borrowed from a record (see [`ValueRef::Fields`]): a struct
+/// with `#[derive(Fields)]` logged under a name (`info!(login = attempt)`), whose values a
+/// sink writes as one nested object.
+#[derive(Clone, Copy, PartialEq)]
+pub struct FieldsRef<'a> {
+    body: &'a [u8],
+    count: u16,
+    flat: bool,
+}
+
+impl<'a> FieldsRef<'a> {
+    pub(crate) fn new(body: &'a [u8], count: u16, flat: bool) -> FieldsRef<'a> {
+        FieldsRef { body, count, flat }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether the values stand for the field that holds them (they are listed in its place).
+    pub fn is_flat(&self) -> bool {
+        self.flat
+    }
+
+    /// The values with their names, in order. Stops early at malformed bytes (which only a
+    /// damaged snapshot can hold).
+    pub fn iter(&self) -> FieldsIter<'a> {
+        FieldsIter {
+            rest: self.body,
+            left: self.count,
+        }
+    }
+
+    /// The encoded pairs, as stored.
+    pub(crate) fn body(&self) -> &'a [u8] {
+        self.body
+    }
+}
+
+impl fmt::Debug for FieldsRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over the values of a [`FieldsRef`].
+#[derive(Debug, Clone)]
+pub struct FieldsIter<'a> {
+    rest: &'a [u8],
+    left: u16,
+}
+
+impl<'a> FieldsIter<'a> {
+    /// The next pair and its encoded bytes.
+    pub(crate) fn next_raw(&mut self) -> Option<(&'a str, ValueRef<'a>, &'a [u8])> {
+        if self.left == 0 {
+            return None;
+        }
+        let parsed = (|| {
+            let len = u16::from_le_bytes(self.rest.get(..2)?.try_into().ok()?) as usize;
+            let name = std::str::from_utf8(self.rest.get(2..2 + len)?).ok()?;
+            let (value, used) = decode_value(&self.rest[2 + len..])?;
+            Some((name, value, 2 + len + used))
+        })();
+        match parsed {
+            Some((name, value, used)) => {
+                let raw = &self.rest[..used];
+                self.rest = &self.rest[used..];
+                self.left -= 1;
+                Some((name, value, raw))
+            }
+            None => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for FieldsIter<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_raw().map(|(name, value, _)| (name, value))
+    }
 }
 
 /// What a sink writes for a value whose formatting returned an error.
@@ -127,6 +227,16 @@ impl fmt::Display for ValueRef<'_> {
             ValueRef::None => f.pad("None"),
             ValueRef::FmtError => f.pad(FMT_ERROR_MARKER),
             ValueRef::FmtPanic => f.pad(FMT_PANIC_MARKER),
+            ValueRef::Fields(group) => {
+                f.write_str("{")?;
+                for (i, (name, value)) in group.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{name}={value}")?;
+                }
+                f.write_str("}")
+            }
         }
     }
 }
@@ -181,6 +291,14 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Option<(ValueRef<'_>, usize)> {
         TAG_FMT_ERROR => (ValueRef::FmtError, 1),
         TAG_FMT_PANIC => (ValueRef::FmtPanic, 1),
         TAG_NONE => (ValueRef::None, 1),
+        TAG_FIELDS => {
+            let flags = *rest.first()?;
+            let count = u16::from_le_bytes(rest.get(1..3)?.try_into().ok()?);
+            let len = u32::from_le_bytes(rest.get(3..7)?.try_into().ok()?) as usize;
+            let body = rest.get(7..7 + len)?;
+            let group = FieldsRef::new(body, count, flags & FIELDS_FLAT != 0);
+            (ValueRef::Fields(group), 8 + len)
+        }
         _ => return None,
     };
     Some(decoded)
@@ -212,6 +330,47 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Option<(ValueRef<'_>, usize)> {
 pub trait Value {
     /// Writes the value into the event being recorded.
     fn encode(&self, enc: &mut Encoder<'_>);
+
+    /// Writes the value for a field given by its variable alone (`info!(attempt)`). A
+    /// `#[derive(Fields)]` struct writes its values so that they replace the field; every
+    /// other type writes itself as [`encode`](Value::encode) does.
+    #[doc(hidden)]
+    #[inline]
+    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+        self.encode(enc)
+    }
+}
+
+/// A struct whose fields become event fields: what `#[derive(Fields)]` implements.
+///
+/// `info!(attempt, "Login attempt completed")` logs every field of `attempt` as a field of
+/// the event; `info!(login = attempt, ..)` logs them as one nested object.
+///
+/// ```
+/// use ttlog_core::{Encoder, Fields, FieldsWriter, Value};
+///
+/// // What the derive generates, written by hand.
+/// struct Job { id: u64, queue: &'static str }
+///
+/// impl Fields for Job {
+///     fn write_fields(&self, out: &mut FieldsWriter<'_, '_>) {
+///         out.field("id", &self.id);
+///         out.field("queue", &self.queue);
+///     }
+/// }
+///
+/// impl Value for Job {
+///     fn encode(&self, enc: &mut Encoder<'_>) {
+///         enc.fields(false, |out| self.write_fields(out));
+///     }
+///     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+///         enc.fields(true, |out| self.write_fields(out));
+///     }
+/// }
+/// ```
+pub trait Fields {
+    /// Writes each field with its name.
+    fn write_fields(&self, out: &mut crate::encode::FieldsWriter<'_, '_>);
 }
 
 macro_rules! value_via {
@@ -270,12 +429,22 @@ impl<T: Value + ?Sized> Value for &T {
     fn encode(&self, enc: &mut Encoder<'_>) {
         (**self).encode(enc)
     }
+
+    #[inline]
+    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+        (**self).__encode_shorthand(enc)
+    }
 }
 
 impl<T: Value + ?Sized> Value for &mut T {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
         (**self).encode(enc)
+    }
+
+    #[inline]
+    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+        (**self).__encode_shorthand(enc)
     }
 }
 
@@ -284,12 +453,22 @@ impl<T: Value + ?Sized> Value for Box<T> {
     fn encode(&self, enc: &mut Encoder<'_>) {
         (**self).encode(enc)
     }
+
+    #[inline]
+    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+        (**self).__encode_shorthand(enc)
+    }
 }
 
 impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
         (**self).encode(enc)
+    }
+
+    #[inline]
+    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+        (**self).__encode_shorthand(enc)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::Sink;
 use crate::event::Event;
 use crate::level::LogLevel;
+use crate::trace::{SpanId, TraceId};
 use crate::value::ValueRef;
 
 /// A field value copied out of an event.
@@ -37,6 +38,15 @@ pub enum OwnedValue {
     None,
     /// A marker for a value that failed or panicked while formatting.
     Error(String),
+    /// Named values (a `#[derive(Fields)]` struct logged under a name).
+    Fields(Vec<(String, OwnedValue)>),
+}
+
+/// Copies named values out of an event.
+fn owned_pairs<'a>(
+    pairs: impl Iterator<Item = (&'a str, ValueRef<'a>)>,
+) -> Vec<(String, OwnedValue)> {
+    pairs.map(|(n, v)| (n.to_owned(), v.into())).collect()
 }
 
 impl From<ValueRef<'_>> for OwnedValue {
@@ -53,6 +63,7 @@ impl From<ValueRef<'_>> for OwnedValue {
             ValueRef::Display(s) => OwnedValue::Display(s.to_owned()),
             ValueRef::Debug(s) => OwnedValue::Debug(s.to_owned()),
             ValueRef::None => OwnedValue::None,
+            ValueRef::Fields(group) => OwnedValue::Fields(owned_pairs(group.iter())),
             other => OwnedValue::Error(other.as_text().unwrap_or_default().to_owned()),
         }
     }
@@ -74,6 +85,13 @@ impl OwnedValue {
             | OwnedValue::Debug(s)
             | OwnedValue::Error(s) => s.clone(),
             OwnedValue::None => "None".to_owned(),
+            OwnedValue::Fields(pairs) => {
+                let inner: Vec<String> = pairs
+                    .iter()
+                    .map(|(n, v)| format!("{n}={}", v.to_text()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
         }
     }
 }
@@ -91,7 +109,13 @@ pub struct CapturedEvent {
     /// The message template as written at the call.
     pub template: &'static str,
     /// The fields, in call order.
-    pub fields: Vec<(&'static str, OwnedValue)>,
+    pub fields: Vec<(String, OwnedValue)>,
+    /// The spans the event was logged in, root first.
+    pub spans: Vec<CapturedSpan>,
+    /// The trace id of those spans.
+    pub trace_id: Option<TraceId>,
+    /// The context fields, outermost first.
+    pub context: Vec<(String, OwnedValue)>,
     /// The name of the thread that logged it.
     pub thread: String,
     /// The source file.
@@ -102,10 +126,43 @@ pub struct CapturedEvent {
     pub timestamp: SystemTime,
 }
 
+/// A span of a captured event.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CapturedSpan {
+    /// The span's name.
+    pub name: &'static str,
+    /// The span's id.
+    pub id: SpanId,
+    /// The span's fields.
+    pub fields: Vec<(String, OwnedValue)>,
+}
+
+fn find<'a>(pairs: &'a [(String, OwnedValue)], name: &str) -> Option<&'a OwnedValue> {
+    pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
 impl CapturedEvent {
     /// The value of field `name`.
     pub fn field(&self, name: &str) -> Option<&OwnedValue> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        find(&self.fields, name)
+    }
+
+    /// The value of context field `name`.
+    pub fn context_field(&self, name: &str) -> Option<&OwnedValue> {
+        find(&self.context, name)
+    }
+
+    /// The innermost span.
+    pub fn span(&self) -> Option<&CapturedSpan> {
+        self.spans.last()
+    }
+}
+
+impl CapturedSpan {
+    /// The value of the span's field `name`.
+    pub fn field(&self, name: &str) -> Option<&OwnedValue> {
+        find(&self.fields, name)
     }
 }
 
@@ -169,7 +226,18 @@ impl Sink for CaptureSink {
             target: event.target(),
             message: event.message().to_string(),
             template: event.metadata().template(),
-            fields: event.fields().map(|(n, v)| (n, v.into())).collect(),
+            fields: owned_pairs(event.fields()),
+            spans: event
+                .spans()
+                .iter()
+                .map(|span| CapturedSpan {
+                    name: span.name(),
+                    id: span.id(),
+                    fields: owned_pairs(span.fields()),
+                })
+                .collect(),
+            trace_id: event.trace_id(),
+            context: owned_pairs(event.context()),
             thread: event.thread().name().to_owned(),
             file: event.metadata().file(),
             line: event.metadata().line(),

@@ -5,6 +5,10 @@
 //!  "message":"User logged in","fields":{"user_id":123},"thread":"main","file":"src/main.rs","line":12}
 //! ```
 //!
+//! Inside spans, `"span"` (the innermost span: its name and fields), `"spans"` (all of them,
+//! root first), `"trace_id"` and `"span_id"` follow `"line"`; context fields follow under
+//! `"context"`.
+//!
 //! Everything that depends only on the callsite (level, target, a constant message, the field
 //! keys, file and line) is escaped once per callsite and cached; per event only the timestamp,
 //! the message arguments, the values and the thread are written.
@@ -17,6 +21,7 @@ use std::io::Write as _;
 use super::timestamp::{Precision, TimestampCache};
 use crate::callsite::Metadata;
 use crate::event::Event;
+use crate::span::SpanRef;
 use crate::value::ValueRef;
 
 /// The JSON of one callsite, escaped once.
@@ -27,7 +32,7 @@ struct CallsiteJson {
     message: Option<Vec<u8>>,
     /// `"user_id":` for each field.
     keys: Vec<Vec<u8>>,
-    /// `,"file":"src/main.rs","line":12}` and a newline.
+    /// `,"file":"src/main.rs","line":12`.
     tail: Vec<u8>,
 }
 
@@ -140,7 +145,6 @@ fn callsite_json(meta: &Metadata) -> CallsiteJson {
     write_str(&mut tail, meta.file());
     tail.extend_from_slice(b",\"line\":");
     tail.extend_from_slice(itoa::Buffer::new().format(meta.line()).as_bytes());
-    tail.extend_from_slice(b"}\n");
     CallsiteJson {
         head,
         message,
@@ -167,12 +171,23 @@ impl JsonFormatter {
             }
         }
         out.extend_from_slice(b"\",\"fields\":{");
-        for (i, ((_, value), key)) in event.fields().zip(&parts.keys).enumerate() {
-            if i > 0 {
-                out.push(b',');
+        let mut first = true;
+        for ((_, value), key) in event.call_fields().zip(&parts.keys) {
+            match value {
+                // A struct given by its variable alone: its fields stand in its place.
+                ValueRef::Fields(group) if group.is_flat() => {
+                    for (name, value) in group.iter() {
+                        write_pair(out, &mut first, name, &value);
+                    }
+                }
+                _ => {
+                    if !std::mem::take(&mut first) {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(key);
+                    write_value(out, &value);
+                }
             }
-            out.extend_from_slice(key);
-            write_value(out, &value);
         }
         out.extend_from_slice(b"},\"thread\":");
         let thread = event.thread();
@@ -183,11 +198,70 @@ impl JsonFormatter {
         });
         out.extend_from_slice(name);
         out.extend_from_slice(&parts.tail);
+        write_scope(event, out);
+        out.extend_from_slice(b"}\n");
     }
 }
 
-/// Writes a value with its JSON type: numbers, booleans, strings, `null`.
+/// `"name":value`, after a comma unless it is the first.
+fn write_pair(out: &mut Vec<u8>, first: &mut bool, name: &str, value: &ValueRef<'_>) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    write_str(out, name);
+    out.push(b':');
+    write_value(out, value);
+}
+
+/// `{"name":"checkout","order_id":7}`
+fn write_span(out: &mut Vec<u8>, span: &SpanRef<'_>) {
+    out.extend_from_slice(b"{\"name\":");
+    write_str(out, span.name());
+    let mut first = false;
+    for (name, value) in span.fields() {
+        write_pair(out, &mut first, name, &value);
+    }
+    out.push(b'}');
+}
+
+/// The span and context keys of the contract, when the event has them.
+fn write_scope(event: &Event<'_>, out: &mut Vec<u8>) {
+    if let Some(span) = event.span() {
+        out.extend_from_slice(b",\"span\":");
+        write_span(out, span);
+        out.extend_from_slice(b",\"spans\":[");
+        for (i, span) in event.spans().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_span(out, span);
+        }
+        out.push(b']');
+        if let Some(trace_id) = event.trace_id() {
+            let _ = write!(out, ",\"trace_id\":\"{trace_id}\"");
+        }
+        let _ = write!(out, ",\"span_id\":\"{}\"", span.id());
+    }
+    if event.has_context() {
+        out.extend_from_slice(b",\"context\":{");
+        let mut first = true;
+        for (name, value) in event.context() {
+            write_pair(out, &mut first, name, &value);
+        }
+        out.push(b'}');
+    }
+}
+
+/// Nested groups deeper than this (only a crafted snapshot has them) are written as a string.
+const MAX_DEPTH: usize = 16;
+
+/// Writes a value with its JSON type: numbers, booleans, strings, `null`, and objects for
+/// groups of named values.
 pub(super) fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
+    write_value_at(out, value, 0)
+}
+
+fn write_value_at(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) {
     let mut ints = itoa::Buffer::new();
     match *value {
         ValueRef::U64(v) => out.extend_from_slice(ints.format(v).as_bytes()),
@@ -202,6 +276,19 @@ pub(super) fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
         ValueRef::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
         ValueRef::Char(c) => write_str(out, c.encode_utf8(&mut [0; 4])),
         ValueRef::None => out.extend_from_slice(b"null"),
+        ValueRef::Fields(group) if depth < MAX_DEPTH => {
+            out.push(b'{');
+            for (i, (name, value)) in group.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, name);
+                out.push(b':');
+                write_value_at(out, &value, depth + 1);
+            }
+            out.push(b'}');
+        }
+        ValueRef::Fields(_) => write_str(out, "…"),
         other => write_str(out, other.as_text().unwrap_or_default()),
     }
 }

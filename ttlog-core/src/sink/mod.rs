@@ -14,7 +14,7 @@ mod timestamp;
 use std::fmt;
 use std::io::{self, Write};
 
-pub use capture::{CaptureSink, CapturedEvent, OwnedValue};
+pub use capture::{CaptureSink, CapturedEvent, CapturedSpan, OwnedValue};
 
 use crate::callsite::Metadata;
 use crate::event::Event;

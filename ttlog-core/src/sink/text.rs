@@ -81,6 +81,7 @@ pub(super) fn write_pretty(
     out.push(b' ');
     style.paint(out, DIM, format_args!("{}:", event.target()));
     out.push(b' ');
+    write_spans(event, out);
     if ansi {
         out.extend_from_slice(BOLD.as_bytes());
         write_message(event, out);
@@ -94,12 +95,40 @@ pub(super) fn write_pretty(
         style.paint(out, DIM, "=");
         write_field_value(out, &value);
     }
+    for (name, value) in event.context() {
+        out.push(b' ');
+        style.paint(out, DIM, format_args!("{name}="));
+        write_field_value(out, &value);
+    }
     if level >= LogLevel::Warn {
         let meta = event.metadata();
         out.push(b' ');
         style.paint(out, DIM, format_args!("at {}:{}", meta.file(), meta.line()));
     }
     out.push(b'\n');
+}
+
+/// `checkout{order_id=7}:charge{amount=3}: ` for an event inside spans, as `tracing` does.
+fn write_spans(event: &Event<'_>, out: &mut Vec<u8>) {
+    for span in event.spans() {
+        out.extend_from_slice(span.name().as_bytes());
+        let mut fields = span.fields().peekable();
+        if fields.peek().is_some() {
+            out.push(b'{');
+            for (i, (name, value)) in fields.enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                let _ = write!(out, "{name}=");
+                write_field_value(out, &value);
+            }
+            out.push(b'}');
+        }
+        out.push(b':');
+    }
+    if !event.spans().is_empty() {
+        out.push(b' ');
+    }
 }
 
 pub(super) fn write_compact(event: &Event<'_>, timestamps: &mut TimestampCache, out: &mut Vec<u8>) {
@@ -112,8 +141,9 @@ pub(super) fn write_compact(event: &Event<'_>, timestamps: &mut TimestampCache, 
         LogLevel::Error => "ERROR",
     };
     let _ = write!(out, " {level} {}: ", event.target());
+    write_spans(event, out);
     write_message(event, out);
-    for (name, value) in event.fields() {
+    for (name, value) in event.fields().chain(event.context()) {
         let _ = write!(out, " {name}=");
         write_field_value(out, &value);
     }

@@ -14,12 +14,27 @@
 //! 8       8     thread id
 //! 16      8     timestamp, nanoseconds since the Unix epoch
 //! 24      ...   gap: u64 number of dropped events
-//!               event: [message string] then the field values, each a tag byte and its bytes
+//!               event: [message string] then the field values, each a tag byte and its
+//!               bytes, then [scope section]
 //! ```
+//!
+//! The scope section (flag 4) holds the spans and context the event was logged in:
+//!
+//! ```text
+//! 16    trace id (u128; 0 when there is no span)
+//! 2     span count, then per span, root first:
+//!         4 callsite id, 8 span id,
+//!         2 value count, 4 byte length, the values given at creation (in field-name order),
+//!         2 pair count, 4 byte length, the (name, value) pairs recorded later
+//! 2     context pair count, 4 byte length, the pairs
+//! ```
+//!
+//! A pair is a `u16` name length, the UTF-8 name, then a value.
 
 use std::io::{self, Write};
 
 use crate::callsite::Metadata;
+use crate::event::EventScope;
 use crate::level::LogLevel;
 use crate::value::{self, ValueRef};
 
@@ -51,6 +66,7 @@ pub(crate) const RECORD_EVENT: u8 = 1;
 pub(crate) const RECORD_GAP: u8 = 2;
 pub(crate) const RECORD_TRUNCATED: u8 = 1;
 pub(crate) const RECORD_MESSAGE: u8 = 2;
+pub(crate) const RECORD_SCOPE: u8 = 4;
 
 /// Callsite flag: the message is formatted per event and stored in each record.
 pub(crate) const CALLSITE_MESSAGE: u8 = 1;
@@ -97,6 +113,78 @@ pub(crate) fn put_record_header(
     put_u32(out, callsite);
     put_u64(out, thread);
     put_u64(out, timestamp_ns);
+}
+
+/// Appends the scope section of an event record; `callsites` has the callsite id of each
+/// span in `scope.spans`.
+pub(crate) fn put_scope(out: &mut Vec<u8>, scope: &EventScope<'_>, callsites: &[u32]) {
+    out.extend_from_slice(&scope.trace_id.map_or(0, |t| t.to_u128()).to_le_bytes());
+    put_u16(out, scope.spans.len() as u16);
+    for (span, &id) in scope.spans.iter().zip(callsites) {
+        put_u32(out, id);
+        put_u64(out, span.span_id.to_u64());
+        put_u16(out, span.nvalues);
+        put_u32(out, span.values.len() as u32);
+        out.extend_from_slice(span.values);
+        put_u16(out, span.nrecorded);
+        put_u32(out, span.recorded.len() as u32);
+        out.extend_from_slice(span.recorded);
+    }
+    let context = scope
+        .context
+        .map_or((&[][..], 0), |c| (c.body(), c.len() as u16));
+    put_u16(out, context.1);
+    put_u32(out, context.0.len() as u32);
+    out.extend_from_slice(context.0);
+}
+
+/// A span of a stored event record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredSpan<'a> {
+    pub(crate) callsite: u32,
+    pub(crate) span_id: u64,
+    pub(crate) values: &'a [u8],
+    pub(crate) nvalues: u16,
+    pub(crate) recorded: &'a [u8],
+    pub(crate) nrecorded: u16,
+}
+
+/// The scope section of a stored event record.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoredScope<'a> {
+    pub(crate) trace_id: u128,
+    pub(crate) spans: smallvec::SmallVec<[StoredSpan<'a>; 4]>,
+    pub(crate) context: &'a [u8],
+    pub(crate) ncontext: u16,
+}
+
+fn read_scope<'a>(cur: &mut Cursor<'a>) -> Option<StoredScope<'a>> {
+    let mut scope = StoredScope {
+        trace_id: u128::from_le_bytes(cur.take(16)?.try_into().ok()?),
+        ..StoredScope::default()
+    };
+    for _ in 0..cur.u16()? {
+        let callsite = cur.u32()?;
+        let span_id = cur.u64()?;
+        let nvalues = cur.u16()?;
+        let len = cur.u32()? as usize;
+        let values = cur.take(len)?;
+        let nrecorded = cur.u16()?;
+        let len = cur.u32()? as usize;
+        let recorded = cur.take(len)?;
+        scope.spans.push(StoredSpan {
+            callsite,
+            span_id,
+            values,
+            nvalues,
+            recorded,
+            nrecorded,
+        });
+    }
+    scope.ncontext = cur.u16()?;
+    let len = cur.u32()? as usize;
+    scope.context = cur.take(len)?;
+    Some(scope)
 }
 
 /// Appends a gap record.
@@ -346,6 +434,7 @@ pub(crate) struct RecordView<'a> {
     pub(crate) message: Option<&'a str>,
     pub(crate) dropped: u64,
     pub(crate) values: smallvec::SmallVec<[ValueRef<'a>; 8]>,
+    pub(crate) scope: Option<StoredScope<'a>>,
 }
 
 /// Decodes a whole event record; `None` if it is malformed or has bytes left over.
@@ -366,6 +455,7 @@ pub(crate) fn read_record(bytes: &[u8]) -> Option<RecordView<'_>> {
         message: None,
         dropped: 0,
         values: smallvec::SmallVec::new(),
+        scope: None,
     };
     match kind {
         RECORD_GAP => view.dropped = cur.u64()?,
@@ -376,6 +466,9 @@ pub(crate) fn read_record(bytes: &[u8]) -> Option<RecordView<'_>> {
             for _ in 0..nvalues {
                 let value = cur.value()?;
                 view.values.push(value);
+            }
+            if flags & RECORD_SCOPE != 0 {
+                view.scope = Some(read_scope(&mut cur)?);
             }
         }
         _ => return None,

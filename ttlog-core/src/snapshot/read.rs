@@ -16,8 +16,11 @@ use super::format::{
 };
 use crate::callsite::Metadata;
 use crate::consumer::GAP_METADATA;
-use crate::event::Event;
+use crate::event::{Event, EventScope};
 use crate::runtime::ThreadInfo;
+use crate::span::SpanRef;
+use crate::trace::{SpanId, TraceId};
+use crate::value::FieldsRef;
 use crate::value::ValueRef;
 
 /// What is wrong with the bytes of a snapshot.
@@ -177,7 +180,31 @@ impl Snapshot {
                 values.extend(record.values.iter().copied());
                 meta
             };
-            let event = Event::new(meta, record.timestamp_ns, thread, &values, record.truncated);
+            let mut event =
+                Event::new(meta, record.timestamp_ns, thread, &values, record.truncated);
+            let spans: SmallVec<[SpanRef<'_>; 8]> = record
+                .scope
+                .iter()
+                .flat_map(|scope| &scope.spans)
+                .filter_map(|span| {
+                    Some(SpanRef {
+                        meta: self.callsites.get(&span.callsite).copied()?,
+                        span_id: SpanId::from_u64(span.span_id)?,
+                        values: span.values,
+                        nvalues: span.nvalues,
+                        recorded: span.recorded,
+                        nrecorded: span.nrecorded,
+                    })
+                })
+                .collect();
+            if let Some(scope) = &record.scope {
+                event = event.with_scope(EventScope {
+                    spans: &spans,
+                    trace_id: TraceId::from_u128(scope.trace_id),
+                    context: (scope.ncontext > 0)
+                        .then(|| FieldsRef::new(scope.context, scope.ncontext, false)),
+                });
+            }
             f(&event);
         }
     }

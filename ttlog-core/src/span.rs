@@ -1,0 +1,516 @@
+//! Spans: named, timed scopes with fields, nested into traces.
+//!
+//! A [`Span`] is a handle on shared span data (one allocation when the span is created).
+//! Entering it makes it the thread's current span (see `scope.rs`), so every event logged
+//! there carries it: the consumer writes the span, its ancestors, and the trace and span
+//! ids. When the last handle goes, the span closes: an event `"<name> closed"` with the
+//! field `duration_ns` is logged at the span's level, with the span as its scope.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use smallvec::SmallVec;
+
+use crate::callsite::{Callsite, Metadata, level_enabled};
+use crate::clock;
+use crate::encode::Encoder;
+use crate::level::STATIC_MAX_LEVEL;
+use crate::producer::{self, SavedScope};
+use crate::scope::{OwnedValues, Scope};
+use crate::trace::{SpanId, TraceId, TraceParent};
+use crate::value::{FieldsRef, Value, ValueRef, decode_value};
+
+/// The shared state of a span.
+pub(crate) struct SpanInner {
+    callsite: &'static Callsite,
+    close: &'static Callsite,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    /// The span of a remote caller this span continues (from a `traceparent`).
+    pub(crate) remote_parent: Option<SpanId>,
+    pub(crate) parent: Option<Arc<SpanInner>>,
+    /// Raw clock ticks at creation.
+    start: u64,
+    /// Handles ([`Span`]s and open children); the span closes when the last one goes.
+    handles: AtomicUsize,
+    /// The values given at creation, in the order of the metadata's field names.
+    values: OwnedValues,
+    has_recorded: AtomicBool,
+    /// Values given later with [`Span::record`]: (name, value) pairs as in a fields group.
+    recorded: Mutex<OwnedValues>,
+}
+
+impl fmt::Debug for SpanInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("name", &self.metadata().template())
+            .field("trace_id", &self.trace_id)
+            .field("span_id", &self.span_id)
+            .finish()
+    }
+}
+
+impl SpanInner {
+    pub(crate) fn metadata(&self) -> &'static Metadata {
+        self.callsite.metadata()
+    }
+
+    pub(crate) fn callsite(&self) -> &'static Callsite {
+        self.callsite
+    }
+
+    /// The values given at creation.
+    pub(crate) fn values(&self) -> (&[u8], u16) {
+        (&self.values.bytes, self.values.count)
+    }
+
+    /// Appends the recorded (name, value) pairs to `out`; returns how many.
+    pub(crate) fn copy_recorded(&self, out: &mut Vec<u8>) -> u16 {
+        if !self.has_recorded.load(Ordering::Acquire) {
+            return 0;
+        }
+        let recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        out.extend_from_slice(&recorded.bytes);
+        recorded.count
+    }
+
+    fn add_handle(&self) {
+        self.handles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives up one handle; the last one closes the span.
+    fn drop_handle(self: &Arc<SpanInner>) {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let cs = self.close;
+        let level = cs.metadata().level();
+        if STATIC_MAX_LEVEL.enables(level) && level_enabled(level) && cs.is_enabled() {
+            let duration = clock::nanos_between(self.start, clock::raw_now());
+            let ctx = producer::current_scope().ctx;
+            let scope = Scope {
+                span: Arc::into_raw(Arc::clone(self)),
+                ctx,
+            };
+            // SAFETY: `ctx` is the thread's current context, alive while the thread is in
+            // it (for the duration of this call); the close record takes this new reference.
+            unsafe {
+                Scope {
+                    span: std::ptr::null(),
+                    ctx,
+                }
+                .retain()
+            };
+            producer::emit_owned(cs, scope, |enc| enc.u64(duration));
+        }
+        if let Some(parent) = &self.parent {
+            parent.drop_handle();
+        }
+    }
+}
+
+/// A span: a named, timed scope whose fields and ids every event inside it carries.
+///
+/// Create one with [`span!`](../ttlog/macro.span.html) or `info_span!` and friends (or
+/// `#[instrument]`); enter it with [`enter`](Span::enter) (a guard),
+/// [`in_scope`](Span::in_scope) (a closure) or, for futures,
+/// [`Instrument::in_span`](crate::Instrument::in_span). A span created while another is
+/// current becomes its child and shares its trace id; a span with no parent starts a new
+/// trace. Cloning a `Span` gives another handle on the same span; the span closes, logging
+/// `"<name> closed"` with `duration_ns`, when the last handle and the last child are gone.
+///
+/// A span whose level is disabled is a no-op handle ([`Span::none`]): entering it does
+/// nothing, and events inside are logged without it.
+pub struct Span {
+    inner: Option<Arc<SpanInner>>,
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Some(inner) => inner.fmt(f),
+            None => f.write_str("Span(none)"),
+        }
+    }
+}
+
+impl Span {
+    /// Creates a span from its callsites; `encode` writes the values of the metadata's fields.
+    /// Called by the macros once the span's level is known to be enabled.
+    #[doc(hidden)]
+    pub fn new(
+        callsite: &'static Callsite,
+        close: &'static Callsite,
+        encode: impl FnOnce(&mut Encoder<'_>),
+    ) -> Span {
+        let current = producer::current_scope();
+        // SAFETY: the current span is alive while the thread is in it, i.e. during this call.
+        let parent = unsafe { current.span_ref() }.map(|parent| {
+            // SAFETY: as above; the pointer came from `Arc::into_raw`.
+            unsafe {
+                Scope {
+                    span: current.span,
+                    ctx: std::ptr::null(),
+                }
+                .retain()
+            };
+            // SAFETY: the reference taken just above becomes this `Arc`.
+            let parent = unsafe { Arc::from_raw(parent as *const SpanInner) };
+            parent.add_handle();
+            parent
+        });
+        let trace_id = parent.as_ref().map_or_else(TraceId::random, |p| p.trace_id);
+        Span {
+            inner: Some(Arc::new(SpanInner {
+                callsite,
+                close,
+                trace_id,
+                span_id: SpanId::random(),
+                remote_parent: None,
+                parent,
+                start: clock::raw_now(),
+                handles: AtomicUsize::new(1),
+                values: OwnedValues::encode(encode),
+                has_recorded: AtomicBool::new(false),
+                recorded: Mutex::new(OwnedValues::default()),
+            })),
+        }
+    }
+
+    /// A disabled span: entering it does nothing.
+    ///
+    /// ```
+    /// let span = ttlog_core::Span::none();
+    /// assert!(span.is_disabled());
+    /// span.in_scope(|| { /* logged without a span */ });
+    /// ```
+    pub const fn none() -> Span {
+        Span { inner: None }
+    }
+
+    /// A new handle on the thread's current span ([`Span::none`] outside any span). Useful
+    /// to hand the span to a thread or a task spawned from here.
+    ///
+    /// ```
+    /// assert!(ttlog_core::Span::current().is_disabled());
+    /// ```
+    pub fn current() -> Span {
+        let current = producer::current_scope();
+        if current.span.is_null() {
+            return Span::none();
+        }
+        // SAFETY: the current span is alive while the thread is in it; the pointer came
+        // from `Arc::into_raw`, and the new reference becomes the returned handle.
+        let inner = unsafe {
+            Scope {
+                span: current.span,
+                ctx: std::ptr::null(),
+            }
+            .retain();
+            Arc::from_raw(current.span)
+        };
+        inner.add_handle();
+        Span { inner: Some(inner) }
+    }
+
+    /// Whether this is a disabled (no-op) span.
+    pub fn is_disabled(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// The span's name (`None` when disabled).
+    pub fn name(&self) -> Option<&'static str> {
+        self.inner.as_ref().map(|i| i.metadata().template())
+    }
+
+    /// The span's metadata (`None` when disabled).
+    pub fn metadata(&self) -> Option<&'static Metadata> {
+        self.inner.as_ref().map(|i| i.metadata())
+    }
+
+    /// The span's id (`None` when disabled).
+    pub fn id(&self) -> Option<SpanId> {
+        self.inner.as_ref().map(|i| i.span_id)
+    }
+
+    /// The id of the trace the span belongs to (`None` when disabled).
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.inner.as_ref().map(|i| i.trace_id)
+    }
+
+    /// The `traceparent` header that makes a remote service's spans children of this one.
+    pub fn traceparent(&self) -> Option<TraceParent> {
+        self.inner
+            .as_ref()
+            .map(|i| TraceParent::new(i.trace_id, i.span_id))
+    }
+
+    /// Makes this span continue a remote trace: it takes the trace id of `parent` and
+    /// records the remote span as its parent, instead of belonging to a local parent.
+    ///
+    /// Call it on a span just created, before entering it or creating children: afterwards
+    /// the span is shared and is returned unchanged.
+    ///
+    /// ```
+    /// use ttlog_core::TraceParent;
+    ///
+    /// # let _h = ttlog_core::init().console(false).init();
+    /// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    /// let span = match header.parse::<TraceParent>() {
+    ///     Ok(parent) => ttlog_core::Span::none().continue_from(&parent),
+    ///     Err(err) => {
+    ///         eprintln!("ignoring bad traceparent: {err}");
+    ///         ttlog_core::Span::none()
+    ///     }
+    /// };
+    /// # drop(span);
+    /// ```
+    pub fn continue_from(mut self, parent: &TraceParent) -> Span {
+        if let Some(inner) = self.inner.as_mut().and_then(Arc::get_mut) {
+            inner.trace_id = parent.trace_id;
+            inner.remote_parent = Some(parent.parent_id);
+            if let Some(local) = inner.parent.take() {
+                local.drop_handle();
+            }
+        }
+        self
+    }
+
+    /// Sets the field `name` to `value` (or adds it): every later event inside the span,
+    /// and its close event, shows the new value.
+    ///
+    /// ```
+    /// # let _h = ttlog_core::init().console(false).init();
+    /// let span = ttlog_core::Span::none();
+    /// span.record("status", 200_u16).record("cache", "hit");
+    /// ```
+    pub fn record<V: Value>(&self, name: &str, value: V) -> &Span {
+        let Some(inner) = &self.inner else {
+            return self;
+        };
+        let pair = OwnedValues::encode(|enc| {
+            enc.fields(false, |out| out.field(name, &value));
+        });
+        // The encoding is one fields group holding the pair: take the pair out of it.
+        let Some((ValueRef::Fields(group), _)) = decode_value(&pair.bytes) else {
+            return self;
+        };
+        let mut recorded = inner.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept: SmallVec<[u8; 64]> = SmallVec::new();
+        let mut count = 0;
+        let mut old = FieldsRef::new(&recorded.bytes, recorded.count, false).iter();
+        while let Some((old_name, _, raw)) = old.next_raw() {
+            if old_name != name {
+                kept.extend_from_slice(raw);
+                count += 1;
+            }
+        }
+        kept.extend_from_slice(group.body());
+        recorded.bytes = kept;
+        recorded.count = count + group.len() as u16;
+        inner.has_recorded.store(true, Ordering::Release);
+        self
+    }
+
+    /// Enters the span until the returned guard is dropped. The guard is tied to this thread
+    /// (it is not `Send`); across `.await`, use [`Instrument::in_span`](crate::Instrument).
+    ///
+    /// ```
+    /// # let _h = ttlog_core::init().console(false).init();
+    /// let span = ttlog_core::Span::none();
+    /// {
+    ///     let _guard = span.enter();
+    ///     // events here carry the span
+    /// }
+    /// ```
+    pub fn enter(&self) -> Entered<'_> {
+        Entered {
+            saved: self.enter_inner(),
+            _span: PhantomData,
+        }
+    }
+
+    /// Enters the span and returns a guard that owns it: the span stays entered, and open,
+    /// until the guard is dropped.
+    pub fn entered(self) -> EnteredSpan {
+        let saved = self.enter_inner();
+        EnteredSpan {
+            span: self,
+            saved,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `f` inside the span (left again even if `f` panics).
+    ///
+    /// ```
+    /// let total = ttlog_core::Span::none().in_scope(|| 40 + 2);
+    /// assert_eq!(total, 42);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    fn enter_inner(&self) -> Option<SavedScope> {
+        let inner = self.inner.as_ref()?;
+        let ctx = producer::current_scope().ctx;
+        // SAFETY: the current context is alive while the thread is in it (this call); the
+        // new reference goes to the scope being entered.
+        unsafe {
+            Scope {
+                span: std::ptr::null(),
+                ctx,
+            }
+            .retain()
+        };
+        Some(producer::enter_scope(Scope {
+            span: Arc::into_raw(Arc::clone(inner)),
+            ctx,
+        }))
+    }
+
+    pub(crate) fn inner(&self) -> Option<&Arc<SpanInner>> {
+        self.inner.as_ref()
+    }
+}
+
+impl Clone for Span {
+    fn clone(&self) -> Span {
+        if let Some(inner) = &self.inner {
+            inner.add_handle();
+        }
+        Span {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.inner {
+            inner.drop_handle();
+        }
+    }
+}
+
+/// A guard that keeps a span entered on this thread; see [`Span::enter`].
+#[must_use = "the span is left as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct Entered<'a> {
+    saved: Option<SavedScope>,
+    /// Borrows the span and is not `Send`: the guard must be dropped on the thread that
+    /// entered.
+    _span: PhantomData<(&'a Span, *const ())>,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            producer::leave_scope(saved);
+        }
+    }
+}
+
+/// A guard that owns a span and keeps it entered on this thread; see [`Span::entered`].
+#[must_use = "the span is left (and closed) as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct EnteredSpan {
+    span: Span,
+    saved: Option<SavedScope>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl EnteredSpan {
+    /// Leaves the span and returns it, still open.
+    pub fn exit(mut self) -> Span {
+        if let Some(saved) = self.saved.take() {
+            producer::leave_scope(saved);
+        }
+        std::mem::replace(&mut self.span, Span::none())
+    }
+
+    /// The span.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl Drop for EnteredSpan {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            producer::leave_scope(saved);
+        }
+    }
+}
+
+/// The `traceparent` of the thread's current span, to send with outgoing requests; `None`
+/// outside any (enabled) span.
+///
+/// ```
+/// assert!(ttlog_core::current_traceparent().is_none());
+/// ```
+pub fn current_traceparent() -> Option<TraceParent> {
+    let current = producer::current_scope();
+    // SAFETY: the current span is alive while the thread is in it (this call).
+    unsafe { current.span_ref() }.map(|s| TraceParent::new(s.trace_id, s.span_id))
+}
+
+/// A span of a sink's event: its metadata, ids and fields, borrowed for the event's
+/// duration. Listed root first by [`Event::spans`](crate::Event::spans).
+#[derive(Clone, Copy)]
+pub struct SpanRef<'a> {
+    pub(crate) meta: &'static Metadata,
+    pub(crate) span_id: SpanId,
+    pub(crate) values: &'a [u8],
+    pub(crate) nvalues: u16,
+    pub(crate) recorded: &'a [u8],
+    pub(crate) nrecorded: u16,
+}
+
+impl<'a> SpanRef<'a> {
+    /// The span's name.
+    pub fn name(&self) -> &'static str {
+        self.meta.template()
+    }
+
+    /// The span's callsite metadata (level, target, file, line, field names).
+    pub fn metadata(&self) -> &'static Metadata {
+        self.meta
+    }
+
+    /// The span's id.
+    pub fn id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The span's fields: those given at creation, with values set later by
+    /// [`Span::record`] replacing them or added after them.
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + 'a {
+        let recorded = FieldsRef::new(self.recorded, self.nrecorded, false);
+        let names = self.meta.field_names().iter().copied();
+        let mut rest = self.values;
+        let created = names
+            .take(self.nvalues as usize)
+            .map_while(move |name| {
+                let (value, used) = decode_value(rest)?;
+                rest = &rest[used..];
+                Some((name, value))
+            })
+            .filter(move |(name, _)| !recorded.iter().any(|(n, _)| n == *name));
+        created.chain(recorded.iter())
+    }
+}
+
+impl fmt::Debug for SpanRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        map.entry(&"name", &self.name());
+        for (name, value) in self.fields() {
+            map.entry(&name, &value);
+        }
+        map.finish()
+    }
+}
