@@ -41,15 +41,17 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use ttlog_core::*;
+pub use ttlog_macros::{Fields, instrument};
 
 /// What the macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use ttlog_core::__macro_support::*;
     pub use ttlog_core::{
-        Callsite, Encoder, FormatFn, LogLevel, Metadata, STATIC_MAX_LEVEL, Value, level_enabled,
+        Callsite, Encoder, Fields, FieldsWriter, FormatFn, Instrument, LogLevel, Metadata,
+        STATIC_MAX_LEVEL, Span, Timer, Value, level_enabled,
     };
-    pub use ttlog_macros::__event;
+    pub use ttlog_macros::{__event, __span};
 }
 
 /// Logs an event at [`LogLevel::Trace`]. See the [crate docs](crate) for the syntax.
@@ -107,4 +109,126 @@ macro_rules! warn {
 #[macro_export]
 macro_rules! error {
     ($($arg:tt)*) => { $crate::__private::__event!(($crate) Error; $($arg)*) };
+}
+
+/// Creates a [`Span`] at the given level (`LogLevel::Info` when left out).
+///
+/// ```text
+/// span!([target: "name",] [LogLevel::Info,] "span name" [, fields…])
+/// ```
+///
+/// Fields use the event syntax: `key = value`, `%value`, `?value`, shorthand `user_id`. The
+/// span is entered with [`Span::enter`], [`Span::entered`], [`Span::in_scope`] or, for a
+/// future, [`Instrument::in_span`]; events inside carry it. When the span is disabled,
+/// nothing is evaluated and a no-op span is returned.
+///
+/// ```
+/// use ttlog::{LogLevel, info, span};
+///
+/// let _h = ttlog::init().console(false).init();
+/// let order_id = 42_u64;
+/// let span = span!(LogLevel::Info, "checkout", order_id, region = "eu-west");
+/// span.in_scope(|| {
+///     info!("payment captured", amount_cents = 1299);
+/// });
+/// span.record("status", "paid");
+/// drop(span); // logs "checkout closed" with duration_ns
+/// ```
+#[macro_export]
+macro_rules! span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) _; $($arg)*) };
+}
+
+/// Creates a [`Span`] at [`LogLevel::Trace`]; see [`span!`].
+///
+/// ```
+/// let span = ttlog::trace_span!("parse_header", bytes = 512_u32);
+/// let _guard = span.enter();
+/// ```
+#[macro_export]
+macro_rules! trace_span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) Trace; $($arg)*) };
+}
+
+/// Creates a [`Span`] at [`LogLevel::Debug`]; see [`span!`].
+///
+/// ```
+/// let span = ttlog::debug_span!("cache_lookup", key = "user:42");
+/// let hit = span.in_scope(|| true);
+/// assert!(hit);
+/// ```
+#[macro_export]
+macro_rules! debug_span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) Debug; $($arg)*) };
+}
+
+/// Creates a [`Span`] at [`LogLevel::Info`]; see [`span!`].
+///
+/// ```
+/// let request_id = 7_u64;
+/// let _entered = ttlog::info_span!("http_request", request_id, method = "GET").entered();
+/// ttlog::info!("handling request");
+/// ```
+#[macro_export]
+macro_rules! info_span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) Info; $($arg)*) };
+}
+
+/// Creates a [`Span`] at [`LogLevel::Warn`]; see [`span!`].
+///
+/// ```
+/// let span = ttlog::warn_span!("degraded_mode", reason = "replica lag");
+/// # drop(span);
+/// ```
+#[macro_export]
+macro_rules! warn_span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) Warn; $($arg)*) };
+}
+
+/// Creates a [`Span`] at [`LogLevel::Error`]; see [`span!`].
+///
+/// ```
+/// let span = ttlog::error_span!("recovery", attempt = 3_u32);
+/// # drop(span);
+/// ```
+#[macro_export]
+macro_rules! error_span {
+    ($($arg:tt)*) => { $crate::__private::__span!(($crate) Error; $($arg)*) };
+}
+
+/// Starts a [`Timer`]: when the guard is dropped, an event with the timer's name as message
+/// and the elapsed time as `elapsed_ns` is logged (at `Info`, or the level given first).
+///
+/// ```
+/// use ttlog::{LogLevel, timer};
+///
+/// fn rebuild_index() {
+///     let _timer = timer!("rebuild_index");
+///     // ... work ...
+/// } // logs "rebuild_index" elapsed_ns=…
+///
+/// let _debug_timer = timer!(LogLevel::Debug, "warm_cache");
+/// rebuild_index();
+/// ```
+#[macro_export]
+macro_rules! timer {
+    ($name:literal) => {
+        $crate::timer!($crate::LogLevel::Info, $name)
+    };
+    ($level:expr, $name:literal) => {{
+        static __TTLOG_META: $crate::__private::Metadata = $crate::__private::Metadata::new(
+            $level,
+            ::core::module_path!(),
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+            $name,
+            0,
+            &["elapsed_ns"],
+            ::core::option::Option::None,
+        );
+        static __TTLOG_CALLSITE: $crate::__private::Callsite =
+            $crate::__private::Callsite::new(&__TTLOG_META);
+        $crate::__private::Timer::start(&__TTLOG_CALLSITE)
+    }};
 }

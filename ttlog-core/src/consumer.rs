@@ -30,7 +30,8 @@ use crate::event::EventScope;
 use crate::level::LogLevel;
 use crate::record::{
     FLAG_RECORDER, FLAG_RELEASE, FLAG_SCOPE, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header,
-    KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE, SCOPE_WORDS, callsite_from_payload,
+    KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE, KIND_SPAN_RECORD, SCOPE_WORDS,
+    callsite_from_payload,
 };
 use crate::recorder::History;
 use crate::ring::ALIGN;
@@ -464,6 +465,21 @@ impl Consumer {
                     drop(spans);
                     // SAFETY: a RELEASE record hands the consumer one reference to each
                     // pointer; every earlier record that borrowed them was dispatched.
+                    unsafe { scope.release() };
+                }
+            }
+            KIND_SPAN_RECORD => {
+                if let Some(scope) = scope_words(bytes, header.flags)
+                    && header.flags & FLAG_RELEASE != 0
+                {
+                    // SAFETY: the record owns a reference to the span (released just below).
+                    if let Some(span) = unsafe { scope.span_ref() }
+                        && let Some((ValueRef::Fields(group), _)) =
+                            decode_value(&bytes[HEADER + SCOPE_WORDS..header.len])
+                    {
+                        span.apply_recorded(group);
+                    }
+                    // SAFETY: as for RELEASE records.
                     unsafe { scope.release() };
                 }
             }

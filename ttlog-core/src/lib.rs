@@ -71,7 +71,7 @@ pub use snapshot::{
     DEFAULT_RETENTION, DEFAULT_SNAPSHOT_DIR, Problem, SNAPSHOT_EXTENSION, Salvaged, Snapshot,
     SnapshotError, recover,
 };
-pub use span::{Entered, EnteredSpan, Span, SpanRef, current_traceparent};
+pub use span::{Entered, EnteredSpan, Span, SpanRef, Timer, current_traceparent};
 pub use stats::{Stats, ThreadStats};
 pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{

@@ -21,7 +21,7 @@ use crate::clock;
 use crate::encode::Encoder;
 use crate::record::{
     FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE,
-    ROUTE_SHIFT, SCOPE_WORDS, header_word,
+    KIND_SPAN_RECORD, ROUTE_SHIFT, SCOPE_WORDS, header_word,
 };
 use crate::ring::align_up;
 use crate::runtime::{self, ThreadRing};
@@ -58,11 +58,15 @@ impl Ext {
     }
 }
 
-/// What is being written: an event from a callsite, or a release of scope references.
+/// What is being written.
 #[derive(Clone, Copy)]
-enum What {
+pub(crate) enum What {
+    /// An event from a callsite.
     Event(&'static Callsite),
+    /// A release of scope references.
     Release,
+    /// A value recorded into a span.
+    SpanRecord,
 }
 
 /// The smallest record: a header (an event with no values, or a gap marker).
@@ -294,6 +298,7 @@ impl Producer {
                 flags | (cs.routes() << ROUTE_SHIFT) | ext.flags,
             ),
             What::Release => (KIND_RELEASE, 0, ext.flags),
+            What::SpanRecord => (KIND_SPAN_RECORD, 0, ext.flags),
         };
         let ts = self.timestamp();
         let ring = &self.shared.ring;
@@ -351,7 +356,7 @@ impl Producer {
     #[cold]
     #[inline(never)]
     fn on_full(&mut self, what: What) -> bool {
-        let is_event = matches!(what, What::Event(_));
+        let is_event = !matches!(what, What::Release);
         // The cached tail may be stale: the consumer may have freed space since.
         let tail = self.shared.ring.load_tail();
         if tail != self.cached_tail {
@@ -503,19 +508,15 @@ pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
     }
 }
 
-/// Records an event that carries `scope` and hands the consumer one reference to each of its
-/// pointers (a span's close event). If the event cannot be written, the references are
-/// released by a later record; if this thread cannot write at all, they are leaked (never
-/// freed too early).
-pub(crate) fn emit_owned(
-    cs: &'static Callsite,
-    scope: Scope,
-    mut encode: impl FnMut(&mut Encoder<'_>),
-) {
+/// Writes a record that carries `scope` and hands the consumer one reference to each of its
+/// pointers (a span's close event, a value recorded into a span). If it cannot be written
+/// (counted as a dropped event), the references are released by a later record; if this
+/// thread cannot write at all, they are leaked (never freed too early).
+pub(crate) fn emit_owned(what: What, scope: Scope, mut encode: impl FnMut(&mut Encoder<'_>)) {
     let recorded = with_producer(true, |_, producer| {
         let ext = Ext::owned(scope);
-        if !producer.try_write_fast(What::Event(cs), ext, &mut encode)
-            && !producer.write_slow(What::Event(cs), ext, &mut encode)
+        if !producer.try_write_fast(what, ext, &mut encode)
+            && !producer.write_slow(what, ext, &mut encode)
         {
             producer.pending.push(scope);
         }

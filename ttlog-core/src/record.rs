@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //! 0       4     total length in bytes, a multiple of 8 (header included)
-//! 4       1     kind: PAD, EVENT, GAP or RELEASE
+//! 4       1     kind: PAD, EVENT, GAP, RELEASE or SPAN_RECORD
 //! 5       1     flags: TRUNCATED when values were cut to fit; SINKS and RECORDER say
 //!               where the event goes (the callsite's interest when it was logged); SCOPE
 //!               when the scope words follow the header; RELEASE when the consumer owns
@@ -38,6 +38,9 @@ pub(crate) const KIND_EVENT: u8 = 1;
 pub(crate) const KIND_GAP: u8 = 2;
 /// No event: hands the consumer the scope references in the record's scope words.
 pub(crate) const KIND_RELEASE: u8 = 3;
+/// A value given to a span later (`Span::record`): one fields group, applied by the
+/// consumer in order with the events, for the span in the scope words (owned, RELEASE).
+pub(crate) const KIND_SPAN_RECORD: u8 = 4;
 
 /// The record's values were cut short to fit into the ring.
 pub(crate) const FLAG_TRUNCATED: u8 = 1;

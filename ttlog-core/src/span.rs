@@ -17,7 +17,7 @@ use crate::callsite::{Callsite, Metadata, level_enabled};
 use crate::clock;
 use crate::encode::Encoder;
 use crate::level::STATIC_MAX_LEVEL;
-use crate::producer::{self, SavedScope};
+use crate::producer::{self, SavedScope, What};
 use crate::scope::{OwnedValues, Scope};
 use crate::trace::{SpanId, TraceId, TraceParent};
 use crate::value::{FieldsRef, Value, ValueRef, decode_value};
@@ -66,6 +66,25 @@ impl SpanInner {
         (&self.values.bytes, self.values.count)
     }
 
+    /// Applies values recorded later (consumer thread): each pair of `group` replaces the
+    /// pair of the same name, or is added.
+    pub(crate) fn apply_recorded(&self, group: FieldsRef<'_>) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut merged: SmallVec<[u8; 64]> = SmallVec::new();
+        let mut count = 0u16;
+        let mut old = FieldsRef::new(&recorded.bytes, recorded.count, false).iter();
+        while let Some((old_name, _, raw)) = old.next_raw() {
+            if !group.iter().any(|(name, _)| name == old_name) {
+                merged.extend_from_slice(raw);
+                count += 1;
+            }
+        }
+        merged.extend_from_slice(group.body());
+        recorded.bytes = merged;
+        recorded.count = count + group.len() as u16;
+        self.has_recorded.store(true, Ordering::Release);
+    }
+
     /// Appends the recorded (name, value) pairs to `out`; returns how many.
     pub(crate) fn copy_recorded(&self, out: &mut Vec<u8>) -> u16 {
         if !self.has_recorded.load(Ordering::Acquire) {
@@ -103,7 +122,7 @@ impl SpanInner {
                 }
                 .retain()
             };
-            producer::emit_owned(cs, scope, |enc| enc.u64(duration));
+            producer::emit_owned(What::Event(cs), scope, |enc| enc.u64(duration));
         }
         if let Some(parent) = &self.parent {
             parent.drop_handle();
@@ -287,30 +306,17 @@ impl Span {
     /// span.record("status", 200_u16).record("cache", "hit");
     /// ```
     pub fn record<V: Value>(&self, name: &str, value: V) -> &Span {
-        let Some(inner) = &self.inner else {
-            return self;
-        };
-        let pair = OwnedValues::encode(|enc| {
-            enc.fields(false, |out| out.field(name, &value));
-        });
-        // The encoding is one fields group holding the pair: take the pair out of it.
-        let Some((ValueRef::Fields(group), _)) = decode_value(&pair.bytes) else {
-            return self;
-        };
-        let mut recorded = inner.recorded.lock().unwrap_or_else(|p| p.into_inner());
-        let mut kept: SmallVec<[u8; 64]> = SmallVec::new();
-        let mut count = 0;
-        let mut old = FieldsRef::new(&recorded.bytes, recorded.count, false).iter();
-        while let Some((old_name, _, raw)) = old.next_raw() {
-            if old_name != name {
-                kept.extend_from_slice(raw);
-                count += 1;
-            }
+        if let Some(inner) = &self.inner {
+            // The consumer applies the value in order with the events, so events logged
+            // before this call keep showing the old value.
+            let scope = Scope {
+                span: Arc::into_raw(Arc::clone(inner)),
+                ctx: std::ptr::null(),
+            };
+            producer::emit_owned(What::SpanRecord, scope, |enc| {
+                enc.fields(false, |out| out.field(name, &value));
+            });
         }
-        kept.extend_from_slice(group.body());
-        recorded.bytes = kept;
-        recorded.count = count + group.len() as u16;
-        inner.has_recorded.store(true, Ordering::Release);
         self
     }
 
@@ -512,5 +518,43 @@ impl fmt::Debug for SpanRef<'_> {
             map.entry(&name, &value);
         }
         map.finish()
+    }
+}
+
+/// A guard that logs how long it lived when dropped: what `timer!("name")` returns.
+///
+/// The event's message is the timer's name and its field `elapsed_ns` (an integer) the time
+/// since the timer started. It is logged only if its level is enabled when the timer drops.
+#[must_use = "the timer logs when it is dropped; bind it: `let _timer = timer!(..)`"]
+#[derive(Debug)]
+pub struct Timer {
+    callsite: &'static Callsite,
+    start: u64,
+}
+
+impl Timer {
+    /// Starts a timer that logs through `callsite` (built by `timer!`).
+    #[doc(hidden)]
+    pub fn start(callsite: &'static Callsite) -> Timer {
+        Timer {
+            callsite,
+            start: clock::raw_now(),
+        }
+    }
+
+    /// The time since the timer started.
+    pub fn elapsed(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(clock::nanos_between(self.start, clock::raw_now()))
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let cs = self.callsite;
+        let level = cs.metadata().level();
+        if STATIC_MAX_LEVEL.enables(level) && level_enabled(level) && cs.is_enabled() {
+            let elapsed = clock::nanos_between(self.start, clock::raw_now());
+            producer::emit(cs, |enc| enc.u64(elapsed));
+        }
     }
 }

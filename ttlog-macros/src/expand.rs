@@ -28,9 +28,12 @@ struct Field {
     binding: usize,
     /// The value expression's span, for errors about its type.
     span: Span,
+    /// Given by its variable alone (`info!(attempt)`): a `Fields` struct spreads into the
+    /// event's fields.
+    shorthand: bool,
 }
 
-struct Plan {
+pub(crate) struct Plan {
     bindings: Vec<Binding>,
     fields: Vec<Field>,
     /// For each placeholder, the binding of its value and those of its named counts.
@@ -51,7 +54,7 @@ fn bind(bindings: &mut Vec<Binding>, expr: TokenStream) -> usize {
     bindings.len() - 1
 }
 
-fn plan(input: EventInput) -> syn::Result<Plan> {
+pub(crate) fn plan(input: EventInput) -> syn::Result<Plan> {
     let mut bindings = Vec::new();
     let mut fields: Vec<Field> = Vec::new();
     let mut message: Option<(LitStr, FormatString)> = None;
@@ -63,7 +66,8 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
                      bindings: &mut Vec<Binding>,
                      key: Key,
                      sigil: Sigil,
-                     value: &Expr|
+                     value: &Expr,
+                     shorthand: bool|
      -> syn::Result<()> {
         if let Some(first) = fields.iter().find(|f| f.key.name == key.name) {
             let mut err = syn::Error::new(
@@ -83,6 +87,7 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
             sigil,
             binding,
             span,
+            shorthand,
         });
         Ok(())
     };
@@ -121,11 +126,11 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
                     let b = bind(&mut bindings, quote!(#value));
                     named.insert(key.name, b);
                 } else {
-                    add_field(&mut fields, &mut bindings, key, sigil, &value)?;
+                    add_field(&mut fields, &mut bindings, key, sigil, &value, false)?;
                 }
             }
             Item::SigilShorthand { key, sigil, value } => {
-                add_field(&mut fields, &mut bindings, key, sigil, &value)?;
+                add_field(&mut fields, &mut bindings, key, sigil, &value, false)?;
             }
             Item::Bare(expr) => {
                 let wanted = message.as_ref().map_or(0, |(_, f)| f.positional_count());
@@ -139,7 +144,15 @@ fn plan(input: EventInput) -> syn::Result<Plan> {
                             name,
                             span: expr.span(),
                         };
-                        add_field(&mut fields, &mut bindings, key, Sigil::Value, &expr)?;
+                        let shorthand = matches!(expr, Expr::Path(_));
+                        add_field(
+                            &mut fields,
+                            &mut bindings,
+                            key,
+                            Sigil::Value,
+                            &expr,
+                            shorthand,
+                        )?;
                     }
                     None if message.is_none() && index == 0 => {
                         return Err(syn::Error::new_spanned(
@@ -224,6 +237,54 @@ fn consumer_format(spec: &str, debug: bool) -> TokenStream {
     }
 }
 
+/// The statements that encode the plan's fields through `__enc`.
+pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
+    // Call-site identifiers interpolated into user-spanned code keep their own hygiene, so the
+    // spans (and the errors) point at the user's expression while the names still resolve.
+    let enc = Ident::new("__enc", Span::call_site());
+    plan.fields
+        .iter()
+        .map(|field| {
+            let v = &plan.bindings[field.binding].ident;
+            let span = field.span;
+            match field.sigil {
+                Sigil::Value if field.shorthand => {
+                    quote_spanned!(span=> __tt::Value::__encode_shorthand(#v, #enc);)
+                }
+                Sigil::Value => quote_spanned!(span=> __tt::Value::encode(#v, #enc);),
+                Sigil::Display => quote_spanned!(span=> #enc.display(#v);),
+                Sigil::Debug => quote_spanned!(span=> #enc.debug(#v);),
+                Sigil::RawOrDebug => quote_spanned! {span=>
+                    (&__tt::ArgRef(#v)).__encode_arg(#enc, |__w, __v| ::core::write!(__w, "{:?}", __v));
+                },
+                Sigil::RawOrDisplay => quote_spanned! {span=>
+                    (&__tt::ArgRef(#v)).__encode_arg(#enc, |__w, __v| ::core::write!(__w, "{}", __v));
+                },
+            }
+        })
+        .collect()
+}
+
+/// The field names, in encoding order.
+pub(crate) fn field_names(plan: &Plan) -> Vec<&str> {
+    plan.fields.iter().map(|f| f.key.name.as_str()).collect()
+}
+
+/// `body` with each value bound by reference first (evaluated once, in order).
+pub(crate) fn bind_values(plan: &Plan, body: TokenStream) -> TokenStream {
+    let idents: Vec<&Ident> = plan.bindings.iter().map(|b| &b.ident).collect();
+    let exprs: Vec<&TokenStream> = plan.bindings.iter().map(|b| &b.expr).collect();
+    if idents.is_empty() {
+        body
+    } else {
+        quote! {
+            match (#(&(#exprs),)*) {
+                (#(#idents,)*) => { #body }
+            }
+        }
+    }
+}
+
 pub(crate) fn expand_event(
     krate: TokenStream,
     level: Ident,
@@ -244,7 +305,7 @@ pub(crate) fn expand_event(
         .as_ref()
         .map_or_else(String::new, |(lit, _)| lit.value());
     let arg_count = plan.args.len();
-    let field_names: Vec<&str> = plan.fields.iter().map(|f| f.key.name.as_str()).collect();
+    let field_names = field_names(&plan);
 
     // The consumer-side message formatter.
     // Without braces (no placeholders, no `{{`/`}}` escapes) the template is the message.
@@ -315,35 +376,15 @@ pub(crate) fn expand_event(
             });
         }
     }
-    // Call-site identifiers interpolated into user-spanned code keep their own hygiene, so the
-    // spans (and the errors) point at the user's expression while the names still resolve.
-    let enc = Ident::new("__enc", Span::call_site());
-    for field in &plan.fields {
-        let v = &plan.bindings[field.binding].ident;
-        let span = field.span;
-        encode.push(match field.sigil {
-            Sigil::Value => quote_spanned!(span=> __tt::Value::encode(#v, #enc);),
-            Sigil::Display => quote_spanned!(span=> #enc.display(#v);),
-            Sigil::Debug => quote_spanned!(span=> #enc.debug(#v);),
-        });
-    }
-
-    let idents: Vec<&Ident> = plan.bindings.iter().map(|b| &b.ident).collect();
-    let exprs: Vec<&TokenStream> = plan.bindings.iter().map(|b| &b.expr).collect();
-    let emit = quote! {
-        __tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
-            #(#encode)*
-        });
-    };
-    let body = if idents.is_empty() {
-        emit
-    } else {
+    encode.extend(encode_fields(&plan));
+    let body = bind_values(
+        &plan,
         quote! {
-            match (#(&(#exprs),)*) {
-                (#(#idents,)*) => { #emit }
-            }
-        }
-    };
+            __tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
+                #(#encode)*
+            });
+        },
+    );
 
     Ok(quote! {
         {

@@ -12,9 +12,12 @@ use proc_macro2::TokenStream as TokenStream2;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, Token};
 
+mod derive;
 mod expand;
 mod format_string;
+mod instrument;
 mod parse;
+mod span;
 
 /// `(path) Level; arguments` as produced by the facade's `macro_rules!` wrappers.
 struct Invocation {
@@ -45,6 +48,40 @@ impl Parse for Invocation {
 pub fn __event(input: TokenStream) -> TokenStream {
     let invocation = syn::parse_macro_input!(input as Invocation);
     match expand::expand_event(invocation.krate, invocation.level, invocation.input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.into_compile_error().into(),
+    }
+}
+
+/// Expands one span. Not called directly: use `ttlog::span!` and friends.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __span(input: TokenStream) -> TokenStream {
+    let invocation = syn::parse_macro_input!(input as span::SpanInvocation);
+    match span::expand_span(&invocation.krate, invocation.input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.into_compile_error().into(),
+    }
+}
+
+/// Runs the function inside a span named after it, with its simple arguments as fields.
+/// See the `ttlog` crate's documentation of `instrument` for the options.
+#[proc_macro_attribute]
+pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
+    let options = syn::parse_macro_input!(args as instrument::Options);
+    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    match instrument::expand(options, item) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.into_compile_error().into(),
+    }
+}
+
+/// Derives `ttlog::Fields` (and `ttlog::Value`) for a struct with named fields. See the
+/// `ttlog` crate's documentation of `Fields` for the attributes.
+#[proc_macro_derive(Fields, attributes(ttlog))]
+pub fn derive_fields(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match derive::expand(input) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.into_compile_error().into(),
     }

@@ -25,6 +25,11 @@ pub(crate) enum Sigil {
     Display,
     /// `?`: through `Debug`.
     Debug,
+    /// Raw when the type has a raw encoding (numbers, strings), else `Debug`: for
+    /// `#[instrument(ret)]`, whose type the macro cannot see.
+    RawOrDebug,
+    /// As `RawOrDebug`, with `Display` for the others.
+    RawOrDisplay,
 }
 
 /// A field or named argument's key, with the span to report errors at.
