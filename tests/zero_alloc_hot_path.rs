@@ -1,5 +1,6 @@
 //! An enabled event allocates nothing on the calling thread, for every kind of value, after
-//! the thread's first event (which creates its ring).
+//! the thread's first event (which creates its ring); neither do entering and leaving spans,
+//! nor events inside spans and context scopes (creating a span allocates once).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -103,13 +104,38 @@ fn zero_alloc_hot_path() {
     }
     COUNTING.with(|c| c.set(false));
     let allocations = ALLOCATIONS.with(Cell::get);
-
-    handle.flush();
-    let stats = handle.stats();
-    assert_eq!(stats.delivered, 4 * 10_001, "{stats:?}");
     assert_eq!(
         allocations, 0,
         "allocations on the calling thread for 40,000 events"
     );
+
+    // Spans and context: created once, then entered, left and logged in 10,000 times.
+    let request = ttlog::info_span!("request", request_id = 7_u64, path = "/orders");
+    let query = ttlog::debug_span!("db_query", table = "orders");
+    ttlog::with_context("tenant", "acme", || {
+        // Warm-up: the first release record of each kind.
+        request.in_scope(|| query.in_scope(|| log_everything(0, &name, &order)));
+        COUNTING.with(|c| c.set(true));
+        for i in 0..10_000 {
+            let _request = request.enter();
+            info!("routing", attempt = i);
+            let _query = query.enter();
+            log_everything(i, &name, &order);
+            drop(_query);
+            request.in_scope(|| debug!("nested enter of the current span"));
+        }
+        COUNTING.with(|c| c.set(false));
+    });
+    let allocations = ALLOCATIONS.with(Cell::get);
+    assert_eq!(
+        allocations, 0,
+        "allocations on the calling thread for 20,000 span enters and 60,000 events in spans"
+    );
+    drop((request, query));
+
+    handle.flush();
+    let stats = handle.stats();
+    // 4 per log_everything call, 2 more per span-loop iteration, 2 close events.
+    assert_eq!(stats.delivered, 4 * 10_001 + 4 + 6 * 10_000 + 2, "{stats:?}");
     assert_eq!(order.id, 9);
 }
