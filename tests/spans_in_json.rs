@@ -13,6 +13,8 @@ fn start(level: LogLevel) -> (ttlog::TtlogHandle, SharedBuf) {
         .level(level)
         .format(Format::Json)
         .writer(out.clone())
+        .recorder_level(LogLevel::Trace)
+        .snapshot_dir(std::env::temp_dir().join(format!("ttlog-spans-{}", std::process::id())))
         // The test panics on purpose (inside `with_context`); no snapshot for that.
         .panic_hook(false)
         .try_init()
@@ -73,6 +75,7 @@ impl std::fmt::Display for Method {
 #[test]
 fn spans_context_timers_and_derived_fields() {
     let (handle, out) = start(LogLevel::Trace);
+    let mut live: Vec<Value> = Vec::new();
 
     // 1. Nested spans: events carry the innermost span, the whole stack, and the ids.
     let order_id = 42_u64;
@@ -91,6 +94,7 @@ fn spans_context_timers_and_derived_fields() {
     drop(outer);
     handle.flush();
     let lines = out.json();
+    live.extend(lines.iter().cloned());
     out.clear();
     let messages: Vec<&str> = lines
         .iter()
@@ -220,6 +224,7 @@ fn spans_context_timers_and_derived_fields() {
     info!("after the scopes");
     handle.flush();
     let lines = out.json();
+    live.extend(lines.iter().cloned());
     out.clear();
     let by_message = |m: &str| {
         lines
@@ -287,4 +292,30 @@ fn spans_context_timers_and_derived_fields() {
     assert!(!out.text().contains("hunter2"));
     let nested = lines.iter().find(|l| l["message"] == "nested").unwrap();
     assert_eq!(nested["fields"], json!({ "login": expected }));
+    live.extend(lines.iter().cloned());
+
+    // 6. The flight recorder keeps spans, ids, recorded values, context and groups: a snapshot
+    // read back renders the same lines as the live sink did.
+    let path = handle.snapshot("spans test").expect("snapshot");
+    let snapshot = ttlog::Snapshot::read_file(&path).expect("read back");
+    let mut formatter = ttlog::EventFormatter::new(Format::Json, false);
+    let mut stored = Vec::new();
+    snapshot.for_each_event(|event| formatter.write(event, &mut stored));
+    let stored: Vec<Value> = String::from_utf8(stored)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let without_time = |l: &Value| {
+        let mut l = l.clone();
+        l.as_object_mut().unwrap().remove("timestamp");
+        l
+    };
+    let live: Vec<Value> = live.iter().map(without_time).collect();
+    let stored: Vec<Value> = stored.iter().map(without_time).collect();
+    assert_eq!(stored.len(), live.len());
+    for (stored, live) in stored.iter().zip(&live) {
+        assert_eq!(stored, live);
+    }
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -69,7 +69,18 @@ pub fn __span(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
     let options = syn::parse_macro_input!(args as instrument::Options);
-    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    let item = match syn::parse::<syn::ItemFn>(item.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let tokens = TokenStream2::from(item);
+            return syn::Error::new_spanned(
+                tokens,
+                "`#[instrument]` goes on a function (or a method in an `impl` block)",
+            )
+            .into_compile_error()
+            .into();
+        }
+    };
     match instrument::expand(options, item) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.into_compile_error().into(),

@@ -1,0 +1,7 @@
+#[derive(ttlog::Fields)]
+struct Login {
+    #[ttlog(display, redact)]
+    password: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(ttlog::Fields)]
+enum Outcome {
+    Ok,
+    Failed,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(ttlog::Fields)]
+struct Job {
+    id: u64,
+    tags: Vec<String>,
+}
+
+fn main() {}

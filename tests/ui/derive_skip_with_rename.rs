@@ -1,0 +1,7 @@
+#[derive(ttlog::Fields)]
+struct Login {
+    #[ttlog(skip, rename = "pw")]
+    password: String,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(ttlog::Fields)]
+struct Point(i32, i32);
+
+fn main() {}

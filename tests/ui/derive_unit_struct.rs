@@ -1,0 +1,4 @@
+#[derive(ttlog::Fields)]
+struct Marker;
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(ttlog::Fields)]
+struct Login {
+    #[ttlog(hidden)]
+    password: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[ttlog::instrument(level = "loud")]
+fn handle_request(id: u64) {}
+
+fn main() {
+    handle_request(1);
+}

@@ -1,0 +1,6 @@
+#[ttlog::instrument(name = "a", name = "b")]
+fn handle_request(id: u64) {}
+
+fn main() {
+    handle_request(1);
+}

@@ -1,0 +1,6 @@
+#[ttlog::instrument(fields("hello"))]
+fn handle_request(id: u64) {}
+
+fn main() {
+    handle_request(1);
+}

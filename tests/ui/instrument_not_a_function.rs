@@ -1,0 +1,4 @@
+#[ttlog::instrument]
+struct Handler;
+
+fn main() {}

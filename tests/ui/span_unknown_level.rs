@@ -1,0 +1,3 @@
+fn main() {
+    let _span = ttlog::span!(ttlog::LogLevel::Verbose, "checkout");
+}
