@@ -35,7 +35,13 @@ fn charge(order_id: u64, amount: f64, currency: &str, card: &Card) -> Result<u32
     Ok(7)
 }
 
-#[instrument(name = "lookup", level = "debug", target = "inventory", skip(token), ret)]
+#[instrument(
+    name = "lookup",
+    level = "debug",
+    target = "inventory",
+    skip(token),
+    ret
+)]
 fn find_stock(sku: String, token: &str, warehouse: u16) -> u64 {
     let _ = token;
     info!("scanning shelves");
@@ -131,7 +137,9 @@ fn instrument_records_spans_options_and_async_context() {
         .expect("first init");
 
     // Sync fn: arguments, the error, the close event.
-    let card = Card { number: "4111 1111 1111 1111" };
+    let card = Card {
+        number: "4111 1111 1111 1111",
+    };
     assert_eq!(charge(42, 99.5, "EUR", &card), Ok(7));
     assert_eq!(
         charge(43, 250.0, "EUR", &card),
@@ -177,21 +185,34 @@ fn instrument_records_spans_options_and_async_context() {
     assert_eq!(failed[0]["span"]["order_id"], 43);
     let closed = with("charge closed");
     assert_eq!(closed.len(), 2);
-    assert!(closed.iter().all(|c| c["fields"]["duration_ns"].as_u64().is_some()));
+    assert!(
+        closed
+            .iter()
+            .all(|c| c["fields"]["duration_ns"].as_u64().is_some())
+    );
 
     let scanning = with("scanning shelves")[0];
-    assert_eq!(span_of(scanning), &json!({"name": "lookup", "sku": "SKU-9", "warehouse": 2}));
+    assert_eq!(
+        span_of(scanning),
+        &json!({"name": "lookup", "sku": "SKU-9", "warehouse": 2})
+    );
     let returned = with("lookup returned")[0];
     assert_eq!(returned["level"], "debug");
     assert_eq!(returned["target"], "inventory");
     assert_eq!(returned["fields"]["return"], 42, "integers stay integers");
 
     let granted = with("authorize returned")[0];
-    assert_eq!(span_of(granted), &json!({"name": "authorize", "user": "ada", "roles": 2}));
+    assert_eq!(
+        span_of(granted),
+        &json!({"name": "authorize", "user": "ada", "roles": 2})
+    );
     assert_eq!(granted["fields"]["return"], "granted");
 
     let probe = with("cache probe")[0];
-    assert_eq!(span_of(probe), &json!({"name": "get", "key": "hot", "shard": 3}));
+    assert_eq!(
+        span_of(probe),
+        &json!({"name": "get", "key": "hot", "shard": 3})
+    );
     let comparing = with("comparing");
     assert_eq!(comparing.len(), 2);
     assert_eq!(comparing[0]["span"], json!({"name": "largest", "limit": 2}));
@@ -299,8 +320,14 @@ fn instrument_records_spans_options_and_async_context() {
         .unwrap();
     handle.flush();
     let lines = out.json();
-    let before = lines.iter().find(|l| l["message"] == "before the move").unwrap();
-    let after = lines.iter().find(|l| l["message"] == "after the move").unwrap();
+    let before = lines
+        .iter()
+        .find(|l| l["message"] == "before the move")
+        .unwrap();
+    let after = lines
+        .iter()
+        .find(|l| l["message"] == "after the move")
+        .unwrap();
     assert_ne!(before["thread"], after["thread"]);
     assert_eq!(after["thread"], "other");
     for event in [before, after] {
@@ -309,7 +336,10 @@ fn instrument_records_spans_options_and_async_context() {
     }
     assert_eq!(before["span_id"], after["span_id"]);
     // The span closes when the future is dropped (on the other thread).
-    let closed = lines.iter().find(|l| l["message"] == "nightly_export closed").unwrap();
+    let closed = lines
+        .iter()
+        .find(|l| l["message"] == "nightly_export closed")
+        .unwrap();
     assert_eq!(closed["thread"], "other");
 }
 

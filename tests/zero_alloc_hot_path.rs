@@ -136,6 +136,10 @@ fn zero_alloc_hot_path() {
     handle.flush();
     let stats = handle.stats();
     // 4 per log_everything call, 2 more per span-loop iteration, 2 close events.
-    assert_eq!(stats.delivered, 4 * 10_001 + 4 + 6 * 10_000 + 2, "{stats:?}");
+    assert_eq!(
+        stats.delivered,
+        4 * 10_001 + 4 + 6 * 10_000 + 2,
+        "{stats:?}"
+    );
     assert_eq!(order.id, 9);
 }
