@@ -1,7 +1,10 @@
 //! Quickstart: an order service whose workers handle a queue of checkout requests.
 //!
 //! Some requests fail (declined cards, a slow inventory service); every outcome is logged with
-//! structured fields. Run it with different settings to see filtering and formats:
+//! structured fields. Each request runs in a `checkout` span (`#[instrument]`) with its
+//! request id in the context, and continues the trace of the caller's `traceparent`; the
+//! inventory and payment steps are child spans. Run it with different settings to see
+//! filtering and formats (`json` shows the span keys, ids and context):
 //!
 //! ```text
 //! cargo run --release --example quickstart
@@ -19,15 +22,22 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ttlog::{LogLevel, debug, error, info, trace, warn};
+use ttlog::{Fields, LogLevel, TraceParent, debug, error, info, instrument, trace, warn};
 
-#[derive(Debug, Clone)]
+/// A checkout request; `#[derive(Fields)]` lets `info!(order, ..)` log its fields.
+#[derive(Debug, Clone, Fields)]
 struct Checkout {
     request_id: u64,
     user_id: u64,
     path: &'static str,
     items: u32,
     amount_cents: u64,
+    /// The caller's trace, as received in the `traceparent` header.
+    #[ttlog(skip)]
+    traceparent: String,
+    /// Never logged as it is.
+    #[ttlog(redact)]
+    card_number: &'static str,
 }
 
 #[derive(Debug)]
@@ -53,20 +63,17 @@ mod inventory {
     use super::*;
 
     /// Reserves stock; the inventory service is slow now and then.
+    #[instrument(level = "debug", skip(order), fields(items = order.items), err)]
     pub(crate) fn reserve(order: &Checkout) -> Result<(), CheckoutError> {
         for sku in 0..order.items {
-            trace!("reserving", request_id = order.request_id, sku);
+            trace!("reserving", sku);
         }
         let latency = Duration::from_millis(5 + order.request_id * 7 % 20);
         thread::sleep(latency);
         if order.request_id.is_multiple_of(11) {
             return Err(CheckoutError::InventoryTimeout { after: latency });
         }
-        debug!(
-            "stock reserved",
-            request_id = order.request_id,
-            items = order.items
-        );
+        debug!("stock reserved");
         Ok(())
     }
 }
@@ -75,9 +82,11 @@ mod payments {
     use super::*;
 
     /// Charges the card; some cards are declined.
+    #[instrument(level = "debug", skip_all, fields(amount_cents = order.amount_cents), ret)]
     pub(crate) fn charge(order: &Checkout) -> Result<u64, CheckoutError> {
         thread::sleep(Duration::from_millis(3));
-        if order.request_id.is_multiple_of(7) {
+        // Test cards starting with 4000 are always declined.
+        if order.request_id.is_multiple_of(7) || order.card_number.starts_with("4000") {
             return Err(CheckoutError::CardDeclined {
                 code: "insufficient_funds",
             });
@@ -88,21 +97,30 @@ mod payments {
     }
 }
 
+/// One request: a `checkout` span (continuing the caller's trace) with the request id in the
+/// context of every event inside.
+fn handle(order: &Checkout) -> Result<u64, CheckoutError> {
+    let span = ttlog::info_span!("checkout", user_id = order.user_id, path = order.path);
+    let span = match order.traceparent.parse::<TraceParent>() {
+        Ok(parent) => span.continue_from(&parent),
+        Err(err) => {
+            warn!("ignoring the caller's traceparent", error = %err);
+            span
+        }
+    };
+    span.in_scope(|| ttlog::with_context("request_id", order.request_id, || process(order)))
+}
+
 fn process(order: &Checkout) -> Result<u64, CheckoutError> {
     let started = Instant::now();
+    info!(order, "checkout received");
     inventory::reserve(order)?;
     let receipt = payments::charge(order)?;
     // Milliseconds with two decimals.
     let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-    info!(
-        "checkout completed",
-        request_id = order.request_id,
-        user_id = order.user_id,
-        path = order.path,
-        latency_ms,
-    );
+    info!("checkout completed", latency_ms);
     if latency_ms > 20.0 {
-        warn!(request_id = order.request_id, latency_ms, "slow checkout");
+        warn!(latency_ms, "slow checkout");
     }
     Ok(receipt)
 }
@@ -134,7 +152,7 @@ fn main() {
                     loop {
                         let next = rx.lock().expect("queue").recv();
                         let Ok(order) = next else { break };
-                        match process(&order) {
+                        match handle(&order) {
                             Ok(receipt) => {
                                 done += 1;
                                 debug!("receipt issued", receipt);
@@ -147,9 +165,8 @@ fn main() {
                             ),
                             Err(err) => error!(
                                 "checkout failed",
-                                request_id = order.request_id,
                                 error = %err,
-                                order = ?order,
+                                order,
                             ),
                         }
                     }
@@ -170,12 +187,23 @@ fn main() {
             },
             items: 1 + (request_id % 4) as u32,
             amount_cents: 1999 * (1 + request_id % 5),
+            // The upstream gateway's trace; one caller sends a malformed header.
+            traceparent: if request_id == 13 {
+                "00-not-a-trace".to_owned()
+            } else {
+                let trace_id = 0x4bf9_2f35_77b3_4da6_a3ce_0000_0000_0000_u128 + request_id as u128;
+                format!("00-{trace_id:032x}-00f067aa0ba902b7-01")
+            },
+            card_number: "4111 1111 1111 1111",
         };
         tx.send(order).expect("workers are running");
     }
     drop(tx);
-    for worker in workers {
-        worker.join().expect("worker finished");
+    {
+        let _timer = ttlog::timer!("queue drained");
+        for worker in workers {
+            worker.join().expect("worker finished");
+        }
     }
 
     logger.flush();
