@@ -15,40 +15,12 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{NoopSubscriber, time_in_chunks};
+use common::{NoopSubscriber, USER_ID, time_in_chunks, tracing_event, tracing_json, ttlog_event};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tracing::Subscriber;
 use ttlog::{Format, LogLevel, Overflow, WriterSink};
 
-const USER_ID: u64 = 42;
-const PATH: &str = "/api/v1/items";
-const LATENCY_MS: f64 = 3.25;
-
+/// Events per end-to-end iteration.
 const END_TO_END_EVENTS: u64 = 2_000_000;
-
-#[inline(always)]
-fn ttlog_event() {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
-    ttlog::info!("request handled", user_id, path, latency_ms);
-}
-
-#[inline(always)]
-fn tracing_event() {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
-    tracing::info!(user_id, path, latency_ms, "request handled");
-}
-
-fn tracing_json() -> impl Subscriber + Send + Sync {
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(io::sink)
-        .finish()
-}
 
 fn benches(c: &mut Criterion) {
     let logger = ttlog::init()

@@ -18,10 +18,8 @@ struct Query<'a> {
 
 /// Checks a line: the fixed keys in contract order, and the variable parts.
 fn check(line: &Value, level: &str, message: &str, fields: Value) {
-    let obj = line.as_object().expect("object");
-    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     assert_eq!(
-        keys,
+        common::keys(line),
         [
             "timestamp",
             "level",

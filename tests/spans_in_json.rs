@@ -112,14 +112,8 @@ fn spans_context_timers_and_derived_fields() {
         ]
     );
     let cart = &lines[0];
-    let keys: Vec<&str> = cart
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        keys,
+        common::keys(cart),
         [
             "timestamp",
             "level",

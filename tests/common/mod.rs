@@ -44,3 +44,12 @@ impl Write for SharedBuf {
         Ok(())
     }
 }
+
+/// The keys of a JSON line, in order (the contract fixes the order).
+pub fn keys(line: &serde_json::Value) -> Vec<&str> {
+    line.as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}

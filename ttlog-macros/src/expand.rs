@@ -237,6 +237,47 @@ fn consumer_format(spec: &str, debug: bool) -> TokenStream {
     }
 }
 
+/// What a callsite's `static`s are made of.
+pub(crate) struct CallsiteSpec<'a> {
+    /// The name of the callsite `static`; its metadata is `<name>_META`.
+    pub(crate) name: &'a str,
+    pub(crate) level: &'a Ident,
+    pub(crate) target: &'a TokenStream,
+    pub(crate) template: &'a LitStr,
+    pub(crate) arg_count: usize,
+    pub(crate) field_names: &'a [&'a str],
+    pub(crate) format_fn: TokenStream,
+}
+
+/// The `static` metadata and callsite of one event or span (`__tt` must be in scope).
+pub(crate) fn callsite_statics(spec: CallsiteSpec<'_>) -> TokenStream {
+    let CallsiteSpec {
+        name,
+        level,
+        target,
+        template,
+        arg_count,
+        field_names,
+        format_fn,
+    } = spec;
+    let callsite = Ident::new(name, Span::call_site());
+    let meta = format_ident!("{}_META", name);
+    quote! {
+        static #meta: __tt::Metadata = __tt::Metadata::new(
+            __tt::LogLevel::#level,
+            #target,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+            #template,
+            #arg_count,
+            &[#(#field_names),*],
+            #format_fn,
+        );
+        static #callsite: __tt::Callsite = __tt::Callsite::new(&#meta);
+    }
+}
+
 /// The statements that encode the plan's fields through `__enc`.
 pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
     // Call-site identifiers interpolated into user-spanned code keep their own hygiene, so the
@@ -386,23 +427,21 @@ pub(crate) fn expand_event(
         },
     );
 
+    let statics = callsite_statics(CallsiteSpec {
+        name: "__TTLOG_CALLSITE",
+        level: &level,
+        target: &target,
+        template: &LitStr::new(&template, Span::call_site()),
+        arg_count,
+        field_names: &field_names,
+        format_fn,
+    });
     Ok(quote! {
         {
             use #krate::__private as __tt;
             #[allow(unused_imports)]
             use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
-            static __TTLOG_META: __tt::Metadata = __tt::Metadata::new(
-                __tt::LogLevel::#level,
-                #target,
-                ::core::module_path!(),
-                ::core::file!(),
-                ::core::line!(),
-                #template,
-                #arg_count,
-                &[#(#field_names),*],
-                #format_fn,
-            );
-            static __TTLOG_CALLSITE: __tt::Callsite = __tt::Callsite::new(&__TTLOG_META);
+            #statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
                 && __tt::level_enabled(__tt::LogLevel::#level)
                 && __TTLOG_CALLSITE.is_enabled()

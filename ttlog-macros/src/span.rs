@@ -16,7 +16,9 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Token};
 
-use crate::expand::{bind_values, encode_fields, field_names, plan};
+use crate::expand::{
+    CallsiteSpec, bind_values, callsite_statics, encode_fields, field_names, plan,
+};
 use crate::parse::{EventInput, Item};
 
 /// The level names a span or `#[instrument]` accepts, as written in `LogLevel`.
@@ -157,35 +159,31 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
             })
         },
     );
+    let span_statics = callsite_statics(CallsiteSpec {
+        name: "__TTLOG_SPAN",
+        level: &level,
+        target: &target,
+        template: &name,
+        arg_count: 0,
+        field_names: &names,
+        format_fn: quote!(::core::option::Option::None),
+    });
+    let close_statics = callsite_statics(CallsiteSpec {
+        name: "__TTLOG_CLOSE",
+        level: &level,
+        target: &target,
+        template: &closed,
+        arg_count: 0,
+        field_names: &["duration_ns"],
+        format_fn: quote!(::core::option::Option::None),
+    });
     Ok(quote! {
         {
             use #krate::__private as __tt;
             #[allow(unused_imports)]
             use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
-            static __TTLOG_SPAN_META: __tt::Metadata = __tt::Metadata::new(
-                __tt::LogLevel::#level,
-                #target,
-                ::core::module_path!(),
-                ::core::file!(),
-                ::core::line!(),
-                #name,
-                0,
-                &[#(#names),*],
-                ::core::option::Option::None,
-            );
-            static __TTLOG_SPAN: __tt::Callsite = __tt::Callsite::new(&__TTLOG_SPAN_META);
-            static __TTLOG_CLOSE_META: __tt::Metadata = __tt::Metadata::new(
-                __tt::LogLevel::#level,
-                #target,
-                ::core::module_path!(),
-                ::core::file!(),
-                ::core::line!(),
-                #closed,
-                0,
-                &["duration_ns"],
-                ::core::option::Option::None,
-            );
-            static __TTLOG_CLOSE: __tt::Callsite = __tt::Callsite::new(&__TTLOG_CLOSE_META);
+            #span_statics
+            #close_statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
                 && __tt::level_enabled(__tt::LogLevel::#level)
                 && __TTLOG_SPAN.is_enabled()
