@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{NoopSubscriber, USER_ID, time_in_chunks, tracing_event, tracing_json, ttlog_event};
+use common::{
+    NoopSubscriber, USER_ID, json_logger, time_in_chunks, tracing_event, tracing_json, ttlog_event,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ttlog::{Format, LogLevel, Overflow, WriterSink};
 
@@ -23,16 +25,7 @@ use ttlog::{Format, LogLevel, Overflow, WriterSink};
 const END_TO_END_EVENTS: u64 = 2_000_000;
 
 fn benches(c: &mut Criterion) {
-    let logger = ttlog::init()
-        .with_env(false)
-        .console(false)
-        .level(LogLevel::Info)
-        .overflow(Overflow::Block)
-        // 1 MiB rather than the default 256 KiB: the ring then cycles through memory the
-        // consumer core no longer caches, as in a steady workload (see docs/BENCHMARKS.md).
-        .thread_buffer_size(1 << 20)
-        .sink(WriterSink::new(io::sink(), Format::Json))
-        .init();
+    let logger = json_logger();
     // Register the callsites and create this thread's ring outside the measurements.
     ttlog_event();
     logger.flush();

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 mod common;
 
-use common::{NoopSubscriber, time_in_chunks, tracing_event, tracing_json, ttlog_event};
+use common::{
+    NoopSubscriber, json_logger, time_in_chunks, tracing_event, tracing_json, ttlog_event,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracing::Subscriber;
 use ttlog::{Format, LogLevel, Overflow, WriterSink};
@@ -57,14 +59,7 @@ fn tracing_benches(
 }
 
 fn benches(c: &mut Criterion) {
-    let logger = ttlog::init()
-        .with_env(false)
-        .console(false)
-        .level(LogLevel::Info)
-        .overflow(Overflow::Block)
-        .thread_buffer_size(1 << 20)
-        .sink(WriterSink::new(io::sink(), Format::Json))
-        .init();
+    let logger = json_logger();
     let span = ttlog::info_span!("http_request", request_id = 7_u64, method = "GET");
     // Register the callsites and create this thread's ring outside the measurements.
     span.in_scope(ttlog_event);

@@ -18,20 +18,7 @@ struct Query<'a> {
 
 /// Checks a line: the fixed keys in contract order, and the variable parts.
 fn check(line: &Value, level: &str, message: &str, fields: Value) {
-    assert_eq!(
-        common::keys(line),
-        [
-            "timestamp",
-            "level",
-            "target",
-            "message",
-            "fields",
-            "thread",
-            "file",
-            "line"
-        ],
-        "{line}"
-    );
+    assert_eq!(common::keys(line), common::CONTRACT_KEYS, "{line}");
     assert_eq!(line["level"], level, "{line}");
     assert_eq!(line["message"], message, "{line}");
     assert_eq!(line["fields"], fields, "{line}");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-use ttlog::TtlogHandle;
+use ttlog::{Format, LogLevel, Overflow, TtlogHandle, WriterSink};
 
 /// Events per timed chunk: 4,096 records of under 100 bytes fill well under half of the 1 MiB
 /// thread ring the benches use, so a chunk never waits for the consumer.
@@ -95,4 +95,18 @@ pub(crate) fn tracing_json() -> impl Subscriber + Send + Sync {
         .with_max_level(tracing::Level::INFO)
         .with_writer(io::sink)
         .finish()
+}
+
+/// The logger of `hot_path` and `spans`: info, JSON into `io::sink()`, blocking, no console.
+pub(crate) fn json_logger() -> TtlogHandle {
+    ttlog::init()
+        .with_env(false)
+        .console(false)
+        .level(LogLevel::Info)
+        .overflow(Overflow::Block)
+        // 1 MiB rather than the default 256 KiB: the ring then cycles through memory the
+        // consumer core no longer caches, as in a steady workload (see docs/BENCHMARKS.md).
+        .thread_buffer_size(1 << 20)
+        .sink(WriterSink::new(io::sink(), Format::Json))
+        .init()
 }

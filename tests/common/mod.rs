@@ -53,3 +53,15 @@ pub fn keys(line: &serde_json::Value) -> Vec<&str> {
         .map(String::as_str)
         .collect()
 }
+
+/// The keys every JSON line has, in the contract's order.
+pub const CONTRACT_KEYS: [&str; 8] = [
+    "timestamp",
+    "level",
+    "target",
+    "message",
+    "fields",
+    "thread",
+    "file",
+    "line",
+];
