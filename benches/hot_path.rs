@@ -10,7 +10,6 @@
 //! Run: `cargo bench --bench hot_path` (figures and the machine in docs/BENCHMARKS.md).
 
 use std::hint::black_box;
-use std::io;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -19,7 +18,6 @@ use common::{
     NoopSubscriber, USER_ID, json_logger, time_in_chunks, tracing_event, tracing_json, ttlog_event,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ttlog::{Format, LogLevel, Overflow, WriterSink};
 
 /// Events per end-to-end iteration.
 const END_TO_END_EVENTS: u64 = 2_000_000;

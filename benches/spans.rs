@@ -13,7 +13,6 @@
 //! Run: `cargo bench --bench spans` (figures in docs/BENCHMARKS.md).
 
 use std::hint::black_box;
-use std::io;
 use std::time::Duration;
 
 mod common;
@@ -23,7 +22,6 @@ use common::{
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracing::Subscriber;
-use ttlog::{Format, LogLevel, Overflow, WriterSink};
 
 /// The tracing side of each benchmark, under `subscriber`.
 fn tracing_benches(
