@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -135,11 +136,7 @@ where
 pub trait Instrument: Future + Sized {
     /// Polls the future inside `span` (which stays open until the future is dropped).
     fn in_span(self, span: Span) -> Instrumented<Self> {
-        Instrumented {
-            inner: self,
-            span: Some(span),
-            ctx: None,
-        }
+        Instrumented::new(self, Some(span), None)
     }
 
     /// Same as [`in_span`](Instrument::in_span), under the name `tracing` users know.
@@ -149,11 +146,8 @@ pub trait Instrument: Future + Sized {
 
     /// Polls the future with `name = value` added to the context current here, now.
     fn with_context<V: Value>(self, name: &str, value: V) -> Instrumented<Self> {
-        Instrumented {
-            inner: self,
-            span: None,
-            ctx: Some(ContextNode::current_plus(name, &|enc| value.encode(enc))),
-        }
+        let ctx = ContextNode::current_plus(name, &|enc| value.encode(enc));
+        Instrumented::new(self, None, Some(ctx))
     }
 
     /// Polls the future in the span and context current here, now: for `spawn`ed tasks.
@@ -171,23 +165,31 @@ pub trait Instrument: Future + Sized {
                 Arc::from_raw(current.ctx)
             }
         });
-        Instrumented {
-            inner: self,
-            span: Some(Span::current()),
-            ctx,
-        }
+        Instrumented::new(self, Some(Span::current()), ctx)
     }
 }
 
 impl<F: Future> Instrument for F {}
 
 pin_project_lite::pin_project! {
-    /// A future polled inside a span and/or context; see [`Instrument`].
+    /// A future polled (and dropped) inside a span and/or context; see [`Instrument`].
     pub struct Instrumented<F> {
+        // Dropped by hand in `drop`, inside the scope, so that what the future's own drop
+        // logs carries the span too.
         #[pin]
-        inner: F,
+        inner: ManuallyDrop<F>,
         span: Option<Span>,
         ctx: Option<Arc<ContextNode>>,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let _guard = enter(this.span, this.ctx);
+            // SAFETY: `inner` is dropped in place exactly once, here, and never used again;
+            // dropping pinned data in place keeps the pinning guarantee.
+            unsafe { ManuallyDrop::drop(this.inner.get_unchecked_mut()) };
+        }
     }
 }
 
@@ -201,15 +203,54 @@ impl<F> fmt::Debug for Instrumented<F> {
 }
 
 impl<F> Instrumented<F> {
+    fn new(inner: F, span: Option<Span>, ctx: Option<Arc<ContextNode>>) -> Instrumented<F> {
+        Instrumented {
+            inner: ManuallyDrop::new(inner),
+            span,
+            ctx,
+        }
+    }
+
     /// The span the future is polled in, if it was given one.
     pub fn span(&self) -> Option<&Span> {
         self.span.as_ref()
     }
+}
 
-    /// The future.
-    pub fn into_inner(self) -> F {
-        self.inner
-    }
+/// Enters the given span and context; where one is `None`, the thread's current one stays.
+fn enter(span: &Option<Span>, ctx: &Option<Arc<ContextNode>>) -> ScopeGuard {
+    let current = producer::current_scope();
+    // The current pointers are alive while they are current (this call); each new reference
+    // taken here goes to the scope entered below.
+    let span = match span.as_ref().and_then(|s| s.inner()) {
+        Some(inner) => Arc::into_raw(Arc::clone(inner)),
+        None => {
+            // SAFETY: see above.
+            unsafe {
+                Scope {
+                    span: current.span,
+                    ctx: std::ptr::null(),
+                }
+                .retain()
+            };
+            current.span
+        }
+    };
+    let ctx = match ctx {
+        Some(node) => Arc::into_raw(Arc::clone(node)),
+        None => {
+            // SAFETY: see above.
+            unsafe {
+                Scope {
+                    span: std::ptr::null(),
+                    ctx: current.ctx,
+                }
+                .retain()
+            };
+            current.ctx
+        }
+    };
+    ScopeGuard(Some(producer::enter_scope(Scope { span, ctx })))
 }
 
 impl<F: Future> Future for Instrumented<F> {
@@ -217,37 +258,10 @@ impl<F: Future> Future for Instrumented<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let current = producer::current_scope();
-        let span = match this.span.as_ref().and_then(|s| s.inner()) {
-            Some(inner) => Arc::into_raw(Arc::clone(inner)),
-            None => {
-                // SAFETY: the thread's current span is alive while it is current (this
-                // call); the new reference goes to the scope entered below.
-                unsafe {
-                    Scope {
-                        span: current.span,
-                        ctx: std::ptr::null(),
-                    }
-                    .retain()
-                };
-                current.span
-            }
-        };
-        let ctx = match this.ctx {
-            Some(node) => Arc::into_raw(Arc::clone(node)),
-            None => {
-                // SAFETY: as for the span above.
-                unsafe {
-                    Scope {
-                        span: std::ptr::null(),
-                        ctx: current.ctx,
-                    }
-                    .retain()
-                };
-                current.ctx
-            }
-        };
-        let _guard = ScopeGuard(Some(producer::enter_scope(Scope { span, ctx })));
-        this.inner.poll(cx)
+        let _guard = enter(this.span, this.ctx);
+        // SAFETY: `ManuallyDrop<F>` is pinned with `Self`, so the `F` inside it is never moved
+        // either; this only reaches through the wrapper.
+        let inner = unsafe { this.inner.map_unchecked_mut(|inner| &mut **inner) };
+        inner.poll(cx)
     }
 }
