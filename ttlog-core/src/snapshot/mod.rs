@@ -541,6 +541,149 @@ mod tests {
         }
     }
 
+    static CHECKOUT_SPAN: Metadata = Metadata::new(
+        LogLevel::Info,
+        "shop",
+        "shop",
+        "src/shop.rs",
+        7,
+        "checkout",
+        0,
+        &["order_id"],
+        None,
+    );
+
+    /// An event record inside the span `checkout{order_id=42}` with `status="paid"` recorded
+    /// later, and the context `request_id=7`.
+    fn scoped_record(callsite: u32, span_callsite: u32) -> Vec<u8> {
+        use crate::encode::Encoder;
+        use crate::event::EventScope;
+        use crate::span::SpanRef;
+        use crate::trace::{SpanId, TraceId};
+        use crate::value::{ValueRef, decode_value};
+
+        let mut values = [0u8; 64];
+        let mut enc = Encoder::over_slice(&mut values, false);
+        enc.u64(42);
+        let values_len = enc.len();
+        let mut groups = [[0u8; 64]; 2];
+        let [recorded, context] = &mut groups;
+        Encoder::over_slice(recorded, false).fields(false, |o| o.field("status", "paid"));
+        Encoder::over_slice(context, false).fields(false, |o| o.field("request_id", &7_u64));
+        fn group(bytes: &[u8]) -> crate::value::FieldsRef<'_> {
+            match decode_value(bytes) {
+                Some((ValueRef::Fields(group), _)) => group,
+                other => panic!("not a group: {other:?}"),
+            }
+        }
+        let (recorded, context) = (group(recorded), group(context));
+        let spans = [SpanRef {
+            meta: &CHECKOUT_SPAN,
+            span_id: SpanId::from_u64(0x00f0_67aa_0ba9_02b7).unwrap(),
+            values: &values[..values_len],
+            nvalues: 1,
+            recorded: recorded.body(),
+            nrecorded: recorded.len() as u16,
+        }];
+        let scope = EventScope {
+            spans: &spans,
+            trace_id: TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            context: Some(context),
+        };
+        let mut out = Vec::new();
+        put_record_header(
+            &mut out,
+            RECORD_EVENT,
+            RECORD_MESSAGE | format::RECORD_SCOPE,
+            1,
+            callsite,
+            1,
+            1_700_000_000_000_000_000,
+        );
+        put_str(&mut out, "payment 12.99 captured");
+        out.push(TAG_U64);
+        out.extend_from_slice(&1299_u64.to_le_bytes());
+        format::put_scope(&mut out, &scope, &[span_callsite]);
+        out
+    }
+
+    /// A snapshot holding `records` (checked by CRCs as written, whatever they contain).
+    fn snapshot_of(records: &[Vec<u8>]) -> Vec<u8> {
+        let mut history = History::in_memory(8 << 20, 1_000_000, 1);
+        history.add_callsite(&PAYMENT);
+        history.add_callsite(&CHECKOUT_SPAN);
+        history.add_thread(1, "checkout-worker");
+        for record in records {
+            history.push(record);
+        }
+        let copy = history.copy();
+        let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
+        writer.info(&[("service", "shop")]).unwrap();
+        writer
+            .table(
+                format::CHUNK_CALLSITES,
+                copy.callsite_count,
+                &copy.callsites,
+            )
+            .unwrap();
+        writer
+            .table(format::CHUNK_THREADS, copy.thread_count, &copy.threads)
+            .unwrap();
+        let mut cur = format::Cursor::new(&copy.records);
+        while let Some(len) = cur.u32() {
+            writer.event(cur.take(len as usize).unwrap()).unwrap();
+        }
+        writer.finish().unwrap().0
+    }
+
+    fn json_lines(s: &Snapshot) -> Vec<String> {
+        let mut formatter = crate::sink::EventFormatter::new(crate::sink::Format::Json, false);
+        let mut lines = Vec::new();
+        s.for_each_event(|event| {
+            let mut out = Vec::new();
+            formatter.write(event, &mut out);
+            lines.push(String::from_utf8(out).expect("UTF-8"));
+        });
+        lines
+    }
+
+    #[test]
+    fn scope_sections_read_back_and_damaged_ones_never_panic() {
+        let good = scoped_record(1, 2);
+        let snapshot = Snapshot::read(&snapshot_of(std::slice::from_ref(&good))).unwrap();
+        let lines = json_lines(&snapshot);
+        assert_eq!(lines.len(), 1);
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            line["span"],
+            serde_json::json!({"name": "checkout", "order_id": 42, "status": "paid"})
+        );
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["span_id"], "00f067aa0ba902b7");
+        assert_eq!(line["context"], serde_json::json!({"request_id": 7}));
+
+        // Records damaged before they were written (so their CRCs are valid): every
+        // truncation, and random byte changes, including of the span's callsite id.
+        let mut damaged: Vec<Vec<u8>> = (0..good.len()).map(|n| good[..n].to_vec()).collect();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..3000 {
+            let mut record = good.clone();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(record.len());
+                record[at] = rng.next() as u8;
+            }
+            damaged.push(record);
+        }
+        damaged.push(scoped_record(1, 99));
+        for chunk in damaged.chunks(64) {
+            let bytes = snapshot_of(chunk);
+            if let Ok(s) = Snapshot::read(&bytes) {
+                json_lines(&s);
+            }
+            json_lines(&Snapshot::salvage(&bytes).snapshot);
+        }
+    }
+
     #[test]
     fn a_foreign_file_is_not_a_snapshot() {
         let err = Snapshot::read(b"{\"timestamp\":\"2026-01-01\"}").unwrap_err();
