@@ -1,0 +1,65 @@
+//! Instruction counts of the caller's side, for callgrind: stable where wall-clock timings on a
+//! shared VM are not (see docs/BENCHMARKS.md). Not a criterion bench: it runs `N` events (or
+//! span enter/exit pairs) in a non-inlined function that callgrind counts alone.
+//!
+//! ```text
+//! cargo bench --bench icount --no-run          # prints the binary's path
+//! N=10000 MODE=event valgrind --tool=callgrind --collect-atstart=no \
+//!     --toggle-collect='icount::events' target/release/deps/icount-<hash>
+//! ```
+//!
+//! Run with two values of `N` and divide the difference of the totals by the difference of
+//! `N`: that removes the one-time costs (registration, the thread's ring). `MODE` is `event`
+//! (the `hot_path` event), `in_span` (the same event inside an entered span) or `enter_exit`
+//! (toggle `icount::enter_exit` instead).
+
+use std::hint::black_box;
+
+#[inline(never)]
+fn events(n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        ttlog::info!("request handled", user_id, path, latency_ms);
+    }
+}
+
+#[inline(never)]
+fn enter_exit(span: &ttlog::Span, n: u64) {
+    for _ in 0..n {
+        drop(black_box(span.enter()));
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; without `N` this is a quick smoke run.
+    let n: u64 = std::env::var("N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000);
+    let logger = ttlog::init()
+        .with_env(false)
+        .console(false)
+        .level(ttlog::LogLevel::Info)
+        .overflow(ttlog::Overflow::Block)
+        // Large enough that the measured loop never waits for the consumer.
+        .thread_buffer_size(1 << 22)
+        .sink(ttlog::WriterSink::new(std::io::sink(), ttlog::Format::Json))
+        .init();
+    let span = ttlog::info_span!("http_request", request_id = 7_u64);
+    // One-time costs outside the counted calls' difference.
+    events(1);
+    enter_exit(&span, 1);
+    logger.flush();
+    match std::env::var("MODE").as_deref() {
+        Ok("in_span") => {
+            let _entered = span.enter();
+            events(n);
+        }
+        Ok("enter_exit") => enter_exit(&span, n),
+        _ => events(n),
+    }
+    logger.flush();
+    assert_eq!(logger.stats().dropped, 0);
+}
