@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use crate::encode::Encoder;
 use crate::producer::{self, SavedScope};
-use crate::scope::{OwnedValues, Scope};
+use crate::scope::{self, OwnedValues, Scope};
 use crate::span::Span;
 use crate::value::{FieldsRef, Value, ValueRef, decode_value};
 
@@ -60,18 +60,8 @@ impl ContextNode {
     }
 
     fn enter(self: &Arc<ContextNode>) -> SavedScope {
-        let span = producer::current_scope().span;
-        // SAFETY: the current span is alive while the thread is in it (this call); the new
-        // reference goes to the scope being entered.
-        unsafe {
-            Scope {
-                span,
-                ctx: std::ptr::null(),
-            }
-            .retain()
-        };
         producer::enter_scope(Scope {
-            span,
+            span: scope::into_raw(scope::current_span()),
             ctx: Arc::into_raw(Arc::clone(self)),
         })
     }
@@ -152,20 +142,7 @@ pub trait Instrument: Future + Sized {
 
     /// Polls the future in the span and context current here, now: for `spawn`ed tasks.
     fn in_current_scope(self) -> Instrumented<Self> {
-        let current = producer::current_scope();
-        let ctx = (!current.ctx.is_null()).then(|| {
-            // SAFETY: the current context is alive while the thread is in it (this call),
-            // and the pointer came from `Arc::into_raw`; the new reference becomes the Arc.
-            unsafe {
-                Scope {
-                    span: std::ptr::null(),
-                    ctx: current.ctx,
-                }
-                .retain();
-                Arc::from_raw(current.ctx)
-            }
-        });
-        Instrumented::new(self, Some(Span::current()), ctx)
+        Instrumented::new(self, Some(Span::current()), scope::current_context())
     }
 }
 
@@ -219,38 +196,18 @@ impl<F> Instrumented<F> {
 
 /// Enters the given span and context; where one is `None`, the thread's current one stays.
 fn enter(span: &Option<Span>, ctx: &Option<Arc<ContextNode>>) -> ScopeGuard {
-    let current = producer::current_scope();
-    // The current pointers are alive while they are current (this call); each new reference
-    // taken here goes to the scope entered below.
     let span = match span.as_ref().and_then(|s| s.inner()) {
-        Some(inner) => Arc::into_raw(Arc::clone(inner)),
-        None => {
-            // SAFETY: see above.
-            unsafe {
-                Scope {
-                    span: current.span,
-                    ctx: std::ptr::null(),
-                }
-                .retain()
-            };
-            current.span
-        }
+        Some(inner) => Some(Arc::clone(inner)),
+        None => scope::current_span(),
     };
     let ctx = match ctx {
-        Some(node) => Arc::into_raw(Arc::clone(node)),
-        None => {
-            // SAFETY: see above.
-            unsafe {
-                Scope {
-                    span: std::ptr::null(),
-                    ctx: current.ctx,
-                }
-                .retain()
-            };
-            current.ctx
-        }
+        Some(node) => Some(Arc::clone(node)),
+        None => scope::current_context(),
     };
-    ScopeGuard(Some(producer::enter_scope(Scope { span, ctx })))
+    ScopeGuard(Some(producer::enter_scope(Scope {
+        span: scope::into_raw(span),
+        ctx: scope::into_raw(ctx),
+    })))
 }
 
 impl<F: Future> Future for Instrumented<F> {

@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use crate::context::ContextNode;
 use crate::encode::Encoder;
+use crate::producer;
 use crate::span::SpanInner;
 
 /// A span and a context pointer pair; either may be null. Whether it owns references depends
@@ -37,29 +38,12 @@ impl Scope {
         self.span.is_null() && self.ctx.is_null()
     }
 
-    /// Adds one reference to each non-null pointer.
-    ///
-    /// # Safety
-    ///
-    /// Each non-null pointer must come from `Arc::into_raw` and its allocation must be alive
-    /// (someone holds a reference for the duration of the call).
-    pub(crate) unsafe fn retain(self) {
-        if !self.span.is_null() {
-            // SAFETY: the caller guarantees an `into_raw` pointer to a live allocation.
-            unsafe { Arc::increment_strong_count(self.span) };
-        }
-        if !self.ctx.is_null() {
-            // SAFETY: as above.
-            unsafe { Arc::increment_strong_count(self.ctx) };
-        }
-    }
-
     /// Drops one reference of each non-null pointer.
     ///
     /// # Safety
     ///
     /// The caller must own one reference to each non-null pointer (obtained from
-    /// `Arc::into_raw` or [`Scope::retain`]) and must not use it afterwards.
+    /// `Arc::into_raw`) and must not use it afterwards.
     pub(crate) unsafe fn release(self) {
         if !self.span.is_null() {
             // SAFETY: the caller owns this reference and gives it up here.
@@ -91,6 +75,41 @@ impl Scope {
         // SAFETY: the caller guarantees the pointer is null or alive for 'a.
         unsafe { self.ctx.as_ref() }
     }
+}
+
+/// A new reference to the thread's current span, if it is in one.
+pub(crate) fn current_span() -> Option<Arc<SpanInner>> {
+    // SAFETY: the slot's pointers come from `Arc::into_raw` and the slot owns a reference to
+    // each while they are current, which covers this call.
+    unsafe { clone_raw(producer::current_scope().span) }
+}
+
+/// A new reference to the thread's current context, if it has one.
+pub(crate) fn current_context() -> Option<Arc<ContextNode>> {
+    // SAFETY: as in `current_span`.
+    unsafe { clone_raw(producer::current_scope().ctx) }
+}
+
+/// A new `Arc` on the allocation behind `ptr` (`None` for null).
+///
+/// # Safety
+///
+/// A non-null `ptr` must come from `Arc::into_raw`, and its allocation must stay alive for the
+/// duration of the call.
+unsafe fn clone_raw<T>(ptr: *const T) -> Option<Arc<T>> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: guaranteed by the caller; the reference added becomes the returned `Arc`.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Some(Arc::from_raw(ptr))
+    }
+}
+
+/// The pointer of a scope that owns the reference `arc` (null for `None`).
+pub(crate) fn into_raw<T>(arc: Option<Arc<T>>) -> *const T {
+    arc.map_or(std::ptr::null(), Arc::into_raw)
 }
 
 /// Values encoded once and kept (span fields, context fields), without a per-value heap.

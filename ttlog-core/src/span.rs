@@ -18,7 +18,7 @@ use crate::clock;
 use crate::encode::Encoder;
 use crate::level::STATIC_MAX_LEVEL;
 use crate::producer::{self, SavedScope, What};
-use crate::scope::{OwnedValues, Scope};
+use crate::scope::{self, OwnedValues, Scope};
 use crate::trace::{SpanId, TraceId, TraceParent};
 use crate::value::{FieldsRef, Value, ValueRef, decode_value};
 
@@ -108,19 +108,10 @@ impl SpanInner {
         let level = cs.metadata().level();
         if STATIC_MAX_LEVEL.enables(level) && level_enabled(level) && cs.is_enabled() {
             let duration = clock::nanos_between(self.start, clock::raw_now());
-            let ctx = producer::current_scope().ctx;
+            // The close record takes these references.
             let scope = Scope {
                 span: Arc::into_raw(Arc::clone(self)),
-                ctx,
-            };
-            // SAFETY: `ctx` is the thread's current context, alive while the thread is in
-            // it (for the duration of this call); the close record takes this new reference.
-            unsafe {
-                Scope {
-                    span: std::ptr::null(),
-                    ctx,
-                }
-                .retain()
+                ctx: scope::into_raw(scope::current_context()),
             };
             producer::emit_owned(What::Event(cs), scope, |enc| enc.u64(duration));
         }
@@ -164,22 +155,10 @@ impl Span {
         close: &'static Callsite,
         encode: impl FnOnce(&mut Encoder<'_>),
     ) -> Span {
-        let current = producer::current_scope();
-        // SAFETY: the current span is alive while the thread is in it, i.e. during this call.
-        let parent = unsafe { current.span_ref() }.map(|parent| {
-            // SAFETY: as above; the pointer came from `Arc::into_raw`.
-            unsafe {
-                Scope {
-                    span: current.span,
-                    ctx: std::ptr::null(),
-                }
-                .retain()
-            };
-            // SAFETY: the reference taken just above becomes this `Arc`.
-            let parent = unsafe { Arc::from_raw(parent as *const SpanInner) };
+        let parent = scope::current_span();
+        if let Some(parent) = &parent {
             parent.add_handle();
-            parent
-        });
+        }
         let trace_id = parent.as_ref().map_or_else(TraceId::random, |p| p.trace_id);
         Span {
             inner: Some(Arc::new(SpanInner {
@@ -216,22 +195,11 @@ impl Span {
     /// assert!(ttlog_core::Span::current().is_disabled());
     /// ```
     pub fn current() -> Span {
-        let current = producer::current_scope();
-        if current.span.is_null() {
-            return Span::none();
+        let inner = scope::current_span();
+        if let Some(inner) = &inner {
+            inner.add_handle();
         }
-        // SAFETY: the current span is alive while the thread is in it; the pointer came
-        // from `Arc::into_raw`, and the new reference becomes the returned handle.
-        let inner = unsafe {
-            Scope {
-                span: current.span,
-                ctx: std::ptr::null(),
-            }
-            .retain();
-            Arc::from_raw(current.span)
-        };
-        inner.add_handle();
-        Span { inner: Some(inner) }
+        Span { inner }
     }
 
     /// Whether this is a disabled (no-op) span.
@@ -362,19 +330,9 @@ impl Span {
 
     fn enter_inner(&self) -> Option<SavedScope> {
         let inner = self.inner.as_ref()?;
-        let ctx = producer::current_scope().ctx;
-        // SAFETY: the current context is alive while the thread is in it (this call); the
-        // new reference goes to the scope being entered.
-        unsafe {
-            Scope {
-                span: std::ptr::null(),
-                ctx,
-            }
-            .retain()
-        };
         Some(producer::enter_scope(Scope {
             span: Arc::into_raw(Arc::clone(inner)),
-            ctx,
+            ctx: scope::into_raw(scope::current_context()),
         }))
     }
 
