@@ -406,11 +406,14 @@ mod tests {
             }
             history.push(&record);
         }
+        write_history(&history, &[("service", "checkout"), ("reason", "test")])
+    }
+
+    /// A snapshot file of everything in `history`, with `info`.
+    fn write_history(history: &History, info: &[(&str, &str)]) -> Vec<u8> {
         let copy = history.copy();
         let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
-        writer
-            .info(&[("service", "checkout"), ("reason", "test")])
-            .unwrap();
+        writer.info(info).unwrap();
         writer
             .table(
                 format::CHUNK_CALLSITES,
@@ -616,24 +619,7 @@ mod tests {
         for record in records {
             history.push(record);
         }
-        let copy = history.copy();
-        let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
-        writer.info(&[("service", "shop")]).unwrap();
-        writer
-            .table(
-                format::CHUNK_CALLSITES,
-                copy.callsite_count,
-                &copy.callsites,
-            )
-            .unwrap();
-        writer
-            .table(format::CHUNK_THREADS, copy.thread_count, &copy.threads)
-            .unwrap();
-        let mut cur = format::Cursor::new(&copy.records);
-        while let Some(len) = cur.u32() {
-            writer.event(cur.take(len as usize).unwrap()).unwrap();
-        }
-        writer.finish().unwrap().0
+        write_history(&history, &[("service", "shop")])
     }
 
     fn json_lines(s: &Snapshot) -> Vec<String> {
