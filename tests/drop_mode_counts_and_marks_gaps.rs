@@ -1,4 +1,4 @@
-//! `Overflow::Drop` with a tiny ring: every drop is counted, and each gap is marked in the
+//! `Overflow::Drop` with the smallest ring (4 KiB): every drop is counted, and each gap is marked in the
 //! output, where it happened, by an `N events dropped` event whose N is the size of the gap.
 
 mod common;
@@ -16,7 +16,7 @@ fn drop_mode_counts_and_marks_gaps() {
         .level(LogLevel::Info)
         .format(Format::Json)
         .writer(out.clone())
-        .thread_buffer_size(1024)
+        .thread_buffer_size(4096)
         .try_init()
         .unwrap();
 
@@ -26,7 +26,7 @@ fn drop_mode_counts_and_marks_gaps() {
     handle.flush();
 
     let stats = handle.stats();
-    assert!(stats.dropped > 0, "a 1 KiB ring must overflow: {stats:?}");
+    assert!(stats.dropped > 0, "a 4 KiB ring must overflow: {stats:?}");
     assert_eq!(stats.logged + stats.dropped, EVENTS, "{stats:?}");
     assert_eq!(stats.delivered, stats.logged, "{stats:?}");
 

@@ -290,8 +290,10 @@ impl Builder {
         self
     }
 
-    /// Size of each thread's ring in bytes (rounded up to a power of two; default 256 KiB).
-    /// Applies to threads that log their first event after `init`.
+    /// Size of each thread's ring in bytes (rounded up to a power of two; default 256 KiB,
+    /// at least [`MIN_THREAD_BUFFER`], at most [`MAX_THREAD_BUFFER`]). Applies to threads
+    /// that log their first event after `init`. A record takes at most half the ring: longer
+    /// text is cut and marked.
     pub fn thread_buffer_size(mut self, bytes: usize) -> Builder {
         self.thread_buffer = bytes;
         self
@@ -312,7 +314,7 @@ impl Builder {
         match self.build(false) {
             Ok(handle) => handle,
             Err(err) => {
-                eprintln!("ttlog: {err}; using the logger already installed");
+                diag!("ttlog: {err}; using the logger already installed");
                 match runtime::consumer() {
                     Some(shared) => TtlogHandle::secondary(shared),
                     None => TtlogHandle::detached(),
@@ -322,8 +324,9 @@ impl Builder {
     }
 
     /// Installs the logger, or says why not: another logger is installed, a directive in
-    /// `TTLOG`/`RUST_LOG`/[`filter`](Builder::filter) is malformed, or `TTLOG_FORMAT` is not
-    /// a format.
+    /// `TTLOG`/`RUST_LOG`/[`filter`](Builder::filter) is malformed, `TTLOG_FORMAT` is not
+    /// a format, or a size is out of range ([`InitError::Size`]; [`init`](Builder::init)
+    /// clamps it instead, with a warning).
     pub fn try_init(self) -> Result<TtlogHandle, InitError> {
         self.build(true)
     }
@@ -349,7 +352,7 @@ impl Builder {
                         return Err(InitError::Filter(first.clone()));
                     }
                     let names: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                    eprintln!("ttlog: ignoring in {source}: {}", names.join("; "));
+                    diag!("ttlog: ignoring in {source}: {}", names.join("; "));
                 }
                 filter
             }
@@ -362,7 +365,7 @@ impl Builder {
                 Ok(format) => Some(format),
                 Err(err) if strict => return Err(InitError::Format(err)),
                 Err(err) => {
-                    eprintln!("ttlog: ignoring TTLOG_FORMAT: {err}");
+                    diag!("ttlog: ignoring TTLOG_FORMAT: {err}");
                     None
                 }
             },
@@ -377,11 +380,17 @@ impl Builder {
         let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ansi = self.ansi.unwrap_or(terminal && !no_color);
 
+        let thread_buffer = checked_size(
+            "thread_buffer_size",
+            self.thread_buffer,
+            MIN_THREAD_BUFFER..=MAX_THREAD_BUFFER,
+            strict,
+        )?;
         if runtime::consumer().is_some() {
             return Err(InitError::AlreadyInstalled);
         }
         let recorder = if self.recorder {
-            Some(self.recorder_shared(&env)?)
+            Some(self.recorder_shared(&env, strict)?)
         } else {
             None
         };
@@ -407,7 +416,7 @@ impl Builder {
         }
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
-        runtime::RING_BYTES.store(self.thread_buffer, Ordering::Relaxed);
+        runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);
         let config = ConsumerConfig {
             sinks,
             reorder_window: self.reorder_window,
@@ -446,6 +455,7 @@ impl Builder {
     fn recorder_shared(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
+        strict: bool,
     ) -> Result<RecorderShared, InitError> {
         let dir = env("TTLOG_SNAPSHOT_DIR")
             .filter(|d| !d.trim().is_empty())
@@ -456,10 +466,18 @@ impl Builder {
             .recorder_level
             .map_or_else(|| "same as sinks".to_owned(), |l| l.as_str().to_owned());
         let config = SnapshotConfig::new(dir, self.retention, self.service.clone(), level);
-        let events = self.capacity.max(1);
-        let bytes = self
-            .recorder_bytes
-            .unwrap_or_else(|| events.saturating_mul(128).max(64 * 1024));
+        let events = checked_size("capacity", self.capacity, 1..=MAX_RECORDER_EVENTS, strict)?;
+        let bytes = match self.recorder_bytes {
+            Some(bytes) => checked_size(
+                "recorder_bytes",
+                bytes,
+                MIN_RECORDER_BYTES..=MAX_RECORDER_BYTES,
+                strict,
+            )?,
+            None => events
+                .saturating_mul(128)
+                .clamp(64 * 1024, MAX_RECORDER_BYTES),
+        };
         static GENERATION: AtomicU32 = AtomicU32::new(0);
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
         let history = match &self.persist {
@@ -513,13 +531,49 @@ fn recover_previous_run(path: &Path, config: &SnapshotConfig) {
         })
         .and_then(|()| snapshot::write_recovered(path, &previous, &out));
     match result {
-        Ok(n) => eprintln!(
+        Ok(n) => diag!(
             "ttlog: recovered {n} events of the previous run from {} into {}",
             path.display(),
             out.display()
         ),
-        Err(err) => eprintln!("ttlog: could not recover {}: {err}", path.display()),
+        Err(err) => diag!("ttlog: could not recover {}: {err}", path.display()),
     }
+}
+
+/// The smallest ring a thread may have ([`Builder::thread_buffer_size`]).
+pub const MIN_THREAD_BUFFER: usize = 4 * 1024;
+/// The largest ring a thread may have ([`Builder::thread_buffer_size`]).
+pub const MAX_THREAD_BUFFER: usize = 1 << 30;
+/// The most events the flight recorder may keep ([`Builder::capacity`]).
+pub const MAX_RECORDER_EVENTS: usize = 1 << 30;
+/// The smallest flight recorder history in bytes ([`Builder::recorder_bytes`]).
+pub const MIN_RECORDER_BYTES: usize = 4 * 1024;
+/// The largest flight recorder history in bytes ([`Builder::recorder_bytes`]).
+pub const MAX_RECORDER_BYTES: usize = 16 << 30;
+
+/// `value` if it is in `range`; else an error (`strict`) or the nearest bound, with a warning.
+fn checked_size(
+    setting: &'static str,
+    value: usize,
+    range: std::ops::RangeInclusive<usize>,
+    strict: bool,
+) -> Result<usize, InitError> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    let (min, max) = (*range.start(), *range.end());
+    let error = InitError::Size {
+        setting,
+        value,
+        min,
+        max,
+    };
+    if strict {
+        return Err(error);
+    }
+    let clamped = value.clamp(min, max);
+    diag!("ttlog: {error}; using {clamped}");
+    Ok(clamped)
 }
 
 /// Why [`Builder::try_init`] did not install the logger.
@@ -534,6 +588,17 @@ pub enum InitError {
     Format(ParseFormatError),
     /// The consumer thread could not be started.
     Spawn(io::Error),
+    /// A size given to the builder is out of range.
+    Size {
+        /// The builder method (`thread_buffer_size`, `capacity`, `recorder_bytes`).
+        setting: &'static str,
+        /// The value given.
+        value: usize,
+        /// The smallest value allowed.
+        min: usize,
+        /// The largest value allowed.
+        max: usize,
+    },
     /// The persisted recorder file could not be created or mapped.
     Persist {
         /// The file given to [`Builder::persist`].
@@ -550,6 +615,15 @@ impl fmt::Display for InitError {
             InitError::Filter(err) => write!(f, "{err}"),
             InitError::Format(err) => write!(f, "TTLOG_FORMAT: {err}"),
             InitError::Spawn(err) => write!(f, "could not start the consumer thread: {err}"),
+            InitError::Size {
+                setting,
+                value,
+                min,
+                max,
+            } => write!(
+                f,
+                "{setting}({value}) is out of range: it must be between {min} and {max}"
+            ),
             InitError::Persist { path, source } => {
                 write!(
                     f,
@@ -568,7 +642,7 @@ impl std::error::Error for InitError {
             InitError::Format(err) => Some(err),
             InitError::Spawn(err) => Some(err),
             InitError::Persist { source, .. } => Some(source),
-            InitError::AlreadyInstalled => None,
+            InitError::AlreadyInstalled | InitError::Size { .. } => None,
         }
     }
 }

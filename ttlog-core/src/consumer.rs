@@ -27,6 +27,7 @@ use crate::callsite::Metadata;
 use crate::clock;
 use crate::event::Event;
 use crate::event::EventScope;
+use crate::guard::guarded;
 use crate::level::LogLevel;
 use crate::record::{
     FLAG_RECORDER, FLAG_RELEASE, FLAG_SCOPE, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header,
@@ -42,7 +43,7 @@ use crate::snapshot::format::{
     RECORD_EVENT, RECORD_MESSAGE, RECORD_SCOPE, RECORD_TRUNCATED, put_record_header, put_scope,
 };
 use crate::span::{SpanInner, SpanRef};
-use crate::trigger::{self, PANIC_METADATA, RecorderShared, guarded};
+use crate::trigger::{self, PANIC_METADATA, RecorderShared};
 use crate::value::{ValueRef, decode_value};
 
 /// The callsite of the `N events dropped` marker.
@@ -350,7 +351,7 @@ impl Consumer {
         };
         let extra = [("trigger_event", trigger)];
         if let Err(err) = trigger::take(self.shared, "error", &extra, Duration::ZERO) {
-            eprintln!("ttlog: error-triggered snapshot failed: {err}");
+            diag!("ttlog: error-triggered snapshot failed: {err}");
         }
     }
 
@@ -679,7 +680,7 @@ fn handle_result(
             shared.sink_errors.fetch_add(1, Ordering::Relaxed);
             if !slot.error_reported {
                 slot.error_reported = true;
-                eprintln!(
+                diag!(
                     "ttlog: sink `{}` failed to write: {err} (further errors are only counted)",
                     slot.sink.name()
                 );
@@ -688,7 +689,7 @@ fn handle_result(
         Err(_) => {
             shared.sink_errors.fetch_add(1, Ordering::Relaxed);
             slot.disabled = true;
-            eprintln!(
+            diag!(
                 "ttlog: sink `{}` panicked and was disabled; other sinks go on",
                 slot.sink.name()
             );

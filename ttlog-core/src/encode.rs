@@ -1,16 +1,27 @@
 //! Writing values into the ring on the calling thread, without the heap.
 //!
 //! An [`Encoder`] writes into the contiguous free space the producer reserved. It never
-//! allocates: fixed-size values are copied as bytes, `&str` as a length and the bytes, and
-//! `%`/`?` values are formatted straight into the ring through `fmt::Write`. When the space
-//! runs out the encoder remembers it (`overflow`) and ignores the rest; the producer then
-//! wraps, waits or drops, by policy. In "truncate" mode (used when the record could never fit
-//! otherwise) text is cut at a character boundary and marked with `…` instead.
+//! allocates in the common case: fixed-size values are copied as bytes, `&str` as a length and
+//! the bytes, and `%`/`?` values are formatted straight into the ring through `fmt::Write`.
+//!
+//! Every value is encoded exactly once: a `Display` may have side effects or be one-shot
+//! (`itertools::format`), so the encoder never asks the producer to run the encoding again.
+//! When a record outgrows the contiguous room it was given (a large value near the end of the
+//! ring), the encoder moves what it wrote so far into the thread's *spill* buffer and goes on
+//! there, growing it (an allocation, on this rare path only) up to the largest record a ring
+//! holds; the producer then copies the finished record into the ring wherever it fits. Beyond
+//! that limit text is cut at a character boundary and marked with `…`, and values that do not
+//! fit are left out (the record is flagged truncated): what follows a cut value is intact or
+//! absent, never garbage.
+//!
+//! Bounds: every write goes through [`Encoder::reserve`] (a release-mode check) immediately
+//! before the copy; nothing writes past `cap`.
 
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::guard::guarded;
 use crate::value::{
     FIELDS_FLAT, TAG_BOOL, TAG_CHAR, TAG_DEBUG, TAG_DISPLAY, TAG_F64, TAG_FIELDS, TAG_FMT_ERROR,
     TAG_FMT_PANIC, TAG_I64, TAG_I128, TAG_NONE, TAG_STR, TAG_U64, TAG_U128, Value,
@@ -22,6 +33,30 @@ pub const REDACTED: &str = "[REDACTED]";
 /// The marker appended to text cut short to fit into the ring.
 pub const TRUNCATION_MARKER: &str = "…";
 
+/// Bytes of a text value's header: tag and 32-bit length.
+const TEXT_HEADER: usize = 5;
+
+/// Where an encoder continues when the ring's contiguous room runs out.
+pub(crate) struct Spill<'a> {
+    /// The thread's spill buffer; its contents are replaced.
+    pub(crate) buf: &'a mut Vec<u8>,
+    /// The largest encoding the ring can take (see `producer.rs`).
+    pub(crate) limit: usize,
+}
+
+/// How an encoding ended, for the producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Encoded {
+    /// Bytes written.
+    pub(crate) len: usize,
+    /// Values written.
+    pub(crate) count: u16,
+    /// Some value was left out or cut short because the record reached its limit.
+    pub(crate) truncated: bool,
+    /// The bytes are in the spill buffer (its first `len` bytes), not in the ring.
+    pub(crate) spilled: bool,
+}
+
 /// Writes the values of one event into the calling thread's ring.
 ///
 /// Users meet it only when implementing [`Value`](crate::Value) for their own types.
@@ -32,6 +67,10 @@ pub struct Encoder<'a> {
     count: u16,
     overflow: bool,
     truncate: bool,
+    /// Set while the encoder still writes into the ring and may move to the spill buffer.
+    spill: Option<Spill<'a>>,
+    /// Whether the encoder writes into the spill buffer (`base` points into it).
+    spilled: bool,
     _buf: PhantomData<&'a mut [u8]>,
 }
 
@@ -42,12 +81,14 @@ impl fmt::Debug for Encoder<'_> {
             .field("cap", &self.cap)
             .field("count", &self.count)
             .field("overflow", &self.overflow)
+            .field("spilled", &self.spilled)
             .finish()
     }
 }
 
 impl<'a> Encoder<'a> {
-    /// An encoder over `cap` bytes at `base`.
+    /// An encoder over `cap` bytes at `base`. With `truncate`, text that does not fit is cut
+    /// and marked; without, the encoder only reports the overflow.
     ///
     /// # Safety
     ///
@@ -60,11 +101,31 @@ impl<'a> Encoder<'a> {
             count: 0,
             overflow: false,
             truncate,
+            spill: None,
+            spilled: false,
             _buf: PhantomData,
         }
     }
 
-    /// An encoder writing into a byte slice (used by tests).
+    /// An encoder over `cap` bytes at `base` that moves to `spill` when they run out, and
+    /// truncates there at `spill.limit` bytes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Encoder::new`].
+    pub(crate) unsafe fn with_spill(base: *mut u8, cap: usize, spill: Spill<'a>) -> Encoder<'a> {
+        // SAFETY: forwarded from the caller.
+        let mut enc = unsafe { Encoder::new(base, cap.min(spill.limit), false) };
+        if cap >= spill.limit {
+            // The ring has room for the largest record: write there and cut at the limit.
+            enc.truncate = true;
+        } else {
+            enc.spill = Some(spill);
+        }
+        enc
+    }
+
+    /// An encoder writing into a byte slice (tests and fuzzing).
     #[cfg(test)]
     pub(crate) fn over_slice(buf: &'a mut [u8], truncate: bool) -> Encoder<'a> {
         // SAFETY: the slice is valid for writes and exclusively borrowed for 'a.
@@ -79,8 +140,27 @@ impl<'a> Encoder<'a> {
         self.count
     }
 
+    #[cfg(test)]
     pub(crate) fn overflowed(&self) -> bool {
         self.overflow
+    }
+
+    /// How the encoding ended. A spilled encoder leaves its bytes in the spill buffer.
+    pub(crate) fn finish(self) -> Encoded {
+        if self.spilled
+            && let Some(spill) = self.spill
+        {
+            debug_assert!(self.pos <= spill.buf.capacity());
+            // SAFETY: the first `pos` bytes of the buffer's allocation were written by this
+            // encoder, and `pos <= cap <= capacity`.
+            unsafe { spill.buf.set_len(self.pos) };
+        }
+        Encoded {
+            len: self.pos,
+            count: self.count,
+            truncated: self.overflow,
+            spilled: self.spilled,
+        }
     }
 
     #[inline]
@@ -88,23 +168,61 @@ impl<'a> Encoder<'a> {
         self.cap - self.pos
     }
 
+    /// Makes sure `n` more bytes can be written: the one bounds check every write passes.
     #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        debug_assert!(bytes.len() <= self.room());
-        // SAFETY: `pos + len <= cap` was checked by the caller, and the region is ours.
+    fn reserve(&mut self, n: usize) -> bool {
+        n <= self.room() || self.make_room(n)
+    }
+
+    /// Moves to, or grows, the spill buffer so that `n` more bytes fit; as far as the limit
+    /// allows when they cannot all fit (the caller then cuts or leaves the value out).
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, n: usize) -> bool {
+        let Some(spill) = self.spill.as_mut() else {
+            return false;
+        };
+        let limit = spill.limit;
+        let want = (self.pos + n).min(limit);
+        let buf = &mut *spill.buf;
+        if self.spilled {
+            // SAFETY: the first `pos` bytes of the buffer's allocation were written by this
+            // encoder (copied in or put since), so they are initialised.
+            unsafe { buf.set_len(self.pos) };
+            buf.reserve(want - self.pos);
+        } else {
+            buf.clear();
+            buf.reserve(want.max(256));
+            // SAFETY: `base..base + pos` was written by this encoder and is still ours.
+            let written = unsafe { std::slice::from_raw_parts(self.base, self.pos) };
+            buf.extend_from_slice(written);
+            self.spilled = true;
+            // From here the record has the largest size it can have: cut rather than fail.
+            self.truncate = true;
+        }
+        self.base = buf.as_mut_ptr();
+        self.cap = buf.capacity().min(limit);
+        n <= self.room()
+    }
+
+    /// Copies `bytes` at the write position, if they fit (`false` and nothing written if not).
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> bool {
+        if !self.reserve(bytes.len()) {
+            self.overflow = true;
+            return false;
+        }
+        // SAFETY: `reserve` checked `pos + len <= cap`, and `base..base + cap` is ours.
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(self.pos), bytes.len())
         };
         self.pos += bytes.len();
+        true
     }
 
     #[inline]
     fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
-        if self.overflow || self.count == u16::MAX {
-            self.overflow = true;
-            return;
-        }
-        if self.room() < 1 + N {
+        if self.overflow || self.count == u16::MAX || !self.reserve(1 + N) {
             self.overflow = true;
             return;
         }
@@ -112,7 +230,6 @@ impl<'a> Encoder<'a> {
         self.put(&bytes);
         self.count += 1;
     }
-
     /// Writes an unsigned integer.
     #[inline]
     pub fn u64(&mut self, v: u64) {
@@ -190,7 +307,7 @@ impl<'a> Encoder<'a> {
     /// stands for the field that holds it: sinks list its values in the field's place.
     pub fn fields(&mut self, flat: bool, build: impl FnOnce(&mut FieldsWriter<'_, 'a>)) {
         const GROUP_HEADER: usize = 8;
-        if self.overflow || self.count == u16::MAX || self.room() < GROUP_HEADER {
+        if self.overflow || self.count == u16::MAX || !self.reserve(GROUP_HEADER) {
             self.overflow = true;
             return;
         }
@@ -212,7 +329,10 @@ impl<'a> Encoder<'a> {
 
     /// Overwrites bytes already written.
     fn patch(&mut self, at: usize, bytes: &[u8]) {
-        assert!(at + bytes.len() <= self.pos);
+        assert!(
+            at + bytes.len() <= self.pos,
+            "patch outside the written region"
+        );
         // SAFETY: `at .. at + len` lies inside the region written so far, which is ours.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), bytes.len()) };
     }
@@ -225,40 +345,30 @@ impl<'a> Encoder<'a> {
     }
 
     /// Formats text into the ring. A panic or error in the user's impl leaves a marker.
+    ///
+    /// Room for the truncation marker is kept free behind the text at all times, so a cut can
+    /// always be marked.
     fn text(&mut self, tag: u8, write: impl FnOnce(&mut TextWriter<'_, 'a>) -> fmt::Result) {
-        if self.overflow || self.count == u16::MAX || self.room() < 5 {
+        const MARKER: usize = TRUNCATION_MARKER.len();
+        if self.overflow || self.count == u16::MAX || !self.reserve(TEXT_HEADER + MARKER) {
             self.overflow = true;
             return;
         }
         let start = self.pos;
         self.put(&[tag, 0, 0, 0, 0]);
-        let reserve = if self.truncate {
-            TRUNCATION_MARKER.len()
-        } else {
-            0
-        };
         let mut writer = TextWriter {
             enc: self,
-            reserve,
             state: TextState::Writing,
         };
-        let result =
-            crate::trigger::guarded(|| catch_unwind(AssertUnwindSafe(|| write(&mut writer))));
+        let result = guarded(|| catch_unwind(AssertUnwindSafe(|| write(&mut writer))));
         let state = writer.state;
         match (result, state) {
             (Ok(Ok(())), _) | (Ok(Err(_)), TextState::Cut) => {
                 if state == TextState::Cut {
                     self.put(TRUNCATION_MARKER.as_bytes());
                 }
-                let len = (self.pos - start - 5) as u32;
-                // SAFETY: `start + 1 .. start + 5` is inside the region written above.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        len.to_le_bytes().as_ptr(),
-                        self.base.add(start + 1),
-                        4,
-                    )
-                };
+                let len = (self.pos - start - TEXT_HEADER) as u32;
+                self.patch(start + 1, &len.to_le_bytes());
                 self.count += 1;
             }
             (Ok(Err(_)), TextState::Overflow) => {
@@ -290,7 +400,6 @@ enum TextState {
 #[doc(hidden)]
 pub struct TextWriter<'e, 'a> {
     enc: &'e mut Encoder<'a>,
-    reserve: usize,
     state: TextState,
 }
 
@@ -313,16 +422,17 @@ impl TextWriter<'_, '_> {
 impl fmt::Write for TextWriter<'_, '_> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        const MARKER: usize = TRUNCATION_MARKER.len();
         if self.state != TextState::Writing {
             return Err(fmt::Error);
         }
-        let room = self.enc.room().saturating_sub(self.reserve);
-        if s.len() <= room {
+        if self.enc.reserve(s.len() + MARKER) {
             self.enc.put(s.as_bytes());
             return Ok(());
         }
         if self.enc.truncate {
-            let mut cut = room;
+            // `text` reserved the marker, so `room >= MARKER` holds here.
+            let mut cut = self.enc.room().saturating_sub(MARKER).min(s.len());
             while !s.is_char_boundary(cut) {
                 cut -= 1;
             }
@@ -415,7 +525,7 @@ impl<'a> FieldsWriter<'_, 'a> {
     /// Copies a pair taken from another group as it is.
     pub(crate) fn raw_pair(&mut self, raw: &[u8]) {
         let enc = &mut *self.enc;
-        if enc.overflow || *self.count == u16::MAX || raw.len() > enc.room() {
+        if enc.overflow || *self.count == u16::MAX || !enc.reserve(raw.len()) {
             enc.overflow = true;
             return;
         }
@@ -435,7 +545,7 @@ impl<'a> FieldsWriter<'_, 'a> {
         let Ok(len) = u16::try_from(name_len) else {
             return;
         };
-        if enc.room() < 2 + name_len {
+        if !enc.reserve(2 + name_len) {
             enc.overflow = true;
             return;
         }
@@ -636,5 +746,262 @@ mod tests {
         };
         assert!(text.ends_with(TRUNCATION_MARKER), "{text}");
         assert!(text.starts_with("éééé"), "{text}");
+    }
+
+    /// One value of each kind, written through `enc`.
+    fn write_kind(enc: &mut Encoder<'_>, kind: usize, text: &str) {
+        match kind {
+            0 => enc.u64(u64::MAX),
+            1 => enc.i64(-5),
+            2 => enc.u128(7),
+            3 => enc.i128(-7),
+            4 => enc.f64(1.5),
+            5 => enc.bool(true),
+            6 => enc.char('ß'),
+            7 => enc.none(),
+            8 => enc.str(text),
+            9 => enc.display(&text),
+            10 => enc.debug(&text),
+            11 => enc.fields(false, |out| out.field("k", text)),
+            _ => unreachable!(),
+        }
+    }
+    const KINDS: usize = 12;
+
+    /// Every remaining room from 0 to 32 bytes, every kind of value, with and without
+    /// truncation: nothing is written past the room (canaries intact), and what was written
+    /// decodes, followed by the next value intact or absent.
+    #[test]
+    fn no_write_past_the_room_for_any_room_kind_or_mode() {
+        const CANARY: u8 = 0xA5;
+        for room in 0..=32usize {
+            for kind in 0..KINDS {
+                for truncate in [false, true] {
+                    for text in ["", "é", "hello", "a text of thirty-two bytes long!"] {
+                        let mut buf = [CANARY; 64];
+                        // SAFETY: `room <= 32 < 64`, inside the local array.
+                        let mut enc = unsafe { Encoder::new(buf.as_mut_ptr(), room, truncate) };
+                        write_kind(&mut enc, kind, text);
+                        enc.u64(42);
+                        let (len, n) = (enc.len(), enc.count());
+                        assert!(len <= room, "room {room} kind {kind}: wrote {len}");
+                        assert!(
+                            buf[room..].iter().all(|&b| b == CANARY),
+                            "room {room} kind {kind} truncate {truncate}: canary overwritten"
+                        );
+                        let values = decode_all(&buf[..len], n);
+                        assert_eq!(values.len(), n as usize, "room {room} kind {kind}");
+                        if n == 2 {
+                            assert_eq!(values[1], ValueRef::U64(42));
+                        }
+                        let expected = if kind == 10 {
+                            format!("{text:?}")
+                        } else {
+                            text.to_owned()
+                        };
+                        for value in &values {
+                            if let Some(t) = value.as_text()
+                                && t != expected
+                            {
+                                assert!(truncate, "cut without truncation: {t:?}");
+                                assert!(t.ends_with(TRUNCATION_MARKER), "{t:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `Display` that counts its calls and writes `len` bytes.
+    struct Counted<'c> {
+        calls: &'c std::cell::Cell<u32>,
+        len: usize,
+    }
+    impl fmt::Display for Counted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.calls.set(self.calls.get() + 1);
+            for _ in 0..self.len / 10 {
+                f.write_str("0123456789")?;
+            }
+            Ok(())
+        }
+    }
+
+    /// A value that outgrows the room it started in moves to the spill buffer, whole, with
+    /// the values before and after it; its `Display` runs once.
+    #[test]
+    fn outgrowing_the_room_spills_once_and_keeps_every_value() {
+        let calls = std::cell::Cell::new(0);
+        let mut ring = [0u8; 100];
+        let mut spill = Vec::new();
+        // SAFETY: the local array is valid for 100 bytes.
+        let mut enc = unsafe {
+            Encoder::with_spill(
+                ring.as_mut_ptr(),
+                ring.len(),
+                Spill {
+                    buf: &mut spill,
+                    limit: 4096,
+                },
+            )
+        };
+        enc.u64(1);
+        enc.display(&Counted {
+            calls: &calls,
+            len: 1500,
+        });
+        enc.str("after");
+        let encoded = enc.finish();
+        assert!(encoded.spilled && !encoded.truncated, "{encoded:?}");
+        assert_eq!(calls.get(), 1);
+        assert_eq!(spill.len(), encoded.len);
+        let values = decode_all(&spill, encoded.count);
+        assert_eq!(values.len(), 3);
+        assert_eq!(values[0], ValueRef::U64(1));
+        assert_eq!(values[1].as_text().map(str::len), Some(1500));
+        assert_eq!(values[2], ValueRef::Str("after"));
+    }
+
+    /// Past the limit, text is cut and marked, and values after it are absent (never garbage).
+    #[test]
+    fn past_the_limit_text_is_cut_and_later_values_absent() {
+        let calls = std::cell::Cell::new(0);
+        let mut ring = [0u8; 64];
+        let mut spill = Vec::new();
+        // SAFETY: the local array is valid for 64 bytes.
+        let mut enc = unsafe {
+            Encoder::with_spill(
+                ring.as_mut_ptr(),
+                ring.len(),
+                Spill {
+                    buf: &mut spill,
+                    limit: 1000,
+                },
+            )
+        };
+        enc.display(&Counted {
+            calls: &calls,
+            len: 5000,
+        });
+        enc.u64(7);
+        let encoded = enc.finish();
+        assert!(encoded.spilled && encoded.len <= 1000, "{encoded:?}");
+        assert_eq!(calls.get(), 1);
+        let values = decode_all(&spill, encoded.count);
+        assert_eq!(values.len(), encoded.count as usize);
+        let text = values[0].as_text().unwrap();
+        assert!(text.ends_with(TRUNCATION_MARKER), "{}", text.len());
+        assert!(values.len() == 1 || values[1] == ValueRef::U64(7));
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum V {
+            U(u64),
+            I(i64),
+            F(f64),
+            B(bool),
+            C(char),
+            S(String),
+            D(String),
+            G(Vec<(String, u64)>),
+        }
+
+        fn value() -> impl Strategy<Value = V> {
+            prop_oneof![
+                any::<u64>().prop_map(V::U),
+                any::<i64>().prop_map(V::I),
+                any::<f64>().prop_map(V::F),
+                any::<bool>().prop_map(V::B),
+                any::<char>().prop_map(V::C),
+                ".{0,300}".prop_map(V::S),
+                ".{0,40}".prop_map(|s| V::D(s.repeat(20))),
+                prop::collection::vec(("[a-z]{1,8}", any::<u64>()), 0..5).prop_map(V::G),
+            ]
+        }
+
+        fn write(enc: &mut Encoder<'_>, v: &V) {
+            match v {
+                V::U(x) => enc.u64(*x),
+                V::I(x) => enc.i64(*x),
+                V::F(x) => enc.f64(*x),
+                V::B(x) => enc.bool(*x),
+                V::C(x) => enc.char(*x),
+                V::S(x) => enc.str(x),
+                V::D(x) => enc.display(x),
+                V::G(pairs) => enc.fields(false, |out| {
+                    for (k, x) in pairs {
+                        out.field(k, x);
+                    }
+                }),
+            }
+        }
+
+        /// Whether `got` is what `v` encodes, or (text) a marked prefix of it.
+        fn matches(v: &V, got: &ValueRef<'_>) -> bool {
+            let text = |want: &str, got: &str| {
+                got == want
+                    || got
+                        .strip_suffix(TRUNCATION_MARKER)
+                        .is_some_and(|p| want.starts_with(p))
+            };
+            match (v, got) {
+                (V::U(x), ValueRef::U64(y)) => x == y,
+                (V::I(x), ValueRef::I64(y)) => x == y,
+                (V::F(x), ValueRef::F64(y)) => x.to_bits() == y.to_bits(),
+                (V::B(x), ValueRef::Bool(y)) => x == y,
+                (V::C(x), ValueRef::Char(y)) => x == y,
+                (V::S(x), ValueRef::Str(y)) => text(x, y),
+                (V::D(x), ValueRef::Display(y)) => text(x, y),
+                (V::G(pairs), ValueRef::Fields(group)) => {
+                    let got: Vec<_> = group.iter().collect();
+                    got.len() <= pairs.len()
+                        && got
+                            .iter()
+                            .zip(pairs)
+                            .all(|((n, v), (k, x))| n == k && *v == ValueRef::U64(*x))
+                }
+                _ => false,
+            }
+        }
+
+        proptest! {
+            /// Random values into a random room, with a spill buffer of a random limit: the
+            /// record stays within its bounds and decodes to a prefix of the values, each
+            /// intact (text possibly cut and marked), the ones after a cut absent.
+            #[test]
+            fn encode_decode_round_trip(
+                values in prop::collection::vec(value(), 0..12),
+                room in 0usize..2048,
+                limit in 0usize..4096,
+            ) {
+                let mut ring = vec![0xA5u8; room + 64];
+                let mut spill = Vec::new();
+                // SAFETY: `ring` has `room + 64` bytes.
+                let mut enc = unsafe {
+                    Encoder::with_spill(ring.as_mut_ptr(), room, Spill { buf: &mut spill, limit })
+                };
+                for v in &values {
+                    write(&mut enc, v);
+                }
+                let encoded = enc.finish();
+                prop_assert!(ring[room..].iter().all(|&b| b == 0xA5), "wrote past the room");
+                prop_assert!(encoded.len <= limit.max(room.min(limit)));
+                let bytes = if encoded.spilled { &spill[..] } else { &ring[..encoded.len] };
+                prop_assert_eq!(bytes.len(), encoded.len);
+                let got = decode_all(bytes, encoded.count);
+                prop_assert_eq!(got.len(), encoded.count as usize);
+                for (v, g) in values.iter().zip(&got) {
+                    prop_assert!(matches(v, g), "{:?} decoded as {:?}", v, g);
+                }
+                if !encoded.truncated {
+                    prop_assert_eq!(got.len(), values.len());
+                }
+            }
+        }
     }
 }

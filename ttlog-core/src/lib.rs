@@ -29,6 +29,9 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[macro_use]
+mod diag;
+
 mod builder;
 mod callsite;
 mod clock;
@@ -37,6 +40,7 @@ mod context;
 mod encode;
 mod event;
 mod filter;
+mod guard;
 mod handle;
 mod level;
 mod producer;
@@ -54,7 +58,10 @@ mod trace;
 mod trigger;
 mod value;
 
-pub use builder::{Builder, DEFAULT_CAPACITY, InitError, Overflow, init};
+pub use builder::{
+    Builder, DEFAULT_CAPACITY, InitError, MAX_RECORDER_BYTES, MAX_RECORDER_EVENTS,
+    MAX_THREAD_BUFFER, MIN_RECORDER_BYTES, MIN_THREAD_BUFFER, Overflow, init,
+};
 pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level};
 pub use context::{Instrument, Instrumented, with_context};
 pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};

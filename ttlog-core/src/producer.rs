@@ -18,7 +18,7 @@ use crossbeam_utils::Backoff;
 
 use crate::callsite::Callsite;
 use crate::clock;
-use crate::encode::Encoder;
+use crate::encode::{Encoded, Encoder, Spill};
 use crate::record::{
     FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE,
     KIND_SPAN_RECORD, ROUTE_SHIFT, SCOPE_WORDS, header_word,
@@ -72,6 +72,22 @@ pub(crate) enum What {
 /// The smallest record: a header (an event with no values, or a gap marker).
 const MIN_RECORD: usize = HEADER;
 
+/// Below this much contiguous room at the head the fast path gives way to the slow one, which
+/// refreshes the tail, wraps or waits. It is also the spill buffer's initial size, so that a
+/// record that starts in a nearly full ring and spills does not allocate.
+const FAST_ROOM: usize = 512;
+
+/// How the fast path went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// Written in place.
+    Written,
+    /// Encoded into the spill buffer, then placed by the slow path (or dropped: `false`).
+    Placed(bool),
+    /// Not enough room at the head: nothing was encoded.
+    NoRoom,
+}
+
 struct Producer {
     shared: Arc<ThreadRing>,
     clock: quanta::Clock,
@@ -88,6 +104,9 @@ struct Producer {
     /// Scope references whose release record did not fit into the full ring yet. They are
     /// written after the next event that gets through (rare: Drop mode and a full ring).
     pending: Vec<Scope>,
+    /// Where a record that outgrew the room at the head is finished (see `encode.rs`);
+    /// empty until a thread logs such a record.
+    spill: Vec<u8>,
 }
 
 impl Producer {
@@ -102,6 +121,7 @@ impl Producer {
             dropped: 0,
             reported: 0,
             pending: Vec::new(),
+            spill: Vec::with_capacity(FAST_ROOM),
         }
     }
 
@@ -137,8 +157,35 @@ impl Producer {
         self.head += len as u64;
     }
 
-    /// The general path: refreshes the tail, reports gaps, wraps, truncates, waits or drops.
-    /// Returns whether the record was written.
+    /// The largest encoding of values a record of this ring may carry: with its header, the
+    /// scope words and a gap record before it, a record never takes more than half the ring,
+    /// so it always fits once the consumer has caught up.
+    fn max_values_len(&self) -> usize {
+        (self.shared.ring.capacity() / 2).saturating_sub(2 * HEADER + SCOPE_WORDS)
+    }
+
+    /// An encoder over the free space at `offset` (`room` bytes, header and scope words
+    /// included), which continues in the spill buffer when that runs out.
+    ///
+    /// # Safety
+    ///
+    /// `offset .. offset + room` must be free space of the ring, owned by this producer, with
+    /// `room >= HEADER + ext_len`.
+    unsafe fn encoder_at(&mut self, offset: usize, room: usize, ext_len: usize) -> Encoder<'_> {
+        let limit = self.max_values_len();
+        // SAFETY: the caller guarantees `offset + HEADER + ext_len <= offset + room`, inside
+        // the ring.
+        let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER + ext_len) };
+        let spill = Spill {
+            buf: &mut self.spill,
+            limit,
+        };
+        // SAFETY: the region is valid for writes and nobody else touches it until publish.
+        unsafe { Encoder::with_spill(base, room - HEADER - ext_len, spill) }
+    }
+
+    /// The general path: refreshes the tail, reports gaps, wraps, waits or drops; encodes the
+    /// values once (`encode` runs at most once). Returns whether the record was written.
     #[inline(never)]
     fn write_slow(
         &mut self,
@@ -146,11 +193,61 @@ impl Producer {
         ext: Ext,
         encode: &mut dyn FnMut(&mut Encoder<'_>),
     ) -> bool {
-        let cap = self.shared.ring.capacity();
         let ext_len = ext.len();
         loop {
             let gap = self.dropped != self.reported;
-            let want = MIN_RECORD + ext_len + if gap { HEADER } else { 0 };
+            let gap_len = if gap { HEADER } else { 0 };
+            let want = MIN_RECORD + ext_len + gap_len;
+            let space = self
+                .shared
+                .ring
+                .space(self.head, &mut self.cached_tail, want);
+            // A sliver before the end of the buffer is skipped rather than encoded into: most
+            // records would not fit and would have to be moved after the wrap.
+            let sliver = space.end_limited() && space.to_end < FAST_ROOM;
+            if space.contiguous < want || sliver {
+                if space.end_limited() {
+                    self.pad(space.offset, space.to_end);
+                    continue;
+                }
+                if self.on_full(what) {
+                    continue;
+                }
+                // Dropped before anything was evaluated.
+                return false;
+            }
+            let offset = space.offset + gap_len;
+            // SAFETY: `offset .. space.offset + space.contiguous` is free space owned by this
+            // producer, and `want` covers the header and the scope words.
+            let mut enc = unsafe { self.encoder_at(offset, space.contiguous - gap_len, ext_len) };
+            encode(&mut enc);
+            let encoded = enc.finish();
+            if encoded.spilled {
+                return self.place_spilled(what, ext, encoded);
+            }
+            if gap {
+                self.write_gap(space.offset);
+                self.reported = self.dropped;
+            }
+            self.commit(what, space.offset, offset, ext, encoded);
+            if !self.pending.is_empty() {
+                self.write_pending();
+            }
+            return true;
+        }
+    }
+
+    /// Copies a record encoded into the spill buffer into the ring, where it fits: wraps,
+    /// waits or drops as a record written in place would.
+    #[cold]
+    #[inline(never)]
+    fn place_spilled(&mut self, what: What, ext: Ext, encoded: Encoded) -> bool {
+        let ext_len = ext.len();
+        let record_len = align_up(HEADER + ext_len + encoded.len);
+        loop {
+            let gap = self.dropped != self.reported;
+            let gap_len = if gap { HEADER } else { 0 };
+            let want = record_len + gap_len;
             let space = self
                 .shared
                 .ring
@@ -165,39 +262,20 @@ impl Producer {
                 }
                 return false;
             }
-            let (mut offset, mut room) = (space.offset, space.contiguous);
-            if gap {
-                self.write_gap(offset);
-                offset += HEADER;
-                room -= HEADER;
+            let offset = space.offset + gap_len;
+            let values = &self.spill[..encoded.len];
+            // SAFETY: `offset .. offset + record_len` is free space owned by this producer
+            // (`space.contiguous >= want`), and the values go after the header and the scope
+            // words, inside it.
+            unsafe {
+                let dst = self.shared.ring.ptr_at(offset).add(HEADER + ext_len);
+                std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len());
             }
-            // When the space is at least half the ring, the record must fit: cut text instead
-            // of giving up (only huge values get here).
-            let truncate = room >= cap / 2;
-            // SAFETY: `offset + HEADER + ext_len .. offset + room` is free space owned by
-            // this producer (`room >= want` covers the header and the scope words).
-            let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER + ext_len) };
-            // SAFETY: the region is valid for writes and nobody else touches it until publish.
-            let mut enc = unsafe { Encoder::new(base, room - HEADER - ext_len, truncate) };
-            encode(&mut enc);
-            if enc.overflowed() && !truncate {
-                if space.end_limited() && space.to_end < cap / 2 {
-                    // Retry after the wrap, where there may be more room. The gap record
-                    // written above is simply not published; it is rewritten next time.
-                    self.pad(space.offset, space.to_end);
-                    continue;
-                }
-                if self.on_full(what) {
-                    continue;
-                }
-                return false;
-            }
-            let flags = if enc.overflowed() { FLAG_TRUNCATED } else { 0 };
-            let (len, values) = (enc.len(), enc.count());
-            self.commit(what, space.offset, offset, ext, len, values, flags);
             if gap {
+                self.write_gap(space.offset);
                 self.reported = self.dropped;
             }
+            self.commit(what, space.offset, offset, ext, encoded);
             if !self.pending.is_empty() {
                 self.write_pending();
             }
@@ -208,7 +286,8 @@ impl Producer {
     /// Writes the release records that did not fit earlier, as long as they fit now.
     fn write_pending(&mut self) {
         while let Some(&scope) = self.pending.last() {
-            if !self.write_fast_unchecked(What::Release, Ext::owned(scope), &mut |_| {}) {
+            if self.write_fast_unchecked(What::Release, Ext::owned(scope), |_| {}) != Fast::Written
+            {
                 return;
             }
             self.pending.pop();
@@ -217,78 +296,72 @@ impl Producer {
 
     /// Hands the consumer the references in `scope` (see `record.rs`).
     fn write_release(&mut self, scope: Scope) {
-        let ext = Ext::owned(scope);
-        if !self.try_write_fast(What::Release, ext, &mut |_| {})
-            && !self.write_slow(What::Release, ext, &mut |_| {})
-        {
+        if !self.write(What::Release, Ext::owned(scope), |_| {}) {
             self.pending.push(scope);
         }
     }
 
-    /// The common case, inlined into the call site: enough contiguous room at the head (by the
-    /// cached tail) and no gap to report. Returns `false` to fall back to `write_slow`, which
-    /// starts over (the closure only encodes, so running it again is harmless).
+    /// Writes one record: the fast path when it applies, else the general one. `encode`
+    /// writes the values and runs at most once.
     #[inline(always)]
-    fn try_write_fast<F: FnMut(&mut Encoder<'_>)>(
-        &mut self,
-        what: What,
-        ext: Ext,
-        encode: &mut F,
-    ) -> bool {
-        if self.dropped != self.reported || !self.pending.is_empty() {
-            return false;
+    fn write<F: FnOnce(&mut Encoder<'_>)>(&mut self, what: What, ext: Ext, encode: F) -> bool {
+        let mut encode = Some(encode);
+        if self.dropped == self.reported && self.pending.is_empty() {
+            match self.write_fast_unchecked(what, ext, |enc| {
+                if let Some(encode) = encode.take() {
+                    encode(enc)
+                }
+            }) {
+                Fast::Written => return true,
+                Fast::Placed(written) => return written,
+                Fast::NoRoom => {}
+            }
         }
-        self.write_fast_unchecked(what, ext, encode)
+        self.write_slow(what, ext, &mut |enc| {
+            if let Some(encode) = encode.take() {
+                encode(enc)
+            }
+        })
     }
 
+    /// The common case, inlined into the call site: enough contiguous room at the head (by
+    /// the cached tail). Runs `encode` only when it returns `Written` or `Placed`.
     #[inline(always)]
-    fn write_fast_unchecked<F: FnMut(&mut Encoder<'_>)>(
+    fn write_fast_unchecked<F: FnOnce(&mut Encoder<'_>)>(
         &mut self,
         what: What,
         ext: Ext,
-        encode: &mut F,
-    ) -> bool {
-        /// Below this much room the slow path refreshes the tail, wraps or waits.
-        const FAST_ROOM: usize = 512;
-        let ring = &self.shared.ring;
-        let cap = ring.capacity();
+        encode: F,
+    ) -> Fast {
+        let cap = self.shared.ring.capacity();
         let offset = self.head as usize & (cap - 1);
         let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
         if room < FAST_ROOM {
-            return false;
+            return Fast::NoRoom;
         }
-        let ext_len = ext.len();
         // SAFETY: `offset .. offset + room` is free space owned by this producer (bounded by
         // the cached tail, which only lags the real one, and by the end of the buffer), and
         // `room >= FAST_ROOM` covers the header and the scope words.
-        let base = unsafe { ring.ptr_at(offset).add(HEADER + ext_len) };
-        // SAFETY: the region is valid for writes and nobody else touches it until publish.
-        let mut enc = unsafe { Encoder::new(base, room - HEADER - ext_len, false) };
+        let mut enc = unsafe { self.encoder_at(offset, room, ext.len()) };
         encode(&mut enc);
-        if enc.overflowed() {
-            return false;
+        let encoded = enc.finish();
+        if encoded.spilled {
+            return Fast::Placed(self.place_spilled(what, ext, encoded));
         }
-        let (len, values) = (enc.len(), enc.count());
-        self.commit(what, offset, offset, ext, len, values, 0);
-        true
+        self.commit(what, offset, offset, ext, encoded);
+        Fast::Written
     }
 
     /// Writes the header of the record at `offset` (scope words and values already encoded
     /// after it), takes the timestamp and publishes everything from `start` (where a gap
     /// record may precede).
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &mut self,
-        what: What,
-        start: usize,
-        offset: usize,
-        ext: Ext,
-        values_len: usize,
-        values: u16,
-        flags: u8,
-    ) {
-        let len = align_up(HEADER + ext.len() + values_len);
+    fn commit(&mut self, what: What, start: usize, offset: usize, ext: Ext, encoded: Encoded) {
+        let len = align_up(HEADER + ext.len() + encoded.len);
+        let (values, flags) = (
+            encoded.count,
+            if encoded.truncated { FLAG_TRUNCATED } else { 0 },
+        );
         let (kind, payload, flags) = match what {
             // Where the event goes is decided now, at the call: a filter change before the
             // consumer gets to it does not reroute it.
@@ -488,20 +561,17 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
 /// first, then fields). Called by the macros once the event is known to be enabled. The
 /// event carries the thread's current span and context, if any.
 ///
-/// The closure may run more than once (when the record has to move past the end of the ring),
-/// so it must only encode.
+/// The closure runs at most once: not at all when the event is dropped before its values
+/// are encoded (a full ring in Drop mode, or an event logged from inside another's `Display`).
 #[doc(hidden)]
 #[inline]
-pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
+pub fn emit<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
     let recorded = with_producer(true, |slot, producer| {
         let scope = slot.scope.get();
         if !scope.is_empty() {
             slot.scope_used.set(true);
         }
-        let ext = Ext::borrowed(scope);
-        if !producer.try_write_fast(What::Event(cs), ext, &mut encode) {
-            producer.write_slow(What::Event(cs), ext, &mut encode);
-        }
+        producer.write(What::Event(cs), Ext::borrowed(scope), encode);
     });
     if !recorded {
         runtime::ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
@@ -512,12 +582,9 @@ pub fn emit<F: FnMut(&mut Encoder<'_>)>(cs: &'static Callsite, mut encode: F) {
 /// pointers (a span's close event, a value recorded into a span). If it cannot be written
 /// (counted as a dropped event), the references are released by a later record; if this
 /// thread cannot write at all, they are leaked (never freed too early).
-pub(crate) fn emit_owned(what: What, scope: Scope, mut encode: impl FnMut(&mut Encoder<'_>)) {
+pub(crate) fn emit_owned(what: What, scope: Scope, encode: impl FnOnce(&mut Encoder<'_>)) {
     let recorded = with_producer(true, |_, producer| {
-        let ext = Ext::owned(scope);
-        if !producer.try_write_fast(what, ext, &mut encode)
-            && !producer.write_slow(what, ext, &mut encode)
-        {
+        if !producer.write(what, Ext::owned(scope), encode) {
             producer.pending.push(scope);
         }
     });

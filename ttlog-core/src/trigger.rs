@@ -5,7 +5,6 @@
 //! may be the consumer itself, so it never waits for the consumer from there; a panic inside
 //! ttlog's own guarded code (a value's `Display`, a sink) does not trigger a snapshot.
 
-use std::cell::Cell;
 use std::io::Write as _;
 use std::panic::{self, PanicHookInfo};
 use std::path::PathBuf;
@@ -58,25 +57,6 @@ fn claim(last: &AtomicU64, every: Duration) -> bool {
     }
     last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
         .is_ok()
-}
-
-thread_local! {
-    /// Set while ttlog runs user code under `catch_unwind` (a value's `Display`, a sink):
-    /// panics there are handled by ttlog and are not the program's.
-    static GUARDED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` (which catches its own panics) marked as ttlog-guarded for the panic hook.
-pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            let _ = GUARDED.try_with(|g| g.set(self.0));
-        }
-    }
-    let before = GUARDED.try_with(|g| g.replace(true)).unwrap_or(false);
-    let _reset = Reset(before);
-    f()
 }
 
 fn on_consumer_thread(shared: &ConsumerShared) -> bool {
@@ -161,7 +141,7 @@ pub(crate) fn install_panic_hook() {
 }
 
 fn on_panic(info: &PanicHookInfo<'_>) {
-    if GUARDED.try_with(Cell::get).unwrap_or(true) {
+    if crate::guard::is_guarded() {
         return;
     }
     let Some(shared) = runtime::consumer() else {
