@@ -136,6 +136,8 @@ struct Consumer {
     recorded: Vec<u8>,
     /// An error event asked for a snapshot; taken once the round is over.
     error_snapshot_due: Option<String>,
+    /// A malformed record was reported on stderr (later ones are only counted).
+    bad_reported: bool,
 }
 
 /// Runs the consumer loop until shutdown; returns when every record published before the
@@ -173,6 +175,7 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
         record: Vec::with_capacity(1024),
         recorded: Vec::new(),
         error_snapshot_due: None,
+        bad_reported: false,
     };
     consumer.run();
 }
@@ -277,12 +280,20 @@ impl Consumer {
                 // SAFETY: `tail < head`, so the word at `offset` is a published record header
                 // in the region the consumer owns.
                 let (len, kind, _, _) = Header::parse_word(unsafe { ring.read_word(offset) });
-                debug_assert!(
-                    len >= ALIGN && len.is_multiple_of(ALIGN) && offset + len <= ring.capacity()
-                );
+                let min = if kind == KIND_PAD { ALIGN } else { HEADER };
+                if len < min
+                    || !len.is_multiple_of(ALIGN)
+                    || offset + len > ring.capacity()
+                    || len as u64 > head - tail
+                {
+                    // Nothing after a bad length can be trusted: skip what was published.
+                    report_bad_record(self.shared, &mut self.bad_reported, "record length");
+                    tail = head;
+                    break;
+                }
                 if kind != KIND_PAD {
                     // SAFETY: the record lies in `[tail, head)` (published, consumer-owned) and
-                    // does not straddle the end of the buffer.
+                    // does not straddle the end of the buffer (both checked just above).
                     let record = unsafe { std::slice::from_raw_parts(ring.ptr_at(offset), len) };
                     state.staging.extend_from_slice(record);
                     state.last_ts = Header::parse(record).timestamp;
@@ -369,8 +380,12 @@ impl Consumer {
                 let cs = unsafe { callsite_from_payload(header.payload) };
                 let meta = cs.metadata();
                 let scope = scope_words(bytes, header.flags);
-                let body_start = HEADER + if scope.is_some() { SCOPE_WORDS } else { 0 };
-                let body = &bytes[body_start..header.len];
+                let scoped = header.flags & FLAG_SCOPE != 0;
+                let body_start = HEADER + if scoped { SCOPE_WORDS } else { 0 };
+                let Some(body) = bytes.get(body_start..header.len) else {
+                    report_bad_record(self.shared, &mut self.bad_reported, "scope words");
+                    return;
+                };
                 let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
                 // Byte offsets in `body` where the fields start and where the values end.
                 let (mut fields_at, mut pos) = (0, 0);
@@ -383,6 +398,12 @@ impl Consumer {
                     if values.len() == meta.arg_count() {
                         fields_at = pos;
                     }
+                }
+                if values.len() < header.values as usize {
+                    // A value that does not decode (bad tag, length or UTF-8): the record's
+                    // scope pointers cannot be trusted either, so they are leaked, not freed.
+                    report_bad_record(self.shared, &mut self.bad_reported, "values");
+                    return;
                 }
                 if values.len() < meta.arg_count() {
                     fields_at = pos;
@@ -470,28 +491,31 @@ impl Consumer {
                 }
             }
             KIND_SPAN_RECORD => {
-                if let Some(scope) = scope_words(bytes, header.flags)
-                    && header.flags & FLAG_RELEASE != 0
-                {
-                    // SAFETY: the record owns a reference to the span (released just below).
-                    if let Some(span) = unsafe { scope.span_ref() }
-                        && let Some((ValueRef::Fields(group), _)) =
-                            decode_value(&bytes[HEADER + SCOPE_WORDS..header.len])
+                let group = bytes
+                    .get(HEADER + SCOPE_WORDS..header.len)
+                    .and_then(decode_value);
+                let scope = scope_words(bytes, header.flags);
+                match (scope, group) {
+                    (Some(scope), Some((ValueRef::Fields(group), _)))
+                        if header.flags & FLAG_RELEASE != 0 =>
                     {
-                        span.apply_recorded(group);
+                        // SAFETY: the record owns a reference to the span (released below).
+                        if let Some(span) = unsafe { scope.span_ref() } {
+                            span.apply_recorded(group);
+                        }
+                        // SAFETY: as for RELEASE records.
+                        unsafe { scope.release() };
                     }
-                    // SAFETY: as for RELEASE records.
-                    unsafe { scope.release() };
+                    _ => report_bad_record(self.shared, &mut self.bad_reported, "span record"),
                 }
             }
-            KIND_RELEASE => {
-                if let Some(scope) = scope_words(bytes, header.flags)
-                    && header.flags & FLAG_RELEASE != 0
-                {
+            KIND_RELEASE => match scope_words(bytes, header.flags) {
+                Some(scope) if header.flags & FLAG_RELEASE != 0 => {
                     // SAFETY: as above.
                     unsafe { scope.release() };
                 }
-            }
+                _ => report_bad_record(self.shared, &mut self.bad_reported, "release record"),
+            },
             KIND_GAP => {
                 if let Some(count) = state.take_unreported_drops(header.payload) {
                     let thread = &state.shared.info;
@@ -501,7 +525,7 @@ impl Consumer {
                     emit_gap(&mut self.sinks, self.shared, count, timestamp, thread);
                 }
             }
-            _ => {}
+            _ => report_bad_record(self.shared, &mut self.bad_reported, "record kind"),
         }
         self.dirty = true;
     }
@@ -568,16 +592,30 @@ impl Consumer {
     }
 }
 
-/// The scope words of a record, if it has them.
+/// Counts a malformed record the consumer skips; reports the first one on stderr.
+#[cold]
+fn report_bad_record(shared: &ConsumerShared, reported: &mut bool, what: &str) {
+    shared.bad_records.fetch_add(1, Ordering::Relaxed);
+    if !std::mem::replace(reported, true) {
+        diag!(
+            "ttlog: skipped a malformed record ({what}); this is a bug in ttlog, please report \
+             it (further ones are only counted in stats().bad_records)"
+        );
+    }
+}
+
+/// The scope words of a record, if it has them (and it is long enough to hold them).
 fn scope_words(record: &[u8], flags: u8) -> Option<Scope> {
     if flags & FLAG_SCOPE == 0 {
         return None;
     }
-    let word =
-        |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes")) as usize;
+    let word = |at: usize| {
+        let bytes = record.get(at..at + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?) as usize)
+    };
     Some(Scope {
-        span: word(HEADER) as *const SpanInner,
-        ctx: word(HEADER + 8) as *const crate::context::ContextNode,
+        span: word(HEADER)? as *const SpanInner,
+        ctx: word(HEADER + 8)? as *const crate::context::ContextNode,
     })
 }
 
@@ -694,5 +732,149 @@ fn handle_result(
                 slot.sink.name()
             );
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::callsite::Callsite;
+    use crate::record::header_word;
+    use crate::ring::Ring;
+    use crate::sink::CaptureSink;
+    use crate::value::TAG_U64;
+
+    static META: Metadata = Metadata::new(
+        LogLevel::Info,
+        "bad_records",
+        "bad_records",
+        file!(),
+        line!(),
+        "ok",
+        0,
+        &["n"],
+        None,
+    );
+    static CALLSITE: Callsite = Callsite::new(&META);
+
+    /// A consumer over one hand-written ring, with a capture sink (not the global runtime).
+    fn consumer(capture: &CaptureSink) -> (Consumer, Arc<ThreadRing>) {
+        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new(None)));
+        let ring = Arc::new(ThreadRing {
+            ring: Ring::new(4096),
+            info: ThreadInfo {
+                id: 1,
+                name: "writer".into(),
+            },
+        });
+        let consumer = Consumer {
+            shared,
+            sinks: vec![SinkSlot {
+                sink: Box::new(capture.clone()),
+                disabled: false,
+                error_reported: false,
+            }],
+            rings: vec![RingState {
+                shared: Arc::clone(&ring),
+                staging: Vec::new(),
+                read: 0,
+                last_ts: 0,
+                reported_drops: 0,
+                finished: false,
+                in_history: false,
+            }],
+            rings_version: RINGS_VERSION.load(Ordering::Acquire),
+            window_ticks: 0,
+            staging_limit: 1 << 20,
+            staged_total: 0,
+            flushed: 0,
+            reported_orphans: 0,
+            dirty: false,
+            delivered: 0,
+            record: Vec::new(),
+            recorded: Vec::new(),
+            error_snapshot_due: None,
+            bad_reported: false,
+        };
+        (consumer, ring)
+    }
+
+    /// Writes `words` at the ring's head and publishes them.
+    fn publish(ring: &Ring, head: &mut u64, words: &[u64]) {
+        for (i, &w) in words.iter().enumerate() {
+            // SAFETY: single-threaded test: the test is the producer and owns the free space.
+            unsafe { ring.write_word((*head as usize + i * 8) & (ring.capacity() - 1), w) };
+        }
+        *head += (words.len() * 8) as u64;
+        ring.publish(*head);
+    }
+
+    /// An EVENT record of `CALLSITE` with one value word (tag + 7 bytes, as the test says).
+    fn event(value: [u8; 16]) -> Vec<u64> {
+        let payload = &CALLSITE as *const Callsite as usize as u64;
+        let flags = crate::record::FLAG_SINKS;
+        vec![
+            header_word(40, KIND_EVENT, flags, 1),
+            1,
+            payload,
+            u64::from_le_bytes(value[..8].try_into().unwrap()),
+            u64::from_le_bytes(value[8..].try_into().unwrap()),
+        ]
+    }
+
+    fn u64_value(n: u64) -> [u8; 16] {
+        let mut v = [0u8; 16];
+        v[0] = TAG_U64;
+        v[1..9].copy_from_slice(&n.to_le_bytes());
+        v
+    }
+
+    fn round(consumer: &mut Consumer) {
+        consumer.drain_rings(true);
+        consumer.emit_until(u64::MAX);
+    }
+
+    /// A value with an unknown tag, a record of unknown kind and a record of impossible
+    /// length are each counted and skipped; good records around them are delivered.
+    #[test]
+    fn malformed_records_are_counted_and_skipped() {
+        let capture = CaptureSink::new();
+        let (mut consumer, ring) = consumer(&capture);
+        let mut head = 0;
+        publish(&ring.ring, &mut head, &event(u64_value(1)));
+        let mut bad_tag = u64_value(2);
+        bad_tag[0] = 0xEE;
+        publish(&ring.ring, &mut head, &event(bad_tag));
+        publish(&ring.ring, &mut head, &[header_word(24, 0x7F, 0, 0), 2, 0]);
+        publish(&ring.ring, &mut head, &event(u64_value(3)));
+        round(&mut consumer);
+        let seen: Vec<_> = capture.take().iter().map(|e| e.fields.clone()).collect();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(consumer.shared.bad_records.load(Ordering::Relaxed), 2);
+
+        // A length that is not a multiple of 8: everything published with it is skipped,
+        // and the ring goes on with the next record.
+        publish(
+            &ring.ring,
+            &mut head,
+            &[header_word(12, KIND_EVENT, 0, 0), 0, 0],
+        );
+        publish(&ring.ring, &mut head, &event(u64_value(4)));
+        round(&mut consumer);
+        assert_eq!(capture.take().len(), 0);
+        assert_eq!(consumer.shared.bad_records.load(Ordering::Relaxed), 3);
+        assert_eq!(ring.ring.consumer_tail(), head);
+        publish(&ring.ring, &mut head, &event(u64_value(5)));
+        round(&mut consumer);
+        assert_eq!(capture.take().len(), 1);
+
+        // A scope flag on a record too short to hold the scope words.
+        let mut short = event(u64_value(6));
+        short[0] = header_word(32, KIND_EVENT, crate::record::FLAG_SINKS | FLAG_SCOPE, 1);
+        short.pop();
+        publish(&ring.ring, &mut head, &short);
+        round(&mut consumer);
+        assert_eq!(capture.take().len(), 0);
+        assert_eq!(consumer.shared.bad_records.load(Ordering::Relaxed), 4);
     }
 }

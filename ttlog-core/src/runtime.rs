@@ -119,6 +119,8 @@ pub(crate) struct ConsumerShared {
     pub(crate) flush_cv: Condvar,
     pub(crate) delivered: AtomicU64,
     pub(crate) sink_errors: AtomicU64,
+    /// Malformed records skipped by the consumer (see `Stats::bad_records`).
+    pub(crate) bad_records: AtomicU64,
     /// The flight recorder, if this logger has one.
     pub(crate) recorder: Option<RecorderShared>,
 }
@@ -135,6 +137,7 @@ impl ConsumerShared {
             flush_cv: Condvar::new(),
             delivered: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
+            bad_records: AtomicU64::new(0),
             recorder,
         }
     }

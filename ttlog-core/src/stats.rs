@@ -21,6 +21,9 @@ pub struct Stats {
     pub dropped: u64,
     /// Sink writes or flushes that failed.
     pub sink_errors: u64,
+    /// Records the consumer found malformed and skipped. Always 0 unless ttlog itself has a
+    /// bug; the first one is reported on stderr.
+    pub bad_records: u64,
     /// Per-thread counts, for threads whose ring is still registered.
     pub threads: Vec<ThreadStats>,
 }
@@ -64,6 +67,7 @@ pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
         delivered: shared.delivered.load(Ordering::Relaxed),
         dropped,
         sink_errors: shared.sink_errors.load(Ordering::Relaxed),
+        bad_records: shared.bad_records.load(Ordering::Relaxed),
         threads,
     }
 }
