@@ -10,11 +10,12 @@
 //! `Block` wakes the consumer and waits for space (and falls back to dropping, counted, if the
 //! consumer is gone, so the program never hangs).
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_utils::Backoff;
+use smallvec::SmallVec;
 
 use crate::callsite::Callsite;
 use crate::clock;
@@ -492,11 +493,28 @@ struct Slot {
     busy: Cell<bool>,
     /// Events dropped because they were logged while this thread was writing another one.
     nested_drops: Cell<u64>,
-    /// The span and context events are logged in now (borrowed pointers; see `scope.rs`).
+    /// The span and context events are logged in now: the top of `entered`, cached here for
+    /// the hot path (borrowed pointers; see `scope.rs`).
     scope: Cell<Scope>,
-    /// Whether a record borrowing `scope` was written since it was installed, so leaving
+    /// Whether a record borrowing `scope` was written since it became current, so leaving
     /// it must hand the consumer a reference to release.
     scope_used: Cell<bool>,
+    /// The scopes entered on this thread and not left yet, innermost last. Guards may be
+    /// dropped in any order: leaving one removes its entry wherever it is, and the current
+    /// scope is always the innermost one still entered (as in `tracing`).
+    entered: RefCell<SmallVec<[Entered; 8]>>,
+    /// The id of the next entry (0 is never used: it marks a scope that was not entered).
+    next_id: Cell<u64>,
+}
+
+/// A scope entered on a thread, owning one reference to each of its pointers.
+#[derive(Debug, Clone, Copy)]
+struct Entered {
+    id: u64,
+    scope: Scope,
+    /// Whether a record borrowed the scope while it was current (kept up to date for every
+    /// entry but the top one, whose flag is `Slot::scope_used`).
+    used: bool,
 }
 
 thread_local! {
@@ -507,6 +525,8 @@ thread_local! {
             nested_drops: Cell::new(0),
             scope: Cell::new(Scope::EMPTY),
             scope_used: Cell::new(false),
+            entered: RefCell::new(SmallVec::new_const()),
+            next_id: Cell::new(1),
         }
     };
 }
@@ -601,52 +621,73 @@ pub(crate) fn current_scope() -> Scope {
         .unwrap_or(Scope::EMPTY)
 }
 
-/// The scope a guard replaced, owning its references until it is put back.
+/// What a guard holds for the scope it entered: the id of its entry on the thread.
 #[derive(Debug)]
 pub(crate) struct SavedScope {
-    scope: Scope,
-    used: bool,
+    id: u64,
 }
 
 /// Makes `scope` current on this thread, which takes over the references it owns.
 #[inline]
 pub(crate) fn enter_scope(scope: Scope) -> SavedScope {
-    match SLOT.try_with(|slot| SavedScope {
-        scope: slot.scope.replace(scope),
-        used: slot.scope_used.replace(false),
-    }) {
-        Ok(saved) => saved,
-        Err(_) => {
+    let entered = SLOT.try_with(|slot| {
+        let mut entered = slot.entered.try_borrow_mut().ok()?;
+        if let Some(top) = entered.last_mut() {
+            top.used = slot.scope_used.get();
+        }
+        let id = slot.next_id.get();
+        slot.next_id.set(id + 1);
+        entered.push(Entered {
+            id,
+            scope,
+            used: false,
+        });
+        slot.scope.set(scope);
+        slot.scope_used.set(false);
+        Some(id)
+    });
+    match entered {
+        Ok(Some(id)) => SavedScope { id },
+        _ => {
             // No thread-locals any more (a destructor logging at thread exit): nothing can
             // borrow the scope, so its references go at once.
             // SAFETY: the caller handed over one reference to each pointer.
             unsafe { scope.release() };
-            SavedScope {
-                scope: Scope::EMPTY,
-                used: false,
-            }
+            SavedScope { id: 0 }
         }
     }
 }
 
-/// Puts `saved` back as the current scope. The references of the scope being left are
+/// Leaves the scope entered as `saved`, wherever it is on the thread's stack: the current
+/// scope becomes the innermost one still entered. The references of the scope left are
 /// dropped at once if no event borrowed them, or else handed to the consumer in a release
 /// record, to be dropped after those events.
 #[inline]
 pub(crate) fn leave_scope(saved: SavedScope) {
-    let result = SLOT.try_with(|slot| {
-        let left = slot.scope.replace(saved.scope);
-        if slot.scope_used.replace(saved.used) {
-            release_later(left);
-        } else {
-            // SAFETY: the slot owned one reference to each pointer of `left` and no record
-            // borrowed them since it was installed.
-            unsafe { left.release() };
+    if saved.id == 0 {
+        return;
+    }
+    let left = SLOT.try_with(|slot| {
+        let mut entered = slot.entered.try_borrow_mut().ok()?;
+        let at = entered.iter().rposition(|e| e.id == saved.id)?;
+        let mut left = entered.remove(at);
+        if at == entered.len() {
+            // It was the top: the flag of the entry below is up to date.
+            left.used = slot.scope_used.get();
+            let top = entered.last();
+            slot.scope.set(top.map_or(Scope::EMPTY, |t| t.scope));
+            slot.scope_used.set(top.is_some_and(|t| t.used));
         }
+        Some(left)
     });
-    if result.is_err() {
-        // The slot is gone and `saved` cannot be put back; keep its references alive
-        // (leaked): records in the ring may still borrow them.
+    match left {
+        Ok(Some(left)) if left.used => release_later(left.scope),
+        // SAFETY: the entry owned one reference to each pointer of its scope, and no record
+        // borrowed them while it was current.
+        Ok(Some(left)) => unsafe { left.scope.release() },
+        // The slot is gone (or busy, which cannot happen: nothing here runs user code): keep
+        // the references alive (leaked), since records in the ring may still borrow them.
+        _ => {}
     }
 }
 
