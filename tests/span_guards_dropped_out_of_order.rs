@@ -41,7 +41,7 @@ fn span_guards_dropped_out_of_order() {
 
     // Random interleavings of enters and exits against a model stack: after every step the
     // current span is the innermost one still entered.
-    let spans = vec![
+    let spans = [
         ttlog::span!(LogLevel::Info, "s0"),
         ttlog::span!(LogLevel::Info, "s1"),
         ttlog::span!(LogLevel::Info, "s2"),
