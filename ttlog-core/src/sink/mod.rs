@@ -7,6 +7,7 @@
 //! sinks.
 
 mod capture;
+mod escape;
 mod json;
 mod text;
 mod timestamp;

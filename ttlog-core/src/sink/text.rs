@@ -1,8 +1,9 @@
 //! The human formats: `pretty` (aligned, coloured on a terminal) and `compact` (one plain
 //! line).
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 
+use super::escape::Escaped;
 use super::timestamp::{Precision, TimestampCache};
 
 use crate::event::Event;
@@ -29,27 +30,36 @@ struct Style {
 }
 
 impl Style {
+    /// Writes `text` (escaped: it may come from the user) in the colour `code`.
     fn paint(&self, out: &mut Vec<u8>, code: &str, text: impl std::fmt::Display) {
         if self.ansi {
-            let _ = write!(out, "{code}{text}{RESET}");
-        } else {
-            let _ = write!(out, "{text}");
+            out.extend_from_slice(code.as_bytes());
+        }
+        let _ = write!(Escaped(out), "{text}");
+        if self.ansi {
+            out.extend_from_slice(RESET.as_bytes());
         }
     }
 }
 
 fn write_message(event: &Event<'_>, out: &mut Vec<u8>) {
-    let _ = write!(out, "{}", event.message());
+    let _ = write!(Escaped(out), "{}", event.message());
 }
 
 /// Text values are quoted when they are strings (so spaces and `=` stay readable); `%` and `?`
-/// values are written as their impls wrote them.
+/// values are written as their impls wrote them, with control characters escaped.
 fn write_field_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
+    let mut out = Escaped(out);
     let _ = match value {
         ValueRef::Str(s) => write!(out, "{s:?}"),
         ValueRef::Char(c) => write!(out, "{c:?}"),
         other => write!(out, "{other}"),
     };
+}
+
+/// `name=`, escaped.
+fn write_name(out: &mut Vec<u8>, name: &str) {
+    let _ = write!(Escaped(out), "{name}=");
 }
 
 pub(super) fn write_pretty(
@@ -111,7 +121,7 @@ pub(super) fn write_pretty(
 /// `checkout{order_id=7}:charge{amount=3}: ` for an event inside spans, as `tracing` does.
 fn write_spans(event: &Event<'_>, out: &mut Vec<u8>) {
     for span in event.spans() {
-        out.extend_from_slice(span.name().as_bytes());
+        let _ = Escaped(out).write_str(span.name());
         let mut fields = span.fields().peekable();
         if fields.peek().is_some() {
             out.push(b'{');
@@ -119,7 +129,7 @@ fn write_spans(event: &Event<'_>, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b' ');
                 }
-                let _ = write!(out, "{name}=");
+                write_name(out, name);
                 write_field_value(out, &value);
             }
             out.push(b'}');
@@ -140,11 +150,12 @@ pub(super) fn write_compact(event: &Event<'_>, timestamps: &mut TimestampCache, 
         LogLevel::Warn => "WARN",
         LogLevel::Error => "ERROR",
     };
-    let _ = write!(out, " {level} {}: ", event.target());
+    let _ = write!(Escaped(out), " {level} {}: ", event.target());
     write_spans(event, out);
     write_message(event, out);
     for (name, value) in event.fields().chain(event.context()) {
-        let _ = write!(out, " {name}=");
+        out.push(b' ');
+        write_name(out, name);
         write_field_value(out, &value);
     }
     out.push(b'\n');
