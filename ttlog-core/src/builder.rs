@@ -14,7 +14,7 @@ use crate::filter::{Filter, ParseDirectiveError, directives_from_env};
 use crate::handle::TtlogHandle;
 use crate::level::LevelFilter;
 use crate::recorder::History;
-use crate::runtime::{self, ConsumerShared};
+use crate::runtime::{self, ConsumerShared, Occupied};
 use crate::sink::{Format, ParseFormatError, Sink, WriterSink};
 use crate::snapshot::{self, SnapshotConfig};
 use crate::trigger::{self, RecorderShared};
@@ -69,6 +69,7 @@ pub struct Builder {
     overflow: Overflow,
     thread_buffer: usize,
     reorder_window: Duration,
+    shutdown_timeout: Duration,
     recorder: bool,
     recorder_level: Option<LevelFilter>,
     recorder_bytes: Option<usize>,
@@ -128,6 +129,7 @@ impl Builder {
             overflow: Overflow::Drop,
             thread_buffer: runtime::DEFAULT_THREAD_BUFFER,
             reorder_window: Duration::from_millis(50),
+            shutdown_timeout: Duration::from_secs(10),
             recorder: true,
             recorder_level: None,
             recorder_bytes: None,
@@ -306,6 +308,14 @@ impl Builder {
         self
     }
 
+    /// How long dropping the handle waits for the consumer to write everything and stop
+    /// (default 10 s). A consumer still busy then (a sink that does not return) keeps running
+    /// until it is done; a new logger waits for it and never runs beside it.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Installs the logger. Never panics: a malformed directive or `TTLOG_FORMAT` prints one
     /// warning line on stderr and the valid part is used. If a logger is already installed,
     /// this prints a warning and returns a handle to that logger, which flushes on drop but
@@ -313,13 +323,16 @@ impl Builder {
     pub fn init(self) -> TtlogHandle {
         match self.build(false) {
             Ok(handle) => handle,
-            Err(err) => {
-                diag!("ttlog: {err}; using the logger already installed");
-                match runtime::consumer() {
-                    Some(shared) => TtlogHandle::secondary(shared),
-                    None => TtlogHandle::detached(),
+            Err(err) => match runtime::consumer() {
+                Some(shared) if matches!(err, InitError::AlreadyInstalled) => {
+                    diag!("ttlog: {err}; using it");
+                    TtlogHandle::secondary(shared)
                 }
-            }
+                _ => {
+                    diag!("ttlog: {err}; logging is off");
+                    TtlogHandle::detached()
+                }
+            },
         }
     }
 
@@ -386,8 +399,10 @@ impl Builder {
             MIN_THREAD_BUFFER..=MAX_THREAD_BUFFER,
             strict,
         )?;
-        if runtime::consumer().is_some() {
-            return Err(InitError::AlreadyInstalled);
+        match runtime::wait_for_retiring_consumer(RETIRE_WAIT) {
+            Ok(()) => {}
+            Err(Occupied::Running) => return Err(InitError::AlreadyInstalled),
+            Err(Occupied::Retiring) => return Err(InitError::PreviousStillRunning),
         }
         let recorder = if self.recorder {
             Some(self.recorder_shared(&env, strict)?)
@@ -448,7 +463,12 @@ impl Builder {
         if self.signals {
             trigger::install_signal_handlers();
         }
-        Ok(TtlogHandle::owner(shared, join, self.capacity))
+        Ok(TtlogHandle::owner(
+            shared,
+            join,
+            self.capacity,
+            self.shutdown_timeout,
+        ))
     }
 
     /// The recorder: its history (on the heap or in the persisted file) and snapshot settings.
@@ -540,6 +560,9 @@ fn recover_previous_run(path: &Path, config: &SnapshotConfig) {
     }
 }
 
+/// How long `init` waits for the previous logger's consumer to finish shutting down.
+const RETIRE_WAIT: Duration = Duration::from_secs(2);
+
 /// The smallest ring a thread may have ([`Builder::thread_buffer_size`]).
 pub const MIN_THREAD_BUFFER: usize = 4 * 1024;
 /// The largest ring a thread may have ([`Builder::thread_buffer_size`]).
@@ -588,6 +611,9 @@ pub enum InitError {
     Format(ParseFormatError),
     /// The consumer thread could not be started.
     Spawn(io::Error),
+    /// The previous logger's handle was dropped, but its consumer thread is still busy (in a
+    /// sink that does not return) after a wait; a new logger never runs beside it.
+    PreviousStillRunning,
     /// A size given to the builder is out of range.
     Size {
         /// The builder method (`thread_buffer_size`, `capacity`, `recorder_bytes`).
@@ -612,6 +638,9 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InitError::AlreadyInstalled => f.write_str("a ttlog logger is already installed"),
+            InitError::PreviousStillRunning => f.write_str(
+                "the previous ttlog logger is still shutting down (one of its sinks does not return)",
+            ),
             InitError::Filter(err) => write!(f, "{err}"),
             InitError::Format(err) => write!(f, "TTLOG_FORMAT: {err}"),
             InitError::Spawn(err) => write!(f, "could not start the consumer thread: {err}"),
@@ -642,7 +671,9 @@ impl std::error::Error for InitError {
             InitError::Format(err) => Some(err),
             InitError::Spawn(err) => Some(err),
             InitError::Persist { source, .. } => Some(source),
-            InitError::AlreadyInstalled | InitError::Size { .. } => None,
+            InitError::AlreadyInstalled
+            | InitError::PreviousStillRunning
+            | InitError::Size { .. } => None,
         }
     }
 }

@@ -146,7 +146,9 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
     struct AliveGuard(&'static ConsumerShared);
     impl Drop for AliveGuard {
         fn drop(&mut self) {
-            // Whatever happens to this thread, waiters must not wait for it any more.
+            // Whatever happens to this thread, waiters must not wait for it any more, and a
+            // new logger may start: only now are the rings free of this consumer.
+            runtime::uninstall_consumer(self.0);
             self.0.alive.store(false, Ordering::Release);
             self.0.flush_cv.notify_all();
         }
@@ -619,7 +621,12 @@ fn scope_words(record: &[u8], flags: u8) -> Option<Scope> {
     })
 }
 
-/// The spans of `scope`, root first.
+/// The most spans an event reports: the innermost ones. Deeper nesting is legal, but walking
+/// (and writing) every ancestor for every event would make the consumer's work grow with the
+/// square of the depth.
+pub(crate) const MAX_SPAN_DEPTH: usize = 128;
+
+/// The spans of `scope`, root first (at most the innermost [`MAX_SPAN_DEPTH`]).
 ///
 /// # Safety
 ///
@@ -628,7 +635,9 @@ unsafe fn span_chain<'a>(scope: Scope) -> SmallVec<[&'a SpanInner; 8]> {
     let mut chain = SmallVec::new();
     // SAFETY: guaranteed by the caller; parents are kept alive by their children.
     let mut span: Option<&'a SpanInner> = unsafe { scope.span_ref() };
-    while let Some(s) = span {
+    while let Some(s) = span
+        && chain.len() < MAX_SPAN_DEPTH
+    {
         chain.push(s);
         span = s.parent.as_deref();
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::callsite;
 use crate::filter::{Filter, ParseDirectiveError};
 use crate::level::LevelFilter;
-use crate::runtime::{self, ConsumerShared};
+use crate::runtime::ConsumerShared;
 use crate::snapshot::SnapshotError;
 use crate::stats::{self, Stats};
 use crate::trigger;
@@ -26,6 +26,8 @@ pub struct TtlogHandle {
     join: Mutex<Option<JoinHandle<()>>>,
     owner: bool,
     capacity: usize,
+    /// How long dropping the handle waits for the consumer to drain and stop.
+    shutdown_timeout: Duration,
 }
 
 impl fmt::Debug for TtlogHandle {
@@ -63,12 +65,14 @@ impl TtlogHandle {
         shared: &'static ConsumerShared,
         join: JoinHandle<()>,
         capacity: usize,
+        shutdown_timeout: Duration,
     ) -> TtlogHandle {
         TtlogHandle {
             shared: Some(shared),
             join: Mutex::new(Some(join)),
             owner: true,
             capacity,
+            shutdown_timeout,
         }
     }
 
@@ -78,6 +82,7 @@ impl TtlogHandle {
             join: Mutex::new(None),
             owner: false,
             capacity: 0,
+            shutdown_timeout: FLUSH_TIMEOUT,
         }
     }
 
@@ -87,6 +92,7 @@ impl TtlogHandle {
             join: Mutex::new(None),
             owner: false,
             capacity: 0,
+            shutdown_timeout: FLUSH_TIMEOUT,
         }
     }
 
@@ -183,7 +189,7 @@ impl TtlogHandle {
         callsite::registry().set_filter(filter, false);
         shared.shutdown.store(true, Ordering::Release);
         shared.unpark();
-        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        let deadline = Instant::now() + self.shutdown_timeout;
         let mut done = shared.flush_done.lock().unwrap_or_else(|p| p.into_inner());
         while shared.alive.load(Ordering::Acquire) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -202,11 +208,13 @@ impl TtlogHandle {
         {
             let _ = join.join();
             if let Some(recorder) = &shared.recorder {
-                // Everything was written: a persisted recorder has nothing to recover.
-                recorder.history().mark_clean();
+                // Everything was written: a persisted recorder has nothing to recover, and the
+                // history's memory goes back.
+                recorder.history().retire();
             }
         }
-        runtime::uninstall_consumer(shared);
+        // The consumer uninstalls itself when its thread ends, not here: a consumer still
+        // busy after the timeout keeps the rings, and no new logger starts beside it.
     }
 }
 

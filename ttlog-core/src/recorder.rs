@@ -387,6 +387,14 @@ impl History {
             let _ = map.flush();
         }
     }
+
+    /// Gives the history's memory (or mapping) back once its logger has shut down: a
+    /// persisted file is marked clean first. The logger's shared state stays allocated for
+    /// the life of the process, so without this every init/drop cycle would keep a history.
+    pub(crate) fn retire(&mut self) {
+        self.mark_clean();
+        *self = History::with_backing(Backing::Heap(Box::new([])), 0, 0, 1, false, 0);
+    }
 }
 
 /// Calls `f` with each frame payload in `[tail, head)` of a ring `data`. With `verify`, a frame

@@ -170,6 +170,30 @@ pub(crate) fn consumer() -> Option<&'static ConsumerShared> {
     unsafe { ptr.as_ref() }
 }
 
+/// Why no new consumer may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Occupied {
+    /// A logger is installed and running.
+    Running,
+    /// The previous logger's handle was dropped but its consumer is still busy (two
+    /// consumers must never share the rings).
+    Retiring,
+}
+
+/// Waits up to `timeout` for a consumer that is shutting down (its handle was dropped) to
+/// exit; `Ok` when no consumer is installed.
+pub(crate) fn wait_for_retiring_consumer(timeout: std::time::Duration) -> Result<(), Occupied> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match consumer() {
+            None => return Ok(()),
+            Some(c) if !c.shutdown.load(Ordering::Acquire) => return Err(Occupied::Running),
+            Some(_) if std::time::Instant::now() >= deadline => return Err(Occupied::Retiring),
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
 /// Makes `shared` the running consumer. Returns `false` if another one is installed.
 pub(crate) fn install_consumer(shared: &'static ConsumerShared) -> bool {
     CONSUMER

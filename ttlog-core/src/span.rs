@@ -99,11 +99,24 @@ impl SpanInner {
         self.handles.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Gives up one handle; the last one closes the span.
+    /// Gives up one handle; the last one closes the span, which gives up its handle on the
+    /// parent, and so on up the chain (a loop: chains may be arbitrarily deep).
     fn drop_handle(self: &Arc<SpanInner>) {
-        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
+        let mut span = self;
+        loop {
+            if span.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+                return;
+            }
+            span.log_close();
+            match &span.parent {
+                Some(parent) => span = parent,
+                None => return,
+            }
         }
+    }
+
+    /// Logs the close event: `"<name> closed"` with `duration_ns`, inside the span.
+    fn log_close(self: &Arc<SpanInner>) {
         let cs = self.close;
         let level = cs.metadata().level();
         if STATIC_MAX_LEVEL.enables(level) && level_enabled(level) && cs.is_enabled() {
@@ -115,8 +128,19 @@ impl SpanInner {
             };
             producer::emit_owned(What::Event(cs), scope, |enc| enc.u64(duration));
         }
-        if let Some(parent) = &self.parent {
-            parent.drop_handle();
+    }
+}
+
+impl Drop for SpanInner {
+    /// Frees the ancestors this span was the last reference to in a loop, not by recursion:
+    /// a chain of a million nested spans must not overflow the stack.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(next) = parent {
+            parent = match Arc::try_unwrap(next) {
+                Ok(mut inner) => inner.parent.take(),
+                Err(_) => None,
+            };
         }
     }
 }
