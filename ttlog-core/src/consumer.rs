@@ -31,11 +31,10 @@ use crate::guard::guarded;
 use crate::level::LogLevel;
 use crate::record::{
     FLAG_RECORDER, FLAG_RELEASE, FLAG_SCOPE, FLAG_SINKS, FLAG_TRUNCATED, HEADER, Header,
-    KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE, KIND_SPAN_RECORD, SCOPE_WORDS,
-    callsite_from_payload,
+    KIND_EVENT, KIND_GAP, KIND_RELEASE, KIND_SPAN_RECORD, SCOPE_WORDS, callsite_from_payload,
 };
 use crate::recorder::History;
-use crate::ring::ALIGN;
+use crate::ring::BadLength;
 use crate::runtime::{self, ConsumerShared, RINGS_VERSION, ThreadInfo, ThreadRing};
 use crate::scope::Scope;
 use crate::sink::Sink;
@@ -274,41 +273,23 @@ impl Consumer {
             }
             let ring = &state.shared.ring;
             let closed = ring.producer_shared().closed.load(Ordering::Acquire);
-            let head = ring.load_head();
-            let mut tail = ring.consumer_tail();
-            let mask = ring.capacity() - 1;
-            while tail < head {
-                let offset = tail as usize & mask;
-                // SAFETY: `tail < head`, so the word at `offset` is a published record header
-                // in the region the consumer owns.
-                let (len, kind, _, _) = Header::parse_word(unsafe { ring.read_word(offset) });
-                let min = if kind == KIND_PAD { ALIGN } else { HEADER };
-                if len < min
-                    || !len.is_multiple_of(ALIGN)
-                    || offset + len > ring.capacity()
-                    || len as u64 > head - tail
-                {
-                    // Nothing after a bad length can be trusted: skip what was published.
+            let mut last_ts = state.last_ts;
+            let staged_before = state.staging.len();
+            match ring.drain(&mut state.staging, |record| {
+                last_ts = Header::parse(record).timestamp;
+            }) {
+                Ok(bytes) => copied += bytes,
+                Err(BadLength) => {
                     report_bad_record(self.shared, &mut self.bad_reported, "record length");
-                    tail = head;
-                    break;
                 }
-                if kind != KIND_PAD {
-                    // SAFETY: the record lies in `[tail, head)` (published, consumer-owned) and
-                    // does not straddle the end of the buffer (both checked just above).
-                    let record = unsafe { std::slice::from_raw_parts(ring.ptr_at(offset), len) };
-                    state.staging.extend_from_slice(record);
-                    state.last_ts = Header::parse(record).timestamp;
-                }
-                tail += len as u64;
-                copied += len;
             }
-            ring.release(tail);
+            state.last_ts = last_ts;
+            // Only records are staged (pads are not), and dispatching subtracts each record.
+            self.staged_total += state.staging.len() - staged_before;
             if closed {
                 state.finished = true;
             }
         }
-        self.staged_total += copied;
         copied
     }
 
@@ -885,5 +866,29 @@ mod tests {
         round(&mut consumer);
         assert_eq!(capture.take().len(), 0);
         assert_eq!(consumer.shared.bad_records.load(Ordering::Relaxed), 4);
+        assert_eq!(consumer.staged_total, 0);
+    }
+
+    /// Pads are not staged, so the staged byte count returns to 0 once everything is
+    /// dispatched (it used to count pads and drift up until the staging limit was reached,
+    /// after which the reorder window was ignored).
+    #[test]
+    fn pads_do_not_count_as_staged_bytes() {
+        let capture = CaptureSink::new();
+        let (mut consumer, ring) = consumer(&capture);
+        let mut head = 0;
+        for round_no in 0..1_000 {
+            publish(&ring.ring, &mut head, &event(u64_value(round_no)));
+            let offset = head as usize & (ring.ring.capacity() - 1);
+            let to_end = ring.ring.capacity() - offset;
+            let pad = [header_word(to_end, crate::record::KIND_PAD, 0, 0)];
+            publish(&ring.ring, &mut head, &pad);
+            head += (to_end - 8) as u64;
+            ring.ring.publish(head);
+            round(&mut consumer);
+            assert_eq!(consumer.staged_total, 0, "round {round_no}");
+        }
+        assert_eq!(capture.take().len(), 1_000);
+        assert_eq!(consumer.shared.bad_records.load(Ordering::Relaxed), 0);
     }
 }

@@ -21,7 +21,7 @@ use crate::callsite::Callsite;
 use crate::clock;
 use crate::encode::{Encoded, Encoder, Spill};
 use crate::record::{
-    FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_PAD, KIND_RELEASE,
+    FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_RELEASE,
     KIND_SPAN_RECORD, ROUTE_SHIFT, SCOPE_WORDS, header_word,
 };
 use crate::ring::align_up;
@@ -150,11 +150,7 @@ impl Producer {
     fn pad(&mut self, offset: usize, len: usize) {
         // SAFETY: `offset..offset + len` is free space owned by this producer (it lies
         // between head and the end of the buffer, and `len <= free`).
-        unsafe {
-            self.shared
-                .ring
-                .write_word(offset, header_word(len, KIND_PAD, 0, 0))
-        };
+        unsafe { self.shared.ring.pad(offset, len) };
         self.head += len as u64;
     }
 

@@ -17,7 +17,12 @@ use std::cell::UnsafeCell;
 
 use crossbeam_utils::CachePadded;
 
+use crate::record::{HEADER, Header, KIND_PAD, header_word};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
+
+/// A record length in a ring that cannot be right (see [`Ring::drain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadLength;
 
 /// Alignment of every record, in bytes.
 pub(crate) const ALIGN: usize = 8;
@@ -176,6 +181,70 @@ impl Ring {
         self.tail.store(new_tail, Ordering::Release);
     }
 
+    /// Producer: fills the `len` bytes from `offset` to the end of the buffer with a pad
+    /// record, which the consumer skips.
+    ///
+    /// # Safety
+    ///
+    /// Producer only: `offset .. offset + len` must be free space it owns, ending at the end of
+    /// the buffer.
+    pub(crate) unsafe fn pad(&self, offset: usize, len: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.write_word(offset, header_word(len, KIND_PAD, 0, 0)) };
+    }
+
+    /// Consumer: copies every record published since the last call into `out` (pads skipped),
+    /// checking each length against the buffer and the published head, and gives the space
+    /// back. Returns the bytes taken from the ring, or [`BadLength`] when a length is
+    /// impossible: nothing after it can be trusted, so everything published is skipped.
+    ///
+    /// Under loom the bytes are read word by word through the tracked cells; otherwise as one
+    /// copy per record.
+    pub(crate) fn drain(
+        &self,
+        out: &mut Vec<u8>,
+        mut on_record: impl FnMut(&[u8]),
+    ) -> Result<usize, BadLength> {
+        let head = self.load_head();
+        let start = self.consumer_tail();
+        let mut tail = start;
+        let mask = self.capacity - 1;
+        while tail < head {
+            let offset = tail as usize & mask;
+            // SAFETY: `tail < head`, so the word at `offset` is a published record header in
+            // the region the consumer owns.
+            let (len, kind, _, _) = Header::parse_word(unsafe { self.read_word(offset) });
+            let min = if kind == KIND_PAD { ALIGN } else { HEADER };
+            if len < min
+                || !len.is_multiple_of(ALIGN)
+                || offset + len > self.capacity
+                || len as u64 > head - tail
+            {
+                self.release(head);
+                return Err(BadLength);
+            }
+            if kind != KIND_PAD {
+                let at = out.len();
+                #[cfg(not(loom))]
+                {
+                    // SAFETY: the record lies in `[tail, head)` (published, consumer-owned) and
+                    // does not straddle the end of the buffer (both checked just above).
+                    let record = unsafe { std::slice::from_raw_parts(self.ptr_at(offset), len) };
+                    out.extend_from_slice(record);
+                }
+                #[cfg(loom)]
+                for word in (offset..offset + len).step_by(ALIGN) {
+                    // SAFETY: as above, word by word.
+                    out.extend_from_slice(&unsafe { self.read_word(word) }.to_le_bytes());
+                }
+                on_record(&out[at..]);
+            }
+            tail += len as u64;
+        }
+        self.release(tail);
+        Ok((tail - start) as usize)
+    }
+
     /// A raw pointer to the byte at `offset`, for the producer's writes and the consumer's
     /// reads.
     ///
@@ -193,8 +262,9 @@ impl Ring {
         unsafe { base.add(offset) }
     }
 
-    /// Under loom, raw byte access is not modelled: the model goes through `write_word` and
-    /// `read_word`, which loom tracks. The rest of the crate compiles but is not run.
+    /// Under loom, raw byte access cannot be tracked: the model writes whole words with
+    /// `write_word` and the consumer reads them with `read_word` (see `drain`). The encoder,
+    /// which writes bytes through this pointer, is outside the model.
     ///
     /// # Safety
     ///
@@ -241,11 +311,14 @@ impl Ring {
     }
 }
 
-/// The producer and consumer protocol, shared by the loom model and the stress test: records
-/// of whole words, the first holding the length, padded at the end of the buffer.
+/// The model's producer and consumer. The consumer is the real one ([`Ring::drain`], what
+/// the consumer thread calls). The producer places records the way `producer.rs` does, with
+/// the same `Ring` calls (`space`, `pad`, `write_word`, `publish`), but writes each record as
+/// whole words instead of running an encoder, and retries instead of waiting or dropping.
 #[cfg(test)]
 mod protocol {
     use super::*;
+    use crate::record::KIND_EVENT;
 
     pub(super) struct Producer<'r> {
         pub(super) ring: &'r Ring,
@@ -254,28 +327,28 @@ mod protocol {
     }
 
     impl Producer<'_> {
-        /// Writes a record of `words` (its first word is replaced by the length); returns
-        /// false when the ring is full.
+        /// Writes a record whose header is followed by `words`; returns false when the ring is
+        /// full.
         pub(super) fn push(&mut self, words: &[u64]) -> bool {
-            let len = words.len() * ALIGN;
+            let len = ALIGN + words.len() * ALIGN;
+            assert!(len >= HEADER, "a record has at least a header");
             loop {
                 let space = self.ring.space(self.head, &mut self.cached_tail, len);
                 if space.contiguous >= len {
                     for (i, w) in words.iter().enumerate() {
-                        let word = if i == 0 { len as u64 } else { *w };
                         // SAFETY: inside the free space owned by the producer.
-                        unsafe { self.ring.write_word(space.offset + i * ALIGN, word) };
+                        unsafe { self.ring.write_word(space.offset + (1 + i) * ALIGN, *w) };
                     }
+                    let header = header_word(len, KIND_EVENT, 0, 0);
+                    // SAFETY: as above.
+                    unsafe { self.ring.write_word(space.offset, header) };
                     self.head += len as u64;
                     self.ring.publish(self.head);
                     return true;
                 }
                 if space.end_limited() {
                     // SAFETY: the pad covers free space up to the end of the buffer.
-                    unsafe {
-                        self.ring
-                            .write_word(space.offset, (space.to_end as u64) | (1 << 63))
-                    };
+                    unsafe { self.ring.pad(space.offset, space.to_end) };
                     self.head += space.to_end as u64;
                     continue;
                 }
@@ -284,25 +357,18 @@ mod protocol {
         }
     }
 
-    /// Reads every published record (skipping pads) and gives the space back.
+    /// Drains the ring with [`Ring::drain`] and returns each record's words after the header
+    /// word.
     pub(super) fn pop_all(ring: &Ring, out: &mut Vec<Vec<u64>>) {
-        let head = ring.load_head();
-        let mut tail = ring.consumer_tail();
-        while tail < head {
-            let offset = tail as usize & (ring.capacity() - 1);
-            // SAFETY: `[tail, head)` is published and owned by the consumer.
-            let first = unsafe { ring.read_word(offset) };
-            let len = (first & !(1 << 63)) as usize;
-            if first & (1 << 63) == 0 {
-                let record = (1..len / ALIGN)
-                    // SAFETY: as above.
-                    .map(|i| unsafe { ring.read_word(offset + i * ALIGN) })
-                    .collect();
-                out.push(record);
-            }
-            tail += len as u64;
-        }
-        ring.release(tail);
+        let mut staging = Vec::new();
+        ring.drain(&mut staging, |record| {
+            let words = record[ALIGN..]
+                .chunks_exact(ALIGN)
+                .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
+                .collect();
+            out.push(words);
+        })
+        .expect("the producer writes valid lengths");
     }
 }
 
@@ -328,7 +394,7 @@ mod loom_model {
                 let mut sent = 0u64;
                 for n in 1..=3u64 {
                     // 24, 24 and 32 bytes: the third cannot fit before the end without a wrap.
-                    let words: Vec<u64> = (0..if n == 3 { 4 } else { 3 })
+                    let words: Vec<u64> = (1..if n == 3 { 4 } else { 3 })
                         .map(|i| n * 10 + i)
                         .collect();
                     while !p.push(&words) {
@@ -372,7 +438,7 @@ mod tests {
     }
 
     /// Real threads, a small ring, records of varying size: everything arrives in order and
-    /// intact, including across thousands of wraps.
+    /// intact through the real `drain`, including across thousands of wraps.
     #[test]
     fn stress_variable_records_across_threads() {
         use super::protocol::{Producer, pop_all};
@@ -388,7 +454,7 @@ mod tests {
                 cached_tail: 0,
             };
             for n in 0..RECORDS {
-                let words: Vec<u64> = (0..1 + n % 7).map(|i| n * 8 + i).collect();
+                let words: Vec<u64> = (1..3 + n % 7).map(|i| n * 8 + i).collect();
                 while !p.push(&words) {
                     std::hint::spin_loop();
                 }
@@ -400,7 +466,7 @@ mod tests {
             got.clear();
             pop_all(&ring, &mut got);
             for record in &got {
-                let expected: Vec<u64> = (1..1 + next % 7).map(|i| next * 8 + i).collect();
+                let expected: Vec<u64> = (1..3 + next % 7).map(|i| next * 8 + i).collect();
                 assert_eq!(record, &expected, "record {next}");
                 next += 1;
             }
