@@ -3,21 +3,21 @@
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::callsite;
 use crate::clock;
-use crate::consumer::{self, ConsumerConfig};
+use crate::consumer::{self, ConsumerConfig, Receiver};
 use crate::filter::{Filter, ParseDirectiveError, directives_from_env};
 use crate::handle::TtlogHandle;
 use crate::level::LevelFilter;
-use crate::recorder::History;
+use crate::recorder::{ErrorSnapshots, History, RecorderSink};
 use crate::runtime::{self, ConsumerShared, Occupied};
-use crate::sink::{Format, ParseFormatError, Sink, WriterSink};
+use crate::sink::{Format, ParseFormatError, Sink, SinkSet, WriterSink};
 use crate::snapshot::{self, SnapshotConfig};
-use crate::trigger::{self, RecorderShared};
+use crate::trigger::{self, ErrorSnapshotter, RecorderShared};
 
 /// What happens when a thread's ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -405,7 +405,7 @@ impl Builder {
             Err(Occupied::Retiring) => return Err(InitError::PreviousStillRunning),
         }
         let recorder = if self.recorder {
-            Some(self.recorder_shared(&env, strict)?)
+            Some(Arc::new(self.recorder_shared(&env, strict)?))
         } else {
             None
         };
@@ -425,15 +425,27 @@ impl Builder {
         }
         sinks.extend(self.sinks);
 
-        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new(recorder)));
+        let shared: &'static ConsumerShared = Box::leak(Box::new(ConsumerShared::new()));
         if !runtime::install_consumer(shared) {
             return Err(InitError::AlreadyInstalled);
+        }
+        // What leaves the consumer: the sinks, then the recorder.
+        let mut receivers: Vec<Box<dyn Receiver>> = vec![Box::new(SinkSet::new(sinks, shared))];
+        if let Some(recorder) = &recorder {
+            let errors: Option<Box<dyn ErrorSnapshots>> = recorder.on_error.map(|_| {
+                Box::new(ErrorSnapshotter {
+                    consumer: shared,
+                    recorder: Arc::clone(recorder),
+                }) as Box<dyn ErrorSnapshots>
+            });
+            let history = Arc::clone(&recorder.history);
+            receivers.push(Box::new(RecorderSink::new(history, errors)));
         }
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
         runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);
         let config = ConsumerConfig {
-            sinks,
+            receivers,
             reorder_window: self.reorder_window,
             staging_limit: 64 << 20,
         };
@@ -457,14 +469,18 @@ impl Builder {
             registry.set_recorder_level(recorder_level);
             registry.set_filter(filter, true);
         }
-        if self.recorder && self.panic_hook {
-            trigger::install_panic_hook();
+        if let Some(recorder) = &recorder {
+            trigger::set_active(shared, Arc::clone(recorder));
+            if self.panic_hook {
+                trigger::install_panic_hook();
+            }
         }
         if self.signals {
             trigger::install_signal_handlers();
         }
         Ok(TtlogHandle::owner(
             shared,
+            recorder,
             join,
             self.capacity,
             self.shutdown_timeout,
@@ -514,7 +530,7 @@ impl Builder {
             }
         };
         Ok(RecorderShared {
-            history: Mutex::new(history),
+            history: Arc::new(Mutex::new(history)),
             config,
             on_error: self.snapshot_on_error.then_some(self.error_rate_limit),
             last_error_snapshot: AtomicU64::new(0),

@@ -5,11 +5,51 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::callsite::Metadata;
 use crate::level::LogLevel;
-use crate::runtime::ThreadInfo;
 use crate::span::SpanRef;
+use crate::thread::ThreadInfo;
 use crate::trace::{SpanId, TraceId};
 use crate::value::{FieldsIter, FieldsRef, ValueRef};
 
+/// The callsite of the `N events dropped` marker.
+pub(crate) static GAP_METADATA: Metadata = Metadata::new(
+    LogLevel::Warn,
+    "ttlog",
+    "ttlog",
+    file!(),
+    line!(),
+    "{} events dropped",
+    1,
+    &["dropped"],
+    Some(|out, args| {
+        match args.first() {
+            Some(n) => write!(out, "{n}")?,
+            None => out.write_str("?")?,
+        }
+        out.write_str(" events dropped")
+    }),
+);
+
+/// The message of a panic event: its first value.
+fn write_panic_message(out: &mut dyn fmt::Write, args: &[ValueRef<'_>]) -> fmt::Result {
+    match args.first() {
+        Some(ValueRef::Str(message)) => out.write_str(message),
+        _ => out.write_str("panic"),
+    }
+}
+
+/// The callsite of the event the panic hook logs: level error, target `panic`, the panic
+/// message as message, fields `location` and `panic` (always `true`).
+pub(crate) static PANIC_METADATA: Metadata = Metadata::new(
+    LogLevel::Error,
+    "panic",
+    "ttlog::panic",
+    file!(),
+    line!(),
+    "{}",
+    1,
+    &["location", "panic"],
+    Some(write_panic_message),
+);
 /// One event, decoded on the consumer thread and lent to each sink in turn.
 ///
 /// Nothing in it is allocated per event: the values borrow the consumer's copy of the record,

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use crate::level::LevelFilter;
 use crate::runtime::ConsumerShared;
 use crate::snapshot::SnapshotError;
 use crate::stats::{self, Stats};
-use crate::trigger;
+use crate::trigger::{self, RecorderShared};
 
 /// How long `flush()` and shutdown wait for the consumer at most.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +23,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 #[must_use = "dropping the handle shuts the logger down; keep it alive for the program's life"]
 pub struct TtlogHandle {
     shared: Option<&'static ConsumerShared>,
+    /// The flight recorder, if the logger has one.
+    recorder: Option<Arc<RecorderShared>>,
     join: Mutex<Option<JoinHandle<()>>>,
     owner: bool,
     capacity: usize,
@@ -63,12 +65,14 @@ impl std::error::Error for FlushError {}
 impl TtlogHandle {
     pub(crate) fn owner(
         shared: &'static ConsumerShared,
+        recorder: Option<Arc<RecorderShared>>,
         join: JoinHandle<()>,
         capacity: usize,
         shutdown_timeout: Duration,
     ) -> TtlogHandle {
         TtlogHandle {
             shared: Some(shared),
+            recorder,
             join: Mutex::new(Some(join)),
             owner: true,
             capacity,
@@ -77,8 +81,12 @@ impl TtlogHandle {
     }
 
     pub(crate) fn secondary(shared: &'static ConsumerShared) -> TtlogHandle {
+        let recorder = trigger::active()
+            .filter(|(c, _)| std::ptr::eq(*c, shared))
+            .map(|(_, recorder)| recorder);
         TtlogHandle {
             shared: Some(shared),
+            recorder,
             join: Mutex::new(None),
             owner: false,
             capacity: 0,
@@ -89,6 +97,7 @@ impl TtlogHandle {
     pub(crate) fn detached() -> TtlogHandle {
         TtlogHandle {
             shared: None,
+            recorder: None,
             join: Mutex::new(None),
             owner: false,
             capacity: 0,
@@ -160,14 +169,13 @@ impl TtlogHandle {
     /// ```
     pub fn snapshot(&self, reason: &str) -> Result<PathBuf, SnapshotError> {
         let shared = self.shared.ok_or(SnapshotError::NoRecorder)?;
-        trigger::take(shared, reason, &[], FLUSH_TIMEOUT)
+        let recorder = self.recorder.as_ref().ok_or(SnapshotError::NoRecorder)?;
+        trigger::take(shared, recorder, reason, &[], FLUSH_TIMEOUT)
     }
 
     /// The number of events the flight recorder holds now (0 without a recorder).
     pub fn recorder_len(&self) -> usize {
-        self.shared
-            .and_then(|s| s.recorder.as_ref())
-            .map_or(0, |r| r.history().len())
+        self.recorder.as_ref().map_or(0, |r| r.history().len())
     }
 
     /// The counters: logged, delivered, dropped, sink errors, and per thread.
@@ -207,12 +215,13 @@ impl TtlogHandle {
             && let Some(join) = self.join.lock().unwrap_or_else(|p| p.into_inner()).take()
         {
             let _ = join.join();
-            if let Some(recorder) = &shared.recorder {
+            if let Some(recorder) = &self.recorder {
                 // Everything was written: a persisted recorder has nothing to recover, and the
                 // history's memory goes back.
                 recorder.history().retire();
             }
         }
+        trigger::clear_active(shared);
         // The consumer uninstalls itself when its thread ends, not here: a consumer still
         // busy after the timeout keeps the rings, and no new logger starts beside it.
     }

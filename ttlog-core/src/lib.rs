@@ -54,6 +54,7 @@ mod snapshot;
 mod span;
 mod stats;
 mod sync;
+mod thread;
 mod trace;
 mod trigger;
 mod value;
@@ -69,7 +70,7 @@ pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
 pub use handle::{FlushError, TtlogHandle};
 pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
-pub use runtime::{DEFAULT_THREAD_BUFFER, ThreadInfo};
+pub use runtime::DEFAULT_THREAD_BUFFER;
 pub use sink::{
     CaptureSink, CapturedEvent, CapturedSpan, EventFormatter, Format, OwnedValue, ParseFormatError,
     Sink, WriterSink,
@@ -80,6 +81,7 @@ pub use snapshot::{
 };
 pub use span::{Entered, EnteredSpan, Span, SpanRef, Timer, current_traceparent};
 pub use stats::{Stats, ThreadStats};
+pub use thread::ThreadInfo;
 pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{
     DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter, FieldsRef,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::Thread;
 
 use crate::ring::Ring;
-use crate::trigger::RecorderShared;
+use crate::thread::ThreadInfo;
 
 /// Default size of each thread's ring, in bytes.
 pub const DEFAULT_THREAD_BUFFER: usize = 256 * 1024;
@@ -24,26 +24,6 @@ pub(crate) static ORPHAN_DROPS: AtomicU64 = AtomicU64::new(0);
 /// The running consumer, or null. Each consumer's state is leaked on purpose (a few hundred
 /// bytes per `init`), so producers can hold a `&'static` to it without reference counting.
 static CONSUMER: AtomicPtr<ConsumerShared> = AtomicPtr::new(std::ptr::null_mut());
-
-/// A thread's identity, as sinks print it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadInfo {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-}
-
-impl ThreadInfo {
-    /// A small number unique to the thread for the life of the process (1 is the first
-    /// thread that logged).
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The thread's name, or `thread-<id>` for unnamed threads.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
 
 /// A producer's ring and its thread's identity.
 #[derive(Debug)]
@@ -121,12 +101,10 @@ pub(crate) struct ConsumerShared {
     pub(crate) sink_errors: AtomicU64,
     /// Malformed records skipped by the consumer (see `Stats::bad_records`).
     pub(crate) bad_records: AtomicU64,
-    /// The flight recorder, if this logger has one.
-    pub(crate) recorder: Option<RecorderShared>,
 }
 
 impl ConsumerShared {
-    pub(crate) fn new(recorder: Option<RecorderShared>) -> ConsumerShared {
+    pub(crate) fn new() -> ConsumerShared {
         ConsumerShared {
             thread: Mutex::new(None),
             sleeping: AtomicBool::new(false),
@@ -138,7 +116,6 @@ impl ConsumerShared {
             delivered: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
             bad_records: AtomicU64::new(0),
-            recorder,
         }
     }
 

@@ -9,20 +9,22 @@ use std::io::Write as _;
 use std::panic::{self, PanicHookInfo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Once, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::callsite::{Callsite, Metadata, level_enabled};
+use crate::callsite::{Callsite, level_enabled};
+use crate::consumer;
+use crate::event::PANIC_METADATA;
 use crate::level::LogLevel;
-use crate::recorder::History;
+use crate::recorder::{self, ErrorSnapshots, History};
 use crate::runtime::{self, ConsumerShared};
 use crate::snapshot::{self, SnapshotConfig, SnapshotError};
-use crate::value::ValueRef;
 
-/// The recorder and its snapshot settings, owned by the running consumer's shared state.
+/// The recorder and its snapshot settings: the history (shared with the consumer's
+/// `RecorderSink`), where snapshot files go, and the triggers' rate limits.
 #[derive(Debug)]
 pub(crate) struct RecorderShared {
-    pub(crate) history: Mutex<History>,
+    pub(crate) history: Arc<Mutex<History>>,
     pub(crate) config: SnapshotConfig,
     /// Minimum time between two snapshots triggered by error events; `None`: no such trigger.
     pub(crate) on_error: Option<Duration>,
@@ -33,10 +35,9 @@ pub(crate) struct RecorderShared {
 }
 
 impl RecorderShared {
-    /// Locks the history. Nothing panics while holding it, but a poisoned lock would still
-    /// hold a consistent history (every write to it completes or is not started).
+    /// Locks the history.
     pub(crate) fn history(&self) -> MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|p| p.into_inner())
+        recorder::lock(&self.history)
     }
 
     /// Whether an error event may trigger a snapshot now (and if so, claims the slot).
@@ -45,6 +46,56 @@ impl RecorderShared {
             return false;
         };
         claim(&self.last_error_snapshot, every)
+    }
+}
+
+/// The running logger's consumer and recorder, for the panic hook and the signal thread.
+type Active = (&'static ConsumerShared, Arc<RecorderShared>);
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+
+/// Makes `recorder` the one the panic hook and `SIGUSR1` snapshot.
+pub(crate) fn set_active(consumer: &'static ConsumerShared, recorder: Arc<RecorderShared>) {
+    *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = Some((consumer, recorder));
+}
+
+/// Forgets the recorder of `consumer`'s logger (it is shutting down).
+pub(crate) fn clear_active(consumer: &'static ConsumerShared) {
+    let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+    if active
+        .as_ref()
+        .is_some_and(|(c, _)| std::ptr::eq(*c, consumer))
+    {
+        *active = None;
+    }
+}
+
+/// The running logger's consumer and recorder, if it has a recorder.
+pub(crate) fn active() -> Option<Active> {
+    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Error-triggered snapshots, as the consumer's `RecorderSink` takes them.
+pub(crate) struct ErrorSnapshotter {
+    pub(crate) consumer: &'static ConsumerShared,
+    pub(crate) recorder: Arc<RecorderShared>,
+}
+
+impl ErrorSnapshots for ErrorSnapshotter {
+    fn claim(&self) -> bool {
+        self.recorder.claim_error_snapshot()
+    }
+
+    fn take(&mut self, trigger_event: String) {
+        let extra = [("trigger_event", trigger_event)];
+        if let Err(err) = take(
+            self.consumer,
+            &self.recorder,
+            "error",
+            &extra,
+            Duration::ZERO,
+        ) {
+            diag!("ttlog: error-triggered snapshot failed: {err}");
+        }
     }
 }
 
@@ -59,25 +110,16 @@ fn claim(last: &AtomicU64, every: Duration) -> bool {
         .is_ok()
 }
 
-fn on_consumer_thread(shared: &ConsumerShared) -> bool {
-    let current = std::thread::current().id();
-    match shared.thread.try_lock() {
-        Ok(thread) => thread.as_ref().is_some_and(|t| t.id() == current),
-        // Only `init` and wake-ups hold it, briefly; when in doubt, do not wait.
-        Err(_) => true,
-    }
-}
-
 /// Takes a snapshot: flushes (unless on the consumer thread), copies the history, writes the
 /// file. Waits at most `wait` for the flush and again for the history lock.
 pub(crate) fn take(
     shared: &'static ConsumerShared,
+    recorder: &RecorderShared,
     reason: &str,
     extra: &[(&str, String)],
     wait: Duration,
 ) -> Result<PathBuf, SnapshotError> {
-    let recorder = shared.recorder.as_ref().ok_or(SnapshotError::NoRecorder)?;
-    let on_consumer = on_consumer_thread(shared);
+    let on_consumer = consumer::on_consumer_thread();
     if !on_consumer {
         // Whatever this thread logged before is in the history after a flush; a flush that
         // times out still leaves a useful snapshot.
@@ -97,27 +139,6 @@ pub(crate) fn take(
     snapshot::write_snapshot(&recorder.config, reason, extra, &copy)
 }
 
-/// The message of a panic event: its first value.
-fn write_panic_message(out: &mut dyn std::fmt::Write, args: &[ValueRef<'_>]) -> std::fmt::Result {
-    match args.first() {
-        Some(ValueRef::Str(message)) => out.write_str(message),
-        _ => out.write_str("panic"),
-    }
-}
-
-/// The callsite of the event the panic hook logs: level error, target `panic`, the panic
-/// message as message, fields `location` and `panic` (always `true`).
-pub(crate) static PANIC_METADATA: Metadata = Metadata::new(
-    LogLevel::Error,
-    "panic",
-    "ttlog::panic",
-    file!(),
-    line!(),
-    "{}",
-    1,
-    &["location", "panic"],
-    Some(write_panic_message),
-);
 static PANIC_CALLSITE: Callsite = Callsite::new(&PANIC_METADATA);
 
 /// Minimum time between two panic snapshots (a panicking task pool must not fill the disk).
@@ -147,6 +168,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
     let Some(shared) = runtime::consumer() else {
         return;
     };
+    let active = active().filter(|(c, _)| std::ptr::eq(*c, shared));
     let payload = info.payload();
     let message = payload
         .downcast_ref::<&str>()
@@ -157,7 +179,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
         .unwrap_or_default();
-    let on_consumer = on_consumer_thread(shared);
+    let on_consumer = consumer::on_consumer_thread();
     if !on_consumer && level_enabled(LogLevel::Error) && PANIC_CALLSITE.is_enabled() {
         crate::producer::emit(&PANIC_CALLSITE, |enc| {
             enc.str(message);
@@ -165,7 +187,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
             enc.bool(true);
         });
     }
-    let Some(recorder) = shared.recorder.as_ref() else {
+    let Some((_, recorder)) = active else {
         let _ = crate::handle::flush(shared, PANIC_WAIT);
         return;
     };
@@ -182,7 +204,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
             thread.name().unwrap_or("unnamed").to_owned(),
         ),
     ];
-    match take(shared, "panic", &extra, PANIC_WAIT) {
+    match take(shared, &recorder, "panic", &extra, PANIC_WAIT) {
         Ok(path) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -324,9 +346,10 @@ mod unix {
             }
             let sig = c_int::from(byte);
             if sig == libc::SIGUSR1 {
-                if let Some(shared) = runtime::consumer() {
+                if let Some((shared, recorder)) = super::active() {
                     let mut stderr = std::io::stderr();
-                    let _ = match super::take(shared, "signal-SIGUSR1", &[], SIGNAL_FLUSH) {
+                    let reason = "signal-SIGUSR1";
+                    let _ = match super::take(shared, &recorder, reason, &[], SIGNAL_FLUSH) {
                         Ok(path) => {
                             writeln!(stderr, "ttlog: snapshot written to {}", path.display())
                         }

@@ -9,6 +9,7 @@
 mod capture;
 mod escape;
 mod json;
+mod set;
 mod text;
 mod timestamp;
 
@@ -16,6 +17,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 pub use capture::{CaptureSink, CapturedEvent, CapturedSpan, OwnedValue};
+pub(crate) use set::SinkSet;
 
 use crate::callsite::Metadata;
 use crate::event::Event;

@@ -15,10 +15,9 @@ use super::format::{
     MAX_CHUNK_RAW, RECORD_EVENT, RECORD_GAP, read_callsite, read_record, read_thread,
 };
 use crate::callsite::Metadata;
-use crate::consumer::GAP_METADATA;
-use crate::event::{Event, EventScope};
-use crate::runtime::ThreadInfo;
+use crate::event::{Event, EventScope, GAP_METADATA};
 use crate::span::SpanRef;
+use crate::thread::ThreadInfo;
 use crate::trace::{SpanId, TraceId};
 use crate::value::FieldsRef;
 use crate::value::ValueRef;

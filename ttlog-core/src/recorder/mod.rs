@@ -1,5 +1,5 @@
 //! The flight recorder's history: the last events of all threads, as event records (see
-//! `snapshot/format.rs`), in a byte ring that evicts the oldest records.
+//! `layout.rs`), in a byte ring that evicts the oldest records.
 //!
 //! The consumer thread appends every event routed to the recorder, in global timestamp order;
 //! a snapshot copies the ring under the history's lock and never empties it. The ring lives on
@@ -16,6 +16,11 @@
 //! is written and the tail before a frame is overwritten, so the frames between tail and head
 //! are always complete; the CRC also rejects a frame torn by anything else.
 
+pub(crate) mod layout;
+mod sink;
+
+pub(crate) use sink::{ErrorSnapshots, RecorderSink, lock};
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -24,8 +29,8 @@ use std::path::Path;
 use memmap2::MmapMut;
 
 use crate::callsite::Metadata;
-use crate::runtime::ThreadInfo;
-use crate::snapshot::format::{Cursor, put_callsite, put_gap, put_info, put_thread, put_u32};
+use crate::thread::ThreadInfo;
+use layout::{Cursor, put_callsite, put_gap, put_info, put_thread, put_u32};
 
 /// Ring frame header: payload length and CRC-32.
 const FRAME_HEADER: usize = 8;
@@ -100,8 +105,8 @@ impl HistoryCopy {
     }
 }
 
-/// The recorder's history. Owned by `ConsumerShared` behind a mutex: the consumer appends,
-/// snapshots copy.
+/// The recorder's history, behind a mutex shared by the consumer's `RecorderSink` (which
+/// appends) and the snapshot triggers (which copy).
 pub(crate) struct History {
     backing: Backing,
     /// Where the ring starts in `backing` (0 on the heap, after header and dictionary in a

@@ -1,0 +1,151 @@
+//! The flight recorder as a receiver of the consumer's events: it encodes each event routed
+//! to it as an event record (`layout.rs`) and appends it to the history, and notices error
+//! events that should trigger a snapshot.
+//!
+//! The history's lock is taken per event and never held while anything else (a sink) runs, so
+//! a snapshot never waits for sink I/O.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use smallvec::SmallVec;
+
+use super::History;
+use super::layout::{
+    RECORD_EVENT, RECORD_MESSAGE, RECORD_SCOPE, RECORD_TRUNCATED, put_record_header, put_scope,
+};
+use crate::consumer::{Ordered, Receiver};
+use crate::event::{Event, PANIC_METADATA};
+use crate::level::LogLevel;
+use crate::thread::ThreadInfo;
+
+/// Snapshots triggered by error events (implemented where snapshot files are written).
+pub(crate) trait ErrorSnapshots: Send {
+    /// Whether an error event may trigger a snapshot now (the rate limit); claims it if so.
+    fn claim(&self) -> bool;
+
+    /// Takes the snapshot `trigger_event` (`target: message`) asked for. Called once the
+    /// round is over, with no lock held.
+    fn take(&mut self, trigger_event: String);
+}
+
+/// The history behind its lock. Nothing panics while holding it, and every write to the
+/// history completes or is not started, so a poisoned lock still holds a consistent history.
+pub(crate) fn lock(history: &Mutex<History>) -> MutexGuard<'_, History> {
+    history.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The recorder's receiver, on the consumer thread.
+pub(crate) struct RecorderSink {
+    history: Arc<Mutex<History>>,
+    errors: Option<Box<dyn ErrorSnapshots>>,
+    /// An error event claimed a snapshot; taken at the end of the round.
+    due: Option<String>,
+    /// Scratch space for one event record.
+    record: Vec<u8>,
+}
+
+impl RecorderSink {
+    /// Appends to `history`; error events trigger snapshots through `errors`, if given.
+    pub(crate) fn new(
+        history: Arc<Mutex<History>>,
+        errors: Option<Box<dyn ErrorSnapshots>>,
+    ) -> RecorderSink {
+        RecorderSink {
+            history,
+            errors,
+            due: None,
+            record: Vec::with_capacity(1024),
+        }
+    }
+}
+
+impl Receiver for RecorderSink {
+    fn event(&mut self, ordered: &Ordered<'_>) {
+        if !ordered.to_recorder {
+            return;
+        }
+        let event = ordered.event;
+        {
+            let mut history = lock(&self.history);
+            let thread = event.thread();
+            history.add_thread(thread.id(), thread.name());
+            let id = history.callsite_id(ordered.callsite);
+            let span_ids: SmallVec<[u32; 8]> = ordered
+                .spans
+                .iter()
+                .map(|span| history.callsite_id(span.callsite()))
+                .collect();
+            encode_record(&mut self.record, id, event, ordered.raw_fields, &span_ids);
+            history.push(&self.record);
+        }
+        let meta = event.metadata();
+        if meta.level() == LogLevel::Error
+            && !std::ptr::eq(meta, &PANIC_METADATA)
+            && self.due.is_none()
+            && self.errors.as_ref().is_some_and(|e| e.claim())
+        {
+            self.due = Some(format!("{}: {}", meta.target(), event.message()));
+        }
+    }
+
+    fn gap(&mut self, thread: &ThreadInfo, timestamp_ns: u64, count: u64) {
+        lock(&self.history).push_gap(thread, timestamp_ns, count);
+    }
+
+    fn end_round(&mut self) {
+        if let Some(trigger) = self.due.take()
+            && let Some(errors) = self.errors.as_mut()
+        {
+            errors.take(trigger);
+        }
+    }
+}
+
+/// Encodes `event` as the recorder's event record into `out`: the header, the message when
+/// the callsite formats one, the field values as the ring holds them (`fields`), then the
+/// spans (their callsite ids in `span_callsites`) and context, if any.
+fn encode_record(
+    out: &mut Vec<u8>,
+    callsite: u32,
+    event: &Event<'_>,
+    fields: &[u8],
+    span_callsites: &[u32],
+) {
+    let meta = event.metadata();
+    let nfields = event.call_fields().len() as u16;
+    let mut flags = if event.is_truncated() {
+        RECORD_TRUNCATED
+    } else {
+        0
+    };
+    if meta.has_format() {
+        flags |= RECORD_MESSAGE;
+    }
+    let scoped = !event.spans().is_empty() || event.has_context();
+    if scoped {
+        flags |= RECORD_SCOPE;
+    }
+    out.clear();
+    put_record_header(
+        out,
+        RECORD_EVENT,
+        flags,
+        nfields,
+        callsite,
+        event.thread().id(),
+        event.timestamp_nanos(),
+    );
+    if meta.has_format() {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        // Only primitive arguments are formatted here (the caller formatted the others), so
+        // this neither fails nor panics; a failure would just leave the message short.
+        let _ = std::io::Write::write_fmt(out, format_args!("{}", event.message()));
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(fields);
+    if scoped {
+        put_scope(out, event.scope(), span_callsites);
+    }
+}
