@@ -216,17 +216,18 @@ macro_rules! timer {
         $crate::timer!($crate::LogLevel::Info, $name)
     };
     ($level:expr, $name:literal) => {{
-        static __TTLOG_META: $crate::__private::Metadata = $crate::__private::Metadata::new(
-            $level,
-            ::core::module_path!(),
-            ::core::module_path!(),
-            ::core::file!(),
-            ::core::line!(),
-            $name,
-            0,
-            &["elapsed_ns"],
-            ::core::option::Option::None,
-        );
+        static __TTLOG_META: $crate::__private::Metadata<'static> =
+            $crate::__private::Metadata::new(
+                $level,
+                ::core::module_path!(),
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+                $name,
+                0,
+                &["elapsed_ns"],
+                ::core::option::Option::None,
+            );
         static __TTLOG_CALLSITE: $crate::__private::Callsite =
             $crate::__private::Callsite::new(&__TTLOG_META);
         $crate::__private::Timer::start(&__TTLOG_CALLSITE)

@@ -6,13 +6,13 @@
 use ttlog::{CaptureSink, LogLevel, Span, info};
 
 /// The span names an event was logged in, root first.
-fn spans_of(capture: &CaptureSink, message: &str) -> Vec<&'static str> {
+fn spans_of(capture: &CaptureSink, message: &str) -> Vec<String> {
     let events = capture.events();
     let event = events
         .iter()
         .find(|e| e.message == message)
         .unwrap_or_else(|| panic!("no event {message:?}"));
-    event.spans.iter().map(|s| s.name).collect()
+    event.spans.iter().map(|s| s.name.clone()).collect()
 }
 
 #[test]

@@ -72,9 +72,9 @@ fn spans_survive_concurrent_use_with_full_rings() {
             continue;
         }
         for span in &event.spans {
-            assert!(names.contains(span.name), "{event:?}");
+            assert!(names.contains(span.name.as_str()), "{event:?}");
         }
-        match event.template {
+        match event.template.as_str() {
             "step" | "step done" | "late" => {
                 let t = event.field("t").cloned();
                 let round = event.field("round").cloned();

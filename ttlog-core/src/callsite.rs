@@ -23,34 +23,36 @@ pub type FormatFn = fn(&mut dyn fmt::Write, &[ValueRef<'_>]) -> fmt::Result;
 ///
 /// Sinks see it through [`Event::metadata`](crate::Event::metadata); the macros build it.
 #[derive(Debug)]
-pub struct Metadata {
+pub struct Metadata<'a> {
     level: LogLevel,
-    target: &'static str,
-    module_path: &'static str,
-    file: &'static str,
+    target: &'a str,
+    module_path: &'a str,
+    file: &'a str,
     line: u32,
-    template: &'static str,
+    template: &'a str,
     args: usize,
-    fields: &'static [&'static str],
+    fields: &'a [&'a str],
     format: Option<FormatFn>,
+    /// Not a callsite's `static`: read back from a snapshot, alive only while it is.
+    stored: bool,
 }
 
-impl Metadata {
+impl<'a> Metadata<'a> {
     /// Describes a callsite. Called by the macros; `format` writes the message from the
     /// decoded `args` when the template has placeholders.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
     pub const fn new(
         level: LogLevel,
-        target: &'static str,
-        module_path: &'static str,
-        file: &'static str,
+        target: &'a str,
+        module_path: &'a str,
+        file: &'a str,
         line: u32,
-        template: &'static str,
+        template: &'a str,
         args: usize,
-        fields: &'static [&'static str],
+        fields: &'a [&'a str],
         format: Option<FormatFn>,
-    ) -> Metadata {
+    ) -> Metadata<'a> {
         Metadata {
             level,
             target,
@@ -61,7 +63,21 @@ impl Metadata {
             args,
             fields,
             format,
+            stored: false,
         }
+    }
+
+    /// The metadata of a callsite read back from a snapshot (see [`Metadata::is_stored`]).
+    pub(crate) fn stored(mut self) -> Metadata<'a> {
+        self.stored = true;
+        self
+    }
+
+    /// Whether this describes a callsite read back from a snapshot, rather than a live
+    /// callsite's `static`: its address may be reused once the snapshot is dropped, so caches
+    /// must not key on it.
+    pub fn is_stored(&self) -> bool {
+        self.stored
     }
 
     /// The event's level.
@@ -70,17 +86,17 @@ impl Metadata {
     }
 
     /// The target: the module path, unless the call gave `target: "…"`.
-    pub fn target(&self) -> &'static str {
+    pub fn target(&self) -> &'a str {
         self.target
     }
 
     /// The module the call is in.
-    pub fn module_path(&self) -> &'static str {
+    pub fn module_path(&self) -> &'a str {
         self.module_path
     }
 
     /// The source file of the call.
-    pub fn file(&self) -> &'static str {
+    pub fn file(&self) -> &'a str {
         self.file
     }
 
@@ -90,7 +106,7 @@ impl Metadata {
     }
 
     /// The message template as written, with its placeholders (`"user {} logged in"`).
-    pub fn template(&self) -> &'static str {
+    pub fn template(&self) -> &'a str {
         self.template
     }
 
@@ -100,7 +116,7 @@ impl Metadata {
     }
 
     /// The field names, in the order their values are recorded.
-    pub fn field_names(&self) -> &'static [&'static str] {
+    pub fn field_names(&self) -> &'a [&'a str] {
         self.fields
     }
 
@@ -134,7 +150,7 @@ const REGISTERED: u8 = 0x80;
 
 /// A logging statement's static state: its metadata and its cached interest.
 pub struct Callsite {
-    metadata: &'static Metadata,
+    metadata: &'static Metadata<'static>,
     interest: AtomicU8,
     /// The flight recorder's number for this callsite: the recorder's generation in the high
     /// 32 bits, the id in the low 32 (0: none yet). Only the consumer thread writes it.
@@ -153,7 +169,7 @@ impl fmt::Debug for Callsite {
 impl Callsite {
     /// A callsite for `metadata` (built by the macros in a `static`).
     #[doc(hidden)]
-    pub const fn new(metadata: &'static Metadata) -> Callsite {
+    pub const fn new(metadata: &'static Metadata<'static>) -> Callsite {
         Callsite {
             metadata,
             interest: AtomicU8::new(0),
@@ -179,7 +195,7 @@ impl Callsite {
     }
 
     /// The callsite's metadata.
-    pub fn metadata(&self) -> &'static Metadata {
+    pub fn metadata(&self) -> &'static Metadata<'static> {
         self.metadata
     }
 
@@ -236,7 +252,7 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    fn interest_of(&self, meta: &Metadata) -> u8 {
+    fn interest_of(&self, meta: &Metadata<'_>) -> u8 {
         let mut interest = REGISTERED;
         if !self.active {
             return interest;

@@ -611,7 +611,7 @@ mod tests {
         fn gap(&mut self, _: &ThreadInfo, _: u64, _: u64) {}
     }
 
-    static META: Metadata = Metadata::new(
+    static META: Metadata<'static> = Metadata::new(
         LogLevel::Info,
         "bad_records",
         "bad_records",

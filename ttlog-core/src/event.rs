@@ -11,7 +11,7 @@ use crate::trace::{SpanId, TraceId};
 use crate::value::{FieldsIter, FieldsRef, ValueRef};
 
 /// The callsite of the `N events dropped` marker.
-pub(crate) static GAP_METADATA: Metadata = Metadata::new(
+pub(crate) static GAP_METADATA: Metadata<'static> = Metadata::new(
     LogLevel::Warn,
     "ttlog",
     "ttlog",
@@ -39,7 +39,7 @@ fn write_panic_message(out: &mut dyn fmt::Write, args: &[ValueRef<'_>]) -> fmt::
 
 /// The callsite of the event the panic hook logs: level error, target `panic`, the panic
 /// message as message, fields `location` and `panic` (always `true`).
-pub(crate) static PANIC_METADATA: Metadata = Metadata::new(
+pub(crate) static PANIC_METADATA: Metadata<'static> = Metadata::new(
     LogLevel::Error,
     "panic",
     "ttlog::panic",
@@ -57,7 +57,7 @@ pub(crate) static PANIC_METADATA: Metadata = Metadata::new(
 /// for it ([`Event::message`]).
 #[derive(Clone, Copy)]
 pub struct Event<'a> {
-    meta: &'static Metadata,
+    meta: &'a Metadata<'a>,
     timestamp_ns: u64,
     thread: &'a ThreadInfo,
     values: &'a [ValueRef<'a>],
@@ -76,7 +76,7 @@ pub(crate) struct EventScope<'a> {
 
 impl<'a> Event<'a> {
     pub(crate) fn new(
-        meta: &'static Metadata,
+        meta: &'a Metadata<'a>,
         timestamp_ns: u64,
         thread: &'a ThreadInfo,
         values: &'a [ValueRef<'a>],
@@ -98,7 +98,7 @@ impl<'a> Event<'a> {
     }
 
     /// The callsite's static description.
-    pub fn metadata(&self) -> &'static Metadata {
+    pub fn metadata(&self) -> &'a Metadata<'a> {
         self.meta
     }
 
@@ -108,7 +108,7 @@ impl<'a> Event<'a> {
     }
 
     /// The target.
-    pub fn target(&self) -> &'static str {
+    pub fn target(&self) -> &'a str {
         self.meta.target()
     }
 
@@ -156,7 +156,7 @@ impl<'a> Event<'a> {
     pub(crate) fn call_fields(
         &self,
     ) -> std::iter::Zip<
-        std::iter::Copied<std::slice::Iter<'static, &'static str>>,
+        std::iter::Copied<std::slice::Iter<'a, &'a str>>,
         std::iter::Copied<std::slice::Iter<'a, ValueRef<'a>>>,
     > {
         let skip = self.meta.arg_count().min(self.values.len());
@@ -234,7 +234,7 @@ impl fmt::Debug for Event<'_> {
 #[derive(Clone)]
 pub struct EventFields<'a> {
     fields: std::iter::Zip<
-        std::iter::Copied<std::slice::Iter<'static, &'static str>>,
+        std::iter::Copied<std::slice::Iter<'a, &'a str>>,
         std::iter::Copied<std::slice::Iter<'a, ValueRef<'a>>>,
     >,
     group: Option<FieldsIter<'a>>,

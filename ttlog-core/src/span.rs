@@ -53,7 +53,7 @@ impl fmt::Debug for SpanInner {
 }
 
 impl SpanInner {
-    pub(crate) fn metadata(&self) -> &'static Metadata {
+    pub(crate) fn metadata(&self) -> &'static Metadata<'static> {
         self.callsite.metadata()
     }
 
@@ -237,7 +237,7 @@ impl Span {
     }
 
     /// The span's metadata (`None` when disabled).
-    pub fn metadata(&self) -> Option<&'static Metadata> {
+    pub fn metadata(&self) -> Option<&'static Metadata<'static>> {
         self.inner.as_ref().map(|i| i.metadata())
     }
 
@@ -450,7 +450,7 @@ pub fn current_traceparent() -> Option<TraceParent> {
 /// duration. Listed root first by [`Event::spans`](crate::Event::spans).
 #[derive(Clone, Copy)]
 pub struct SpanRef<'a> {
-    pub(crate) meta: &'static Metadata,
+    pub(crate) meta: &'a Metadata<'a>,
     pub(crate) span_id: SpanId,
     pub(crate) values: &'a [u8],
     pub(crate) nvalues: u16,
@@ -460,12 +460,12 @@ pub struct SpanRef<'a> {
 
 impl<'a> SpanRef<'a> {
     /// The span's name.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'a str {
         self.meta.template()
     }
 
     /// The span's callsite metadata (level, target, file, line, field names).
-    pub fn metadata(&self) -> &'static Metadata {
+    pub fn metadata(&self) -> &'a Metadata<'a> {
         self.meta
     }
 

@@ -263,7 +263,7 @@ pub(crate) fn callsite_statics(spec: CallsiteSpec<'_>) -> TokenStream {
     let callsite = Ident::new(name, Span::call_site());
     let meta = format_ident!("{}_META", name);
     quote! {
-        static #meta: __tt::Metadata = __tt::Metadata::new(
+        static #meta: __tt::Metadata<'static> = __tt::Metadata::new(
             __tt::LogLevel::#level,
             #target,
             ::core::module_path!(),

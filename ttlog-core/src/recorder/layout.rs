@@ -168,7 +168,7 @@ pub(crate) fn put_gap(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, dropped
 }
 
 /// Appends a callsite table entry.
-pub(crate) fn put_callsite(out: &mut Vec<u8>, id: u32, meta: &Metadata) {
+pub(crate) fn put_callsite(out: &mut Vec<u8>, id: u32, meta: &Metadata<'_>) {
     put_u32(out, id);
     out.push(meta.level() as u8);
     out.push(if meta.has_format() {

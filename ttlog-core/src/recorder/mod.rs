@@ -270,7 +270,7 @@ impl History {
     }
 
     /// Adds a callsite to the table; returns its id.
-    pub(crate) fn add_callsite(&mut self, meta: &Metadata) -> u32 {
+    pub(crate) fn add_callsite(&mut self, meta: &Metadata<'_>) -> u32 {
         self.callsite_count += 1;
         let id = self.callsite_count;
         let start = self.callsites.len();

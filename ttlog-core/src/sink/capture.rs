@@ -103,11 +103,11 @@ pub struct CapturedEvent {
     /// The level.
     pub level: LogLevel,
     /// The target.
-    pub target: &'static str,
+    pub target: String,
     /// The formatted message.
     pub message: String,
     /// The message template as written at the call.
-    pub template: &'static str,
+    pub template: String,
     /// The fields, in call order.
     pub fields: Vec<(String, OwnedValue)>,
     /// The spans the event was logged in, root first.
@@ -119,7 +119,7 @@ pub struct CapturedEvent {
     /// The name of the thread that logged it.
     pub thread: String,
     /// The source file.
-    pub file: &'static str,
+    pub file: String,
     /// The source line.
     pub line: u32,
     /// When it was logged.
@@ -131,7 +131,7 @@ pub struct CapturedEvent {
 #[non_exhaustive]
 pub struct CapturedSpan {
     /// The span's name.
-    pub name: &'static str,
+    pub name: String,
     /// The span's id.
     pub id: SpanId,
     /// The span's fields.
@@ -223,15 +223,15 @@ impl Sink for CaptureSink {
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
         let captured = CapturedEvent {
             level: event.level(),
-            target: event.target(),
+            target: event.target().to_owned(),
             message: event.message().to_string(),
-            template: event.metadata().template(),
+            template: event.metadata().template().to_owned(),
             fields: owned_pairs(event.fields()),
             spans: event
                 .spans()
                 .iter()
                 .map(|span| CapturedSpan {
-                    name: span.name(),
+                    name: span.name().to_owned(),
                     id: span.id(),
                     fields: owned_pairs(span.fields()),
                 })
@@ -239,7 +239,7 @@ impl Sink for CaptureSink {
             trace_id: event.trace_id(),
             context: owned_pairs(event.context()),
             thread: event.thread().name().to_owned(),
-            file: event.metadata().file(),
+            file: event.metadata().file().to_owned(),
             line: event.metadata().line(),
             timestamp: event.timestamp(),
         };

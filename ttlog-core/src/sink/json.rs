@@ -116,7 +116,7 @@ impl fmt::Debug for JsonFormatter {
     }
 }
 
-fn callsite_json(meta: &Metadata) -> CallsiteJson {
+fn callsite_json(meta: &Metadata<'_>) -> CallsiteJson {
     let mut head = Vec::new();
     head.extend_from_slice(b"\",\"level\":\"");
     head.extend_from_slice(meta.level().as_str().as_bytes());
@@ -156,9 +156,16 @@ fn callsite_json(meta: &Metadata) -> CallsiteJson {
 impl JsonFormatter {
     pub(crate) fn write_event(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         let meta = event.metadata();
-        let parts = self
-            .callsites
-            .get_or_insert_with(meta as *const Metadata as usize, || callsite_json(meta));
+        // Metadata read back from a snapshot lives only as long as the snapshot: its address
+        // may be reused by another callsite later, so it is never cached by address.
+        let uncached;
+        let parts = if meta.is_stored() {
+            uncached = callsite_json(meta);
+            &uncached
+        } else {
+            self.callsites
+                .get_or_insert_with(meta as *const Metadata<'_> as usize, || callsite_json(meta))
+        };
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.timestamps
             .write(event.timestamp_nanos(), Precision::Nanos, out);
@@ -191,12 +198,17 @@ impl JsonFormatter {
         }
         out.extend_from_slice(b"},\"thread\":");
         let thread = event.thread();
-        let name = self.threads.get_or_insert_with(thread.id(), || {
-            let mut name = Vec::new();
-            write_str(&mut name, thread.name());
-            name
-        });
-        out.extend_from_slice(name);
+        if meta.is_stored() {
+            // Thread ids are per process: one formatter may see several snapshots.
+            write_str(out, thread.name());
+        } else {
+            let name = self.threads.get_or_insert_with(thread.id(), || {
+                let mut name = Vec::new();
+                write_str(&mut name, thread.name());
+                name
+            });
+            out.extend_from_slice(name);
+        }
         out.extend_from_slice(&parts.tail);
         write_scope(event, out);
         out.extend_from_slice(b"}\n");

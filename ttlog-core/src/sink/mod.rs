@@ -25,18 +25,26 @@ use crate::level::LevelFilter;
 
 /// A destination for events, run on the consumer thread.
 ///
+/// An event and everything in it are borrowed for the call: copy what must outlive it (an
+/// event read back from a snapshot has metadata that lives only as long as the snapshot).
+///
 /// ```
 /// use std::io;
 /// use ttlog_core::{Event, Sink};
 ///
 /// /// Counts errors per target, e.g. to export as a metric.
 /// #[derive(Default)]
-/// struct ErrorCounter(std::collections::HashMap<&'static str, u64>);
+/// struct ErrorCounter(std::collections::HashMap<String, u64>);
 ///
 /// impl Sink for ErrorCounter {
 ///     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
 ///         if event.level() == ttlog_core::LogLevel::Error {
-///             *self.0.entry(event.target()).or_default() += 1;
+///             match self.0.get_mut(event.target()) {
+///                 Some(count) => *count += 1,
+///                 None => {
+///                     self.0.insert(event.target().to_owned(), 1);
+///                 }
+///             }
 ///         }
 ///         Ok(())
 ///     }
@@ -44,7 +52,7 @@ use crate::level::LevelFilter;
 /// ```
 pub trait Sink: Send + 'static {
     /// Whether this sink wants events from this callsite (checked before `write`).
-    fn enabled(&self, metadata: &Metadata) -> bool {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         let _ = metadata;
         true
     }
@@ -246,7 +254,7 @@ impl WriterSink {
 }
 
 impl Sink for WriterSink {
-    fn enabled(&self, metadata: &Metadata) -> bool {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         self.level.enables(metadata.level())
     }
 

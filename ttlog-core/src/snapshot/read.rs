@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{LazyLock, Mutex};
 
 use smallvec::SmallVec;
 
@@ -73,7 +72,8 @@ impl fmt::Display for Problem {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     info: Vec<(String, String)>,
-    callsites: HashMap<u32, &'static Metadata>,
+    /// The callsite table, owned: events borrow their metadata from it.
+    callsites: HashMap<u32, CallsiteEntry>,
     threads: HashMap<u64, ThreadInfo>,
     records: Vec<u8>,
     ranges: Vec<(usize, usize)>,
@@ -157,6 +157,17 @@ impl Snapshot {
     /// Calls `f` with each event in recorded order, as sinks see events. Dropped-event markers
     /// appear as the usual `N events dropped` warning (target `ttlog`, field `dropped`).
     pub fn for_each_event(&self, mut f: impl FnMut(&Event<'_>)) {
+        // The metadata of every callsite, borrowing the snapshot's table.
+        let names: HashMap<u32, Vec<&str>> = self
+            .callsites
+            .iter()
+            .map(|(&id, entry)| (id, entry.fields.iter().map(String::as_str).collect()))
+            .collect();
+        let metas: HashMap<u32, Metadata<'_>> = self
+            .callsites
+            .iter()
+            .map(|(id, entry)| (*id, metadata(entry, &names[id])))
+            .collect();
         for &(start, len) in &self.ranges {
             let Some(record) = read_record(&self.records[start..start + len]) else {
                 continue;
@@ -170,7 +181,7 @@ impl Snapshot {
                 values.push(ValueRef::U64(record.dropped));
                 &GAP_METADATA
             } else {
-                let Some(&meta) = self.callsites.get(&record.callsite) else {
+                let Some(meta) = metas.get(&record.callsite) else {
                     continue;
                 };
                 if let Some(message) = record.message {
@@ -187,7 +198,7 @@ impl Snapshot {
                 .flat_map(|scope| &scope.spans)
                 .filter_map(|span| {
                     Some(SpanRef {
-                        meta: self.callsites.get(&span.callsite).copied()?,
+                        meta: metas.get(&span.callsite)?,
                         span_id: SpanId::from_u64(span.span_id)?,
                         values: span.values,
                         nvalues: span.nvalues,
@@ -213,7 +224,6 @@ impl Snapshot {
 struct Reader {
     snapshot: Snapshot,
     problems: Vec<SnapshotError>,
-    callsite_entries: HashMap<u32, CallsiteEntry>,
 }
 
 fn invalid(offset: usize, problem: Problem) -> SnapshotError {
@@ -342,9 +352,7 @@ impl Reader {
                 for _ in 0..count {
                     let entry =
                         read_callsite(&mut body).ok_or_else(|| malformed("callsite table"))?;
-                    let meta = intern(&entry);
-                    self.snapshot.callsites.insert(entry.id, meta);
-                    self.callsite_entries.insert(entry.id, entry);
+                    self.snapshot.callsites.insert(entry.id, entry);
                 }
             }
             CHUNK_THREADS => {
@@ -393,7 +401,8 @@ impl Reader {
         let view = read_record(record).ok_or("event record")?;
         if view.kind == RECORD_EVENT {
             let entry = self
-                .callsite_entries
+                .snapshot
+                .callsites
                 .get(&view.callsite)
                 .ok_or("event record (unknown callsite)")?;
             if view.values.len() > entry.fields.len() {
@@ -461,38 +470,24 @@ fn stored_message(out: &mut dyn fmt::Write, args: &[ValueRef<'_>]) -> fmt::Resul
     }
 }
 
-/// Callsites read from files become `&'static Metadata` so that events from snapshots go
-/// through the same formatters as live ones. Each distinct callsite is leaked once per process,
-/// however many files mention it.
-fn intern(entry: &CallsiteEntry) -> &'static Metadata {
-    static INTERNED: LazyLock<Mutex<HashMap<CallsiteEntry, &'static Metadata>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
-    let mut key = entry.clone();
-    key.id = 0;
-    let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(&meta) = interned.get(&key) {
-        return meta;
-    }
-    fn leak(s: &str) -> &'static str {
-        Box::leak(s.to_owned().into_boxed_str())
-    }
-    let fields: Vec<&'static str> = key.fields.iter().map(|f| leak(f)).collect();
-    let (args, format): (usize, Option<crate::callsite::FormatFn>) = if key.message_per_event {
+/// The metadata of a callsite read from a file, borrowing its strings (marked as stored, so
+/// that formatters do not cache it by address).
+fn metadata<'s>(entry: &'s CallsiteEntry, fields: &'s [&'s str]) -> Metadata<'s> {
+    let (args, format): (usize, Option<crate::callsite::FormatFn>) = if entry.message_per_event {
         (1, Some(stored_message))
     } else {
         (0, None)
     };
-    let meta: &'static Metadata = Box::leak(Box::new(Metadata::new(
-        key.level,
-        leak(&key.target),
-        leak(&key.module_path),
-        leak(&key.file),
-        key.line,
-        leak(&key.template),
+    Metadata::new(
+        entry.level,
+        &entry.target,
+        &entry.module_path,
+        &entry.file,
+        entry.line,
+        &entry.template,
         args,
-        Box::leak(fields.into_boxed_slice()),
+        fields,
         format,
-    )));
-    interned.insert(key, meta);
-    meta
+    )
+    .stored()
 }
