@@ -88,6 +88,47 @@ pub use value::{
     Value, ValueRef, debug, display,
 };
 
+/// Entry points for the fuzz targets in `fuzz/` (built with `--cfg fuzzing` by cargo-fuzz).
+/// Not public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::value::{ValueRef, decode_value};
+
+    /// Decodes `bytes` as the values of a ring record, as the consumer does (tags, lengths,
+    /// UTF-8, nested groups), and formats each one as the text sinks do.
+    pub fn decode_values(bytes: &[u8]) {
+        use std::fmt::Write as _;
+        let mut rest = bytes;
+        let mut text = String::new();
+        while let Some((value, used)) = decode_value(rest) {
+            assert!(used > 0 && used <= rest.len());
+            text.clear();
+            let _ = write!(text, "{value} {value:?}");
+            if let ValueRef::Fields(group) = value {
+                for (name, inner) in group.iter() {
+                    let _ = write!(text, "{name}={inner}");
+                }
+            }
+            rest = &rest[used..];
+        }
+    }
+
+    /// Parses a persisted recorder file; one that parses is written out as a snapshot, which
+    /// must then read back without error.
+    pub fn parse_persisted(bytes: &[u8]) {
+        if let Ok(recovered) = crate::recorder::parse_persisted(bytes) {
+            let info = [("reason", "fuzz")];
+            let out = crate::snapshot::write_copy(Vec::new(), &info, &recovered.copy)
+                .expect("writing into a Vec");
+            let snapshot = crate::Snapshot::read(&out).expect("a recovered recorder reads back");
+            snapshot.for_each_event(|event| {
+                let _ = event.message().to_string();
+            });
+        }
+    }
+}
+
 /// What the `ttlog` macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __macro_support {

@@ -35,6 +35,7 @@ use crate::callsite::Metadata;
 use crate::event::EventScope;
 use crate::level::LogLevel;
 use crate::value::{self, ValueRef};
+use std::collections::HashMap;
 
 pub(crate) const RECORD_EVENT: u8 = 1;
 pub(crate) const RECORD_GAP: u8 = 2;
@@ -288,6 +289,28 @@ pub(crate) fn read_callsite(cur: &mut Cursor<'_>) -> Option<CallsiteEntry> {
         template,
         fields,
     })
+}
+
+/// Checks an event record against the callsite table it will be read with: it decodes, its
+/// callsite is known, and its values and message match the callsite. What every reader of
+/// records (snapshot files, a recovered recorder file) accepts.
+pub(crate) fn check_record<'r>(
+    record: &'r [u8],
+    callsites: &HashMap<u32, CallsiteEntry>,
+) -> Result<RecordView<'r>, &'static str> {
+    let view = read_record(record).ok_or("event record")?;
+    if view.kind == RECORD_EVENT {
+        let entry = callsites
+            .get(&view.callsite)
+            .ok_or("event record (unknown callsite)")?;
+        if view.values.len() > entry.fields.len() {
+            return Err("event record (more values than the callsite has fields)");
+        }
+        if entry.message_per_event != view.message.is_some() {
+            return Err("event record (message does not match its callsite)");
+        }
+    }
+    Ok(view)
 }
 
 pub(crate) fn read_thread(cur: &mut Cursor<'_>) -> Option<(u64, String)> {

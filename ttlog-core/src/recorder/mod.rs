@@ -30,7 +30,9 @@ use memmap2::MmapMut;
 
 use crate::callsite::Metadata;
 use crate::thread::ThreadInfo;
-use layout::{Cursor, put_callsite, put_gap, put_info, put_thread, put_u32};
+use layout::{
+    Cursor, check_record, put_callsite, put_gap, put_info, put_thread, put_u32, read_callsite,
+};
 
 /// Ring frame header: payload length and CRC-32.
 const FRAME_HEADER: usize = 8;
@@ -478,6 +480,7 @@ pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'stati
     };
     let dict = &bytes[PERSIST_HEADER..PERSIST_HEADER + dict_used];
     let mut threads = HashMap::new();
+    let mut callsites = HashMap::new();
     let mut pos = 0;
     while pos + FRAME_HEADER <= dict.len() {
         let mut cur = Cursor::new(&dict[pos..]);
@@ -497,8 +500,15 @@ pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'stati
                 }
             }
             Some(DICT_CALLSITE) => {
-                out.copy.callsites.extend_from_slice(&payload[1..]);
-                out.copy.callsite_count += 1;
+                // Only entries that read back whole go into the table.
+                let mut cur = Cursor::new(&payload[1..]);
+                if let Some(callsite) = read_callsite(&mut cur)
+                    && cur.remaining() == 0
+                {
+                    out.copy.callsites.extend_from_slice(&payload[1..]);
+                    out.copy.callsite_count += 1;
+                    callsites.insert(callsite.id, callsite);
+                }
             }
             Some(DICT_THREAD) => {
                 if let (Some(id), Some(name)) = (entry.u64(), entry.str()) {
@@ -511,9 +521,15 @@ pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'stati
     }
     out.copy.set_threads(&threads);
     let data = &bytes[PERSIST_HEADER + dict_cap..];
+    // A frame whose CRC matches but whose record does not read back (damage that kept the
+    // CRC, e.g. an empty frame) is skipped like a torn one: a recovered snapshot must read.
+    let mut damaged = false;
     let complete = for_each_frame(data, tail, head, true, |record| {
-        out.copy.push_record(record)
+        match check_record(record, &callsites) {
+            Ok(_) => out.copy.push_record(record),
+            Err(_) => damaged = true,
+        }
     });
-    out.torn = !complete;
+    out.torn = !complete || damaged;
     Ok(out)
 }

@@ -222,6 +222,26 @@ pub(crate) fn write_snapshot(
     Ok(path)
 }
 
+/// Writes a snapshot of `copy` with `info` into `out`.
+pub(crate) fn write_copy<W: io::Write>(
+    out: W,
+    info: &[(&str, impl AsRef<str>)],
+    copy: &HistoryCopy,
+) -> io::Result<W> {
+    let mut writer = SnapshotWriter::new(out)?;
+    writer.info(info)?;
+    writer.table(CHUNK_CALLSITES, copy.callsite_count, &copy.callsites)?;
+    writer.table(CHUNK_THREADS, copy.thread_count, &copy.threads)?;
+    let mut cur = format::Cursor::new(&copy.records);
+    while let Some(len) = cur.u32() {
+        let Some(record) = cur.take(len as usize) else {
+            break;
+        };
+        writer.event(record)?;
+    }
+    Ok(writer.finish()?.0)
+}
+
 /// Writes a snapshot to `path` through a temporary file, so that readers never see half a
 /// file under the final name.
 fn write_file(
@@ -236,18 +256,7 @@ fn write_file(
     };
     let result = (|| {
         let file = File::create(&tmp)?;
-        let mut writer = SnapshotWriter::new(BufWriter::with_capacity(256 * 1024, file))?;
-        writer.info(info)?;
-        writer.table(CHUNK_CALLSITES, copy.callsite_count, &copy.callsites)?;
-        writer.table(CHUNK_THREADS, copy.thread_count, &copy.threads)?;
-        let mut cur = format::Cursor::new(&copy.records);
-        while let Some(len) = cur.u32() {
-            let Some(record) = cur.take(len as usize) else {
-                break;
-            };
-            writer.event(record)?;
-        }
-        let (out, _) = writer.finish()?;
+        let out = write_copy(BufWriter::with_capacity(256 * 1024, file), info, copy)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
     })();
@@ -357,9 +366,7 @@ mod tests {
     //! of a valid snapshot, and random bytes. It may refuse, never panic, and salvage keeps
     //! what is intact.
 
-    use super::format::{
-        RECORD_EVENT, RECORD_MESSAGE, SnapshotWriter, put_gap, put_record_header, put_str,
-    };
+    use super::format::{RECORD_EVENT, RECORD_MESSAGE, put_gap, put_record_header, put_str};
     use super::*;
     use crate::callsite::Metadata;
     use crate::level::LogLevel;
@@ -411,24 +418,7 @@ mod tests {
 
     /// A snapshot file of everything in `history`, with `info`.
     fn write_history(history: &History, info: &[(&str, &str)]) -> Vec<u8> {
-        let copy = history.copy();
-        let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
-        writer.info(info).unwrap();
-        writer
-            .table(
-                format::CHUNK_CALLSITES,
-                copy.callsite_count,
-                &copy.callsites,
-            )
-            .unwrap();
-        writer
-            .table(format::CHUNK_THREADS, copy.thread_count, &copy.threads)
-            .unwrap();
-        let mut cur = format::Cursor::new(&copy.records);
-        while let Some(len) = cur.u32() {
-            writer.event(cur.take(len as usize).unwrap()).unwrap();
-        }
-        writer.finish().unwrap().0
+        write_copy(Vec::new(), info, &history.copy()).unwrap()
     }
 
     /// Resident set size of this process in bytes (Linux).

@@ -11,7 +11,7 @@ use super::SnapshotError;
 use super::format::{
     CHUNK_CALLSITES, CHUNK_END, CHUNK_EVENTS, CHUNK_HEADER, CHUNK_INFO, CHUNK_MAGIC, CHUNK_THREADS,
     CODEC_LZ4, CODEC_STORED, CallsiteEntry, Cursor, FILE_HEADER, FILE_MAGIC, FORMAT_VERSION,
-    MAX_CHUNK_RAW, RECORD_EVENT, RECORD_GAP, read_callsite, read_record, read_thread,
+    MAX_CHUNK_RAW, RECORD_GAP, check_record, read_callsite, read_record, read_thread,
 };
 use crate::callsite::Metadata;
 use crate::event::{Event, EventScope, GAP_METADATA};
@@ -398,20 +398,7 @@ impl Reader {
     }
 
     fn check_record(&mut self, record: &[u8]) -> Result<(), &'static str> {
-        let view = read_record(record).ok_or("event record")?;
-        if view.kind == RECORD_EVENT {
-            let entry = self
-                .snapshot
-                .callsites
-                .get(&view.callsite)
-                .ok_or("event record (unknown callsite)")?;
-            if view.values.len() > entry.fields.len() {
-                return Err("event record (more values than the callsite has fields)");
-            }
-            if entry.message_per_event != view.message.is_some() {
-                return Err("event record (message does not match its callsite)");
-            }
-        }
+        let view = check_record(record, &self.snapshot.callsites)?;
         self.snapshot
             .threads
             .entry(view.thread)
