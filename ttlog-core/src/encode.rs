@@ -36,12 +36,26 @@ pub const TRUNCATION_MARKER: &str = "…";
 /// Bytes of a text value's header: tag and 32-bit length.
 const TEXT_HEADER: usize = 5;
 
-/// Where an encoder continues when the ring's contiguous room runs out.
-pub(crate) struct Spill<'a> {
-    /// The thread's spill buffer; its contents are replaced.
-    pub(crate) buf: &'a mut Vec<u8>,
+/// Where a thread's encoders continue when the ring's contiguous room runs out.
+#[derive(Debug)]
+pub(crate) struct Spill {
+    /// The spill buffer; an encoder that moves here replaces its contents.
+    pub(crate) buf: Vec<u8>,
     /// The largest encoding the ring can take (see `producer.rs`).
     pub(crate) limit: usize,
+    /// Set by an encoder that moved here, until it finishes.
+    active: bool,
+}
+
+impl Spill {
+    /// A spill buffer of `initial` bytes for records of at most `limit` bytes of values.
+    pub(crate) fn new(initial: usize, limit: usize) -> Spill {
+        Spill {
+            buf: Vec::with_capacity(initial),
+            limit,
+            active: false,
+        }
+    }
 }
 
 /// How an encoding ended, for the producer.
@@ -67,11 +81,10 @@ pub struct Encoder<'a> {
     count: u16,
     overflow: bool,
     truncate: bool,
-    /// Set while the encoder still writes into the ring and may move to the spill buffer.
-    spill: Option<Spill<'a>>,
-    /// Whether the encoder writes into the spill buffer (`base` points into it).
-    spilled: bool,
-    _buf: PhantomData<&'a mut [u8]>,
+    /// The thread's spill buffer, when the encoder may move there (null otherwise); borrowed
+    /// exclusively for `'a`. Once it moved, `spill.active` is set and `base` points into it.
+    spill: *mut Spill,
+    _buf: PhantomData<(&'a mut [u8], &'a mut Spill)>,
 }
 
 impl fmt::Debug for Encoder<'_> {
@@ -81,7 +94,8 @@ impl fmt::Debug for Encoder<'_> {
             .field("cap", &self.cap)
             .field("count", &self.count)
             .field("overflow", &self.overflow)
-            .field("spilled", &self.spilled)
+            // SAFETY: as in `spilled`.
+            .field("spilled", &unsafe { self.spill.as_ref() }.is_some_and(|s| s.active))
             .finish()
     }
 }
@@ -93,6 +107,7 @@ impl<'a> Encoder<'a> {
     /// # Safety
     ///
     /// `base..base + cap` must be valid for writes and not accessed by anyone else for `'a`.
+    #[inline(always)]
     pub(crate) unsafe fn new(base: *mut u8, cap: usize, truncate: bool) -> Encoder<'a> {
         Encoder {
             base,
@@ -101,8 +116,7 @@ impl<'a> Encoder<'a> {
             count: 0,
             overflow: false,
             truncate,
-            spill: None,
-            spilled: false,
+            spill: std::ptr::null_mut(),
             _buf: PhantomData,
         }
     }
@@ -113,16 +127,30 @@ impl<'a> Encoder<'a> {
     /// # Safety
     ///
     /// As for [`Encoder::new`].
-    pub(crate) unsafe fn with_spill(base: *mut u8, cap: usize, spill: Spill<'a>) -> Encoder<'a> {
+    #[inline(always)]
+    pub(crate) unsafe fn with_spill(
+        base: *mut u8,
+        cap: usize,
+        spill: &'a mut Spill,
+    ) -> Encoder<'a> {
+        let limit = spill.limit;
         // SAFETY: forwarded from the caller.
-        let mut enc = unsafe { Encoder::new(base, cap.min(spill.limit), false) };
-        if cap >= spill.limit {
+        let mut enc = unsafe { Encoder::new(base, cap.min(limit), false) };
+        if cap >= limit {
             // The ring has room for the largest record: write there and cut at the limit.
             enc.truncate = true;
         } else {
-            enc.spill = Some(spill);
+            enc.spill = spill;
         }
         enc
+    }
+
+    /// The spill buffer, if the encoder moved there.
+    #[inline(always)]
+    fn spilled(&mut self) -> Option<&mut Spill> {
+        // SAFETY: a non-null `spill` comes from the `&'a mut Spill` given to `with_spill`,
+        // used only through this encoder, which is alive.
+        unsafe { self.spill.as_mut() }.filter(|s| s.active)
     }
 
     /// An encoder writing into a byte slice (tests and fuzzing).
@@ -146,20 +174,25 @@ impl<'a> Encoder<'a> {
     }
 
     /// How the encoding ended. A spilled encoder leaves its bytes in the spill buffer.
-    pub(crate) fn finish(self) -> Encoded {
-        if self.spilled
-            && let Some(spill) = self.spill
-        {
-            debug_assert!(self.pos <= spill.buf.capacity());
-            // SAFETY: the first `pos` bytes of the buffer's allocation were written by this
-            // encoder, and `pos <= cap <= capacity`.
-            unsafe { spill.buf.set_len(self.pos) };
-        }
+    #[inline(always)]
+    pub(crate) fn finish(mut self) -> Encoded {
+        let pos = self.pos;
+        let spilled = match self.spilled() {
+            Some(spill) => {
+                debug_assert!(pos <= spill.buf.capacity());
+                // SAFETY: the first `pos` bytes of the buffer's allocation were written by
+                // this encoder, and `pos <= cap <= capacity`.
+                unsafe { spill.buf.set_len(pos) };
+                spill.active = false;
+                true
+            }
+            None => false,
+        };
         Encoded {
             len: self.pos,
             count: self.count,
             truncated: self.overflow,
-            spilled: self.spilled,
+            spilled,
         }
     }
 
@@ -171,38 +204,23 @@ impl<'a> Encoder<'a> {
     /// Makes sure `n` more bytes can be written: the one bounds check every write passes.
     #[inline]
     fn reserve(&mut self, n: usize) -> bool {
-        n <= self.room() || self.make_room(n)
-    }
-
-    /// Moves to, or grows, the spill buffer so that `n` more bytes fit; as far as the limit
-    /// allows when they cannot all fit (the caller then cuts or leaves the value out).
-    #[cold]
-    #[inline(never)]
-    fn make_room(&mut self, n: usize) -> bool {
-        let Some(spill) = self.spill.as_mut() else {
-            return false;
-        };
-        let limit = spill.limit;
-        let want = (self.pos + n).min(limit);
-        let buf = &mut *spill.buf;
-        if self.spilled {
-            // SAFETY: the first `pos` bytes of the buffer's allocation were written by this
-            // encoder (copied in or put since), so they are initialised.
-            unsafe { buf.set_len(self.pos) };
-            buf.reserve(want - self.pos);
-        } else {
-            buf.clear();
-            buf.reserve(want.max(256));
-            // SAFETY: `base..base + pos` was written by this encoder and is still ours.
-            let written = unsafe { std::slice::from_raw_parts(self.base, self.pos) };
-            buf.extend_from_slice(written);
-            self.spilled = true;
-            // From here the record has the largest size it can have: cut rather than fail.
-            self.truncate = true;
+        if n <= self.room() {
+            return true;
         }
-        self.base = buf.as_mut_ptr();
-        self.cap = buf.capacity().min(limit);
-        n <= self.room()
+        // The rare path gets the encoder's state by value, not `&mut self`: a reference
+        // passed to an out-of-line function would keep the encoder out of registers on the
+        // hot path too.
+        // SAFETY: `spill` and `base..base + pos` are as `make_room` requires (see the fields).
+        match unsafe { make_room(self.spill, self.base, self.pos, n) } {
+            Some((base, cap)) => {
+                self.base = base;
+                self.cap = cap;
+                // From here the record has the largest size it can have: cut, do not fail.
+                self.truncate = true;
+                n <= self.room()
+            }
+            None => false,
+        }
     }
 
     /// Copies `bytes` at the write position, if they fit (`false` and nothing written if not).
@@ -212,12 +230,26 @@ impl<'a> Encoder<'a> {
             self.overflow = true;
             return false;
         }
-        // SAFETY: `reserve` checked `pos + len <= cap`, and `base..base + cap` is ours.
+        // SAFETY: `reserve` just checked that `bytes` fit.
+        unsafe { self.put_reserved(bytes) };
+        true
+    }
+
+    /// Copies `bytes` at the write position.
+    ///
+    /// # Safety
+    ///
+    /// A `reserve` that returned `true` in the same function covered these bytes (with
+    /// everything written since): `pos + bytes.len() <= cap`. This is how several parts of one
+    /// value share one bounds check.
+    #[inline(always)]
+    unsafe fn put_reserved(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= self.room());
+        // SAFETY: `pos + len <= cap` (the caller's reserve), and `base..base + cap` is ours.
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(self.pos), bytes.len())
         };
         self.pos += bytes.len();
-        true
     }
 
     #[inline]
@@ -226,8 +258,11 @@ impl<'a> Encoder<'a> {
             self.overflow = true;
             return;
         }
-        self.put(&[tag]);
-        self.put(&bytes);
+        // SAFETY: the reserve above covers the tag and the `N` bytes.
+        unsafe {
+            self.put_reserved(&[tag]);
+            self.put_reserved(&bytes);
+        }
         self.count += 1;
     }
     /// Writes an unsigned integer.
@@ -281,10 +316,13 @@ impl<'a> Encoder<'a> {
     /// Writes a string, copied into the ring.
     #[inline]
     pub fn str(&mut self, s: &str) {
-        if !self.overflow && self.count < u16::MAX && s.len() + 5 <= self.room() {
-            self.put(&[TAG_STR]);
-            self.put(&(s.len() as u32).to_le_bytes());
-            self.put(s.as_bytes());
+        if !self.overflow && self.count < u16::MAX && s.len() + TEXT_HEADER <= self.room() {
+            // SAFETY: the condition above is the bounds check for the header and the bytes.
+            unsafe {
+                self.put_reserved(&[TAG_STR]);
+                self.put_reserved(&(s.len() as u32).to_le_bytes());
+                self.put_reserved(s.as_bytes());
+            }
             self.count += 1;
         } else {
             self.text(TAG_STR, |w| w.write_str(s));
@@ -314,7 +352,8 @@ impl<'a> Encoder<'a> {
         let start = self.pos;
         let outer_count = self.count;
         let flags = if flat { FIELDS_FLAT } else { 0 };
-        self.put(&[TAG_FIELDS, flags, 0, 0, 0, 0, 0, 0]);
+        // SAFETY: reserved above.
+        unsafe { self.put_reserved(&[TAG_FIELDS, flags, 0, 0, 0, 0, 0, 0]) };
         let mut count = 0u16;
         build(&mut FieldsWriter {
             enc: self,
@@ -355,7 +394,8 @@ impl<'a> Encoder<'a> {
             return;
         }
         let start = self.pos;
-        self.put(&[tag, 0, 0, 0, 0]);
+        // SAFETY: reserved above (with the marker's bytes).
+        unsafe { self.put_reserved(&[tag, 0, 0, 0, 0]) };
         let mut writer = TextWriter {
             enc: self,
             state: TextState::Writing,
@@ -387,6 +427,44 @@ impl<'a> Encoder<'a> {
             }
         }
     }
+}
+
+/// Moves an encoding to the spill buffer, or grows it there, so that `n` more bytes fit after
+/// the `pos` bytes written at `base`; as far as the spill's limit allows when they cannot all
+/// fit (the caller then cuts or leaves the value out). Returns the new base and capacity, or
+/// `None` without a spill buffer.
+///
+/// # Safety
+///
+/// `spill` is null or the encoder's exclusively borrowed spill buffer; `base..base + pos` was
+/// written by the encoder (in the ring, or in the spill buffer once it is active).
+#[cold]
+#[inline(never)]
+unsafe fn make_room(
+    spill: *mut Spill,
+    base: *mut u8,
+    pos: usize,
+    n: usize,
+) -> Option<(*mut u8, usize)> {
+    // SAFETY: guaranteed by the caller.
+    let spill = unsafe { spill.as_mut() }?;
+    let limit = spill.limit;
+    let want = (pos + n).min(limit);
+    let buf = &mut spill.buf;
+    if spill.active {
+        // SAFETY: the first `pos` bytes of the buffer's allocation were written by the
+        // encoder (copied in or put since), so they are initialised.
+        unsafe { buf.set_len(pos) };
+        buf.reserve(want - pos);
+    } else {
+        buf.clear();
+        buf.reserve(want.max(256));
+        // SAFETY: `base..base + pos` was written by the encoder and is still its own.
+        let written = unsafe { std::slice::from_raw_parts(base, pos) };
+        buf.extend_from_slice(written);
+        spill.active = true;
+    }
+    Some((buf.as_mut_ptr(), buf.capacity().min(limit)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,7 +505,8 @@ impl fmt::Write for TextWriter<'_, '_> {
             return Err(fmt::Error);
         }
         if self.enc.reserve(s.len() + MARKER) {
-            self.enc.put(s.as_bytes());
+            // SAFETY: just reserved.
+            unsafe { self.enc.put_reserved(s.as_bytes()) };
             return Ok(());
         }
         if self.enc.truncate {
@@ -464,12 +543,19 @@ impl Prefix<'_> {
         self.name.len() + 1 + self.parent.map_or(0, |p| p.len())
     }
 
-    fn write(&self, enc: &mut Encoder<'_>) {
+    /// # Safety
+    ///
+    /// `enc` has `self.len()` bytes reserved (see [`Encoder::put_reserved`]).
+    unsafe fn write(&self, enc: &mut Encoder<'_>) {
         if let Some(parent) = self.parent {
-            parent.write(enc);
+            // SAFETY: the parent's part of the reservation.
+            unsafe { parent.write(enc) };
         }
-        enc.put(self.name.as_bytes());
-        enc.put(b".");
+        // SAFETY: this part of the reservation.
+        unsafe {
+            enc.put_reserved(self.name.as_bytes());
+            enc.put_reserved(b".");
+        }
     }
 }
 
@@ -529,7 +615,8 @@ impl<'a> FieldsWriter<'_, 'a> {
             enc.overflow = true;
             return;
         }
-        enc.put(raw);
+        // SAFETY: reserved just above.
+        unsafe { enc.put_reserved(raw) };
         *self.count += 1;
     }
 
@@ -551,11 +638,14 @@ impl<'a> FieldsWriter<'_, 'a> {
         }
         let start = enc.pos;
         let before = enc.count;
-        enc.put(&len.to_le_bytes());
-        if let Some(prefix) = self.prefix {
-            prefix.write(enc);
+        // SAFETY: `2 + name_len` bytes (length, prefixes, name) were reserved above.
+        unsafe {
+            enc.put_reserved(&len.to_le_bytes());
+            if let Some(prefix) = self.prefix {
+                prefix.write(enc);
+            }
+            enc.put_reserved(name.as_bytes());
         }
-        enc.put(name.as_bytes());
         value(enc);
         if enc.count == before + 1 {
             *self.count += 1;
@@ -834,18 +924,9 @@ mod tests {
     fn outgrowing_the_room_spills_once_and_keeps_every_value() {
         let calls = std::cell::Cell::new(0);
         let mut ring = [0u8; 100];
-        let mut spill = Vec::new();
+        let mut spill = Spill::new(0, 4096);
         // SAFETY: the local array is valid for 100 bytes.
-        let mut enc = unsafe {
-            Encoder::with_spill(
-                ring.as_mut_ptr(),
-                ring.len(),
-                Spill {
-                    buf: &mut spill,
-                    limit: 4096,
-                },
-            )
-        };
+        let mut enc = unsafe { Encoder::with_spill(ring.as_mut_ptr(), ring.len(), &mut spill) };
         enc.u64(1);
         enc.display(&Counted {
             calls: &calls,
@@ -855,8 +936,8 @@ mod tests {
         let encoded = enc.finish();
         assert!(encoded.spilled && !encoded.truncated, "{encoded:?}");
         assert_eq!(calls.get(), 1);
-        assert_eq!(spill.len(), encoded.len);
-        let values = decode_all(&spill, encoded.count);
+        assert_eq!(spill.buf.len(), encoded.len);
+        let values = decode_all(&spill.buf, encoded.count);
         assert_eq!(values.len(), 3);
         assert_eq!(values[0], ValueRef::U64(1));
         assert_eq!(values[1].as_text().map(str::len), Some(1500));
@@ -868,18 +949,9 @@ mod tests {
     fn past_the_limit_text_is_cut_and_later_values_absent() {
         let calls = std::cell::Cell::new(0);
         let mut ring = [0u8; 64];
-        let mut spill = Vec::new();
+        let mut spill = Spill::new(0, 1000);
         // SAFETY: the local array is valid for 64 bytes.
-        let mut enc = unsafe {
-            Encoder::with_spill(
-                ring.as_mut_ptr(),
-                ring.len(),
-                Spill {
-                    buf: &mut spill,
-                    limit: 1000,
-                },
-            )
-        };
+        let mut enc = unsafe { Encoder::with_spill(ring.as_mut_ptr(), ring.len(), &mut spill) };
         enc.display(&Counted {
             calls: &calls,
             len: 5000,
@@ -888,7 +960,7 @@ mod tests {
         let encoded = enc.finish();
         assert!(encoded.spilled && encoded.len <= 1000, "{encoded:?}");
         assert_eq!(calls.get(), 1);
-        let values = decode_all(&spill, encoded.count);
+        let values = decode_all(&spill.buf, encoded.count);
         assert_eq!(values.len(), encoded.count as usize);
         let text = values[0].as_text().unwrap();
         assert!(text.ends_with(TRUNCATION_MARKER), "{}", text.len());
@@ -980,18 +1052,16 @@ mod tests {
                 limit in 0usize..4096,
             ) {
                 let mut ring = vec![0xA5u8; room + 64];
-                let mut spill = Vec::new();
+                let mut spill = Spill::new(0, limit);
                 // SAFETY: `ring` has `room + 64` bytes.
-                let mut enc = unsafe {
-                    Encoder::with_spill(ring.as_mut_ptr(), room, Spill { buf: &mut spill, limit })
-                };
+                let mut enc = unsafe { Encoder::with_spill(ring.as_mut_ptr(), room, &mut spill) };
                 for v in &values {
                     write(&mut enc, v);
                 }
                 let encoded = enc.finish();
                 prop_assert!(ring[room..].iter().all(|&b| b == 0xA5), "wrote past the room");
                 prop_assert!(encoded.len <= limit.max(room.min(limit)));
-                let bytes = if encoded.spilled { &spill[..] } else { &ring[..encoded.len] };
+                let bytes = if encoded.spilled { &spill.buf[..] } else { &ring[..encoded.len] };
                 prop_assert_eq!(bytes.len(), encoded.len);
                 let got = decode_all(bytes, encoded.count);
                 prop_assert_eq!(got.len(), encoded.count as usize);

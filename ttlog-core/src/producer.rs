@@ -10,12 +10,11 @@
 //! `Block` wakes the consumer and waits for space (and falls back to dropping, counted, if the
 //! consumer is gone, so the program never hangs).
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_utils::Backoff;
-use smallvec::SmallVec;
 
 use crate::callsite::Callsite;
 use crate::clock;
@@ -73,21 +72,30 @@ pub(crate) enum What {
 /// The smallest record: a header (an event with no values, or a gap marker).
 const MIN_RECORD: usize = HEADER;
 
+/// The largest encoding of values a record may carry in a ring of `capacity` bytes: with its
+/// header, the scope words and a gap record before it, a record never takes more than half the
+/// ring, so it always fits once the consumer has caught up.
+fn max_values_len(capacity: usize) -> usize {
+    (capacity / 2).saturating_sub(2 * HEADER + SCOPE_WORDS)
+}
+
+/// Where a record is encoded.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Where the record (or the gap record before it) starts.
+    start: usize,
+    /// Where the record starts: `start`, or after a gap record.
+    offset: usize,
+    /// Contiguous free bytes from `offset`.
+    room: usize,
+    /// Found by `place_slow`: the record is finished by `finish_slow`.
+    slow: bool,
+}
+
 /// Below this much contiguous room at the head the fast path gives way to the slow one, which
 /// refreshes the tail, wraps or waits. It is also the spill buffer's initial size, so that a
 /// record that starts in a nearly full ring and spills does not allocate.
 const FAST_ROOM: usize = 512;
-
-/// How the fast path went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fast {
-    /// Written in place.
-    Written,
-    /// Encoded into the spill buffer, then placed by the slow path (or dropped: `false`).
-    Placed(bool),
-    /// Not enough room at the head: nothing was encoded.
-    NoRoom,
-}
 
 struct Producer {
     shared: Arc<ThreadRing>,
@@ -107,13 +115,16 @@ struct Producer {
     pending: Vec<Scope>,
     /// Where a record that outgrew the room at the head is finished (see `encode.rs`);
     /// empty until a thread logs such a record.
-    spill: Vec<u8>,
+    spill: Spill,
 }
 
 impl Producer {
     fn new() -> Producer {
+        let shared = runtime::register_current_thread();
+        let limit = max_values_len(shared.ring.capacity());
         Producer {
-            shared: runtime::register_current_thread(),
+            spill: Spill::new(FAST_ROOM, limit),
+            shared,
             clock: clock::clock(),
             head: 0,
             cached_tail: 0,
@@ -122,7 +133,6 @@ impl Producer {
             dropped: 0,
             reported: 0,
             pending: Vec::new(),
-            spill: Vec::with_capacity(FAST_ROOM),
         }
     }
 
@@ -154,13 +164,6 @@ impl Producer {
         self.head += len as u64;
     }
 
-    /// The largest encoding of values a record of this ring may carry: with its header, the
-    /// scope words and a gap record before it, a record never takes more than half the ring,
-    /// so it always fits once the consumer has caught up.
-    fn max_values_len(&self) -> usize {
-        (self.shared.ring.capacity() / 2).saturating_sub(2 * HEADER + SCOPE_WORDS)
-    }
-
     /// An encoder over the free space at `offset` (`room` bytes, header and scope words
     /// included), which continues in the spill buffer when that runs out.
     ///
@@ -168,28 +171,20 @@ impl Producer {
     ///
     /// `offset .. offset + room` must be free space of the ring, owned by this producer, with
     /// `room >= HEADER + ext_len`.
+    #[inline(always)]
     unsafe fn encoder_at(&mut self, offset: usize, room: usize, ext_len: usize) -> Encoder<'_> {
-        let limit = self.max_values_len();
         // SAFETY: the caller guarantees `offset + HEADER + ext_len <= offset + room`, inside
         // the ring.
         let base = unsafe { self.shared.ring.ptr_at(offset).add(HEADER + ext_len) };
-        let spill = Spill {
-            buf: &mut self.spill,
-            limit,
-        };
         // SAFETY: the region is valid for writes and nobody else touches it until publish.
-        unsafe { Encoder::with_spill(base, room - HEADER - ext_len, spill) }
+        unsafe { Encoder::with_spill(base, room - HEADER - ext_len, &mut self.spill) }
     }
 
-    /// The general path: refreshes the tail, reports gaps, wraps, waits or drops; encodes the
-    /// values once (`encode` runs at most once). Returns whether the record was written.
+    /// The general path's first half: refreshes the tail, wraps, waits or drops until there
+    /// is room at the head for at least a header (and a gap record, if one is due). Returns
+    /// where to encode, or `None` when the record is dropped (before anything was evaluated).
     #[inline(never)]
-    fn write_slow(
-        &mut self,
-        what: What,
-        ext: Ext,
-        encode: &mut dyn FnMut(&mut Encoder<'_>),
-    ) -> bool {
+    fn place_slow(&mut self, what: What, ext: Ext) -> Option<Place> {
         let ext_len = ext.len();
         loop {
             let gap = self.dropped != self.reported;
@@ -210,28 +205,35 @@ impl Producer {
                 if self.on_full(what) {
                     continue;
                 }
-                // Dropped before anything was evaluated.
-                return false;
+                return None;
             }
-            let offset = space.offset + gap_len;
-            // SAFETY: `offset .. space.offset + space.contiguous` is free space owned by this
-            // producer, and `want` covers the header and the scope words.
-            let mut enc = unsafe { self.encoder_at(offset, space.contiguous - gap_len, ext_len) };
-            encode(&mut enc);
-            let encoded = enc.finish();
-            if encoded.spilled {
-                return self.place_spilled(what, ext, encoded);
-            }
-            if gap {
-                self.write_gap(space.offset);
-                self.reported = self.dropped;
-            }
-            self.commit(what, space.offset, offset, ext, encoded);
-            if !self.pending.is_empty() {
-                self.write_pending();
-            }
-            return true;
+            return Some(Place {
+                start: space.offset,
+                offset: space.offset + gap_len,
+                room: space.contiguous - gap_len,
+                slow: true,
+            });
         }
+    }
+
+    /// The general path's second half, after encoding at a place from `place_slow` (or a
+    /// spilled record from either path): writes the gap record, publishes, and writes pending
+    /// releases.
+    #[cold]
+    #[inline(never)]
+    fn finish_slow(&mut self, what: What, ext: Ext, place: Place, encoded: Encoded) -> bool {
+        if encoded.spilled {
+            return self.place_spilled(what, ext, encoded);
+        }
+        if place.start != place.offset {
+            self.write_gap(place.start);
+            self.reported = self.dropped;
+        }
+        self.commit(what, place.start, place.offset, ext, encoded);
+        if !self.pending.is_empty() {
+            self.write_pending();
+        }
+        true
     }
 
     /// Copies a record encoded into the spill buffer into the ring, where it fits: wraps,
@@ -260,7 +262,7 @@ impl Producer {
                 return false;
             }
             let offset = space.offset + gap_len;
-            let values = &self.spill[..encoded.len];
+            let values = &self.spill.buf[..encoded.len];
             // SAFETY: `offset .. offset + record_len` is free space owned by this producer
             // (`space.contiguous >= want`), and the values go after the header and the scope
             // words, inside it.
@@ -280,13 +282,24 @@ impl Producer {
         }
     }
 
-    /// Writes the release records that did not fit earlier, as long as they fit now.
+    /// Writes the release records that did not fit earlier, as long as they fit now (without
+    /// waiting: this runs after a record was written, in any overflow mode).
     fn write_pending(&mut self) {
         while let Some(&scope) = self.pending.last() {
-            if self.write_fast_unchecked(What::Release, Ext::owned(scope), |_| {}) != Fast::Written
-            {
+            let ext = Ext::owned(scope);
+            let cap = self.shared.ring.capacity();
+            let offset = self.head as usize & (cap - 1);
+            let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
+            if room < HEADER + ext.len() {
                 return;
             }
+            let encoded = Encoded {
+                len: 0,
+                count: 0,
+                truncated: false,
+                spilled: false,
+            };
+            self.commit(What::Release, offset, offset, ext, encoded);
             self.pending.pop();
         }
     }
@@ -298,55 +311,47 @@ impl Producer {
         }
     }
 
-    /// Writes one record: the fast path when it applies, else the general one. `encode`
-    /// writes the values and runs at most once.
+    /// Writes one record. `encode` writes the values and runs at most once, from one call
+    /// site, so it is inlined: only finding the place (when the fast path does not apply) and
+    /// finishing a record that needed more than the fast path are out of line.
     #[inline(always)]
     fn write<F: FnOnce(&mut Encoder<'_>)>(&mut self, what: What, ext: Ext, encode: F) -> bool {
-        let mut encode = Some(encode);
-        if self.dropped == self.reported && self.pending.is_empty() {
-            match self.write_fast_unchecked(what, ext, |enc| {
-                if let Some(encode) = encode.take() {
-                    encode(enc)
-                }
-            }) {
-                Fast::Written => return true,
-                Fast::Placed(written) => return written,
-                Fast::NoRoom => {}
-            }
+        let place = match self.fast_room() {
+            Some((offset, room)) => Place {
+                start: offset,
+                offset,
+                room,
+                slow: false,
+            },
+            None => match self.place_slow(what, ext) {
+                Some(place) => place,
+                None => return false,
+            },
+        };
+        // SAFETY: `place` is free space owned by this producer, from `offset` for `room`
+        // bytes, which cover at least the header and the scope words (`fast_room` and
+        // `place_slow` check it).
+        let mut enc = unsafe { self.encoder_at(place.offset, place.room, ext.len()) };
+        encode(&mut enc);
+        let encoded = enc.finish();
+        if place.slow || encoded.spilled {
+            return self.finish_slow(what, ext, place, encoded);
         }
-        self.write_slow(what, ext, &mut |enc| {
-            if let Some(encode) = encode.take() {
-                encode(enc)
-            }
-        })
+        self.commit(what, place.start, place.offset, ext, encoded);
+        true
     }
 
-    /// The common case, inlined into the call site: enough contiguous room at the head (by
-    /// the cached tail). Runs `encode` only when it returns `Written` or `Placed`.
+    /// The offset and size of the contiguous room at the head, when the fast path applies:
+    /// no gap or release pending, and at least `FAST_ROOM` bytes by the cached tail.
     #[inline(always)]
-    fn write_fast_unchecked<F: FnOnce(&mut Encoder<'_>)>(
-        &mut self,
-        what: What,
-        ext: Ext,
-        encode: F,
-    ) -> Fast {
+    fn fast_room(&self) -> Option<(usize, usize)> {
+        if self.dropped != self.reported || !self.pending.is_empty() {
+            return None;
+        }
         let cap = self.shared.ring.capacity();
         let offset = self.head as usize & (cap - 1);
         let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
-        if room < FAST_ROOM {
-            return Fast::NoRoom;
-        }
-        // SAFETY: `offset .. offset + room` is free space owned by this producer (bounded by
-        // the cached tail, which only lags the real one, and by the end of the buffer), and
-        // `room >= FAST_ROOM` covers the header and the scope words.
-        let mut enc = unsafe { self.encoder_at(offset, room, ext.len()) };
-        encode(&mut enc);
-        let encoded = enc.finish();
-        if encoded.spilled {
-            return Fast::Placed(self.place_spilled(what, ext, encoded));
-        }
-        self.commit(what, offset, offset, ext, encoded);
-        Fast::Written
+        (room >= FAST_ROOM).then_some((offset, room))
     }
 
     /// Writes the header of the record at `offset` (scope words and values already encoded
@@ -498,7 +503,9 @@ struct Slot {
     /// The scopes entered on this thread and not left yet, innermost last. Guards may be
     /// dropped in any order: leaving one removes its entry wherever it is, and the current
     /// scope is always the innermost one still entered (as in `tracing`).
-    entered: RefCell<SmallVec<[Entered; 8]>>,
+    /// (A `Vec`: reserved for 16 entries on the thread's first enter, which keeps push and
+    /// pop to a few instructions; a `SmallVec` cost twice the whole enter+exit here.)
+    entered: UnsafeCell<Vec<Entered>>,
     /// The id of the next entry (0 is never used: it marks a scope that was not entered).
     next_id: Cell<u64>,
 }
@@ -521,7 +528,7 @@ thread_local! {
             nested_drops: Cell::new(0),
             scope: Cell::new(Scope::EMPTY),
             scope_used: Cell::new(false),
-            entered: RefCell::new(SmallVec::new_const()),
+            entered: UnsafeCell::new(Vec::new()),
             next_id: Cell::new(1),
         }
     };
@@ -623,13 +630,38 @@ pub(crate) struct SavedScope {
     id: u64,
 }
 
+/// The thread's stack of entered scopes.
+///
+/// # Safety
+///
+/// Only `enter_scope` and `leave_scope` call this, on the slot's own thread, and neither calls
+/// anything that could reach them again while the reference lives (no user code, no logging:
+/// references are released only after it is gone). So the reference is unique.
+#[inline(always)]
+#[allow(clippy::mut_from_ref)]
+unsafe fn entered(slot: &Slot) -> &mut Vec<Entered> {
+    // SAFETY: see the function's contract.
+    unsafe { &mut *slot.entered.get() }
+}
+
+/// The thread's first enter: room for 16 nested scopes, so that steady-state enters never
+/// allocate (deeper nesting grows the vector once).
+#[cold]
+#[inline(never)]
+fn reserve_entered(entered: &mut Vec<Entered>) {
+    entered.reserve(16);
+}
+
 /// Makes `scope` current on this thread, which takes over the references it owns.
 #[inline]
 pub(crate) fn enter_scope(scope: Scope) -> SavedScope {
     let entered = SLOT.try_with(|slot| {
-        let mut entered = slot.entered.try_borrow_mut().ok()?;
+        // SAFETY: `enter_scope`, see `entered`.
+        let entered = unsafe { entered(slot) };
         if let Some(top) = entered.last_mut() {
             top.used = slot.scope_used.get();
+        } else if entered.capacity() == 0 {
+            reserve_entered(entered);
         }
         let id = slot.next_id.get();
         slot.next_id.set(id + 1);
@@ -640,11 +672,11 @@ pub(crate) fn enter_scope(scope: Scope) -> SavedScope {
         });
         slot.scope.set(scope);
         slot.scope_used.set(false);
-        Some(id)
+        id
     });
     match entered {
-        Ok(Some(id)) => SavedScope { id },
-        _ => {
+        Ok(id) => SavedScope { id },
+        Err(_) => {
             // No thread-locals any more (a destructor logging at thread exit): nothing can
             // borrow the scope, so its references go at once.
             // SAFETY: the caller handed over one reference to each pointer.
@@ -664,16 +696,21 @@ pub(crate) fn leave_scope(saved: SavedScope) {
         return;
     }
     let left = SLOT.try_with(|slot| {
-        let mut entered = slot.entered.try_borrow_mut().ok()?;
-        let at = entered.iter().rposition(|e| e.id == saved.id)?;
-        let mut left = entered.remove(at);
-        if at == entered.len() {
-            // It was the top: the flag of the entry below is up to date.
-            left.used = slot.scope_used.get();
-            let top = entered.last();
-            slot.scope.set(top.map_or(Scope::EMPTY, |t| t.scope));
-            slot.scope_used.set(top.is_some_and(|t| t.used));
-        }
+        // SAFETY: `leave_scope`, see `entered`.
+        let entered = unsafe { entered(slot) };
+        let mut left = match entered.last() {
+            // In order (the common case): the top.
+            Some(top) if top.id == saved.id => entered.pop()?,
+            _ => {
+                let at = entered.iter().rposition(|e| e.id == saved.id)?;
+                return Some(entered.remove(at));
+            }
+        };
+        // It was the top: its flag is the slot's, and the entry below becomes current.
+        left.used = slot.scope_used.get();
+        let top = entered.last();
+        slot.scope.set(top.map_or(Scope::EMPTY, |t| t.scope));
+        slot.scope_used.set(top.is_some_and(|t| t.used));
         Some(left)
     });
     match left {
@@ -681,8 +718,8 @@ pub(crate) fn leave_scope(saved: SavedScope) {
         // SAFETY: the entry owned one reference to each pointer of its scope, and no record
         // borrowed them while it was current.
         Ok(Some(left)) => unsafe { left.scope.release() },
-        // The slot is gone (or busy, which cannot happen: nothing here runs user code): keep
-        // the references alive (leaked), since records in the ring may still borrow them.
+        // The slot is gone: keep the references alive (leaked), since records in the ring
+        // may still borrow them.
         _ => {}
     }
 }
