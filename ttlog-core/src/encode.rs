@@ -95,7 +95,10 @@ impl fmt::Debug for Encoder<'_> {
             .field("count", &self.count)
             .field("overflow", &self.overflow)
             // SAFETY: as in `spilled`.
-            .field("spilled", &unsafe { self.spill.as_ref() }.is_some_and(|s| s.active))
+            .field(
+                "spilled",
+                &unsafe { self.spill.as_ref() }.is_some_and(|s| s.active),
+            )
             .finish()
     }
 }
