@@ -89,16 +89,14 @@ pub struct Encoder<'a> {
 
 impl fmt::Debug for Encoder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: as in `spilled`.
+        let spill = unsafe { self.spill.as_ref() };
         f.debug_struct("Encoder")
             .field("pos", &self.pos)
             .field("cap", &self.cap)
             .field("count", &self.count)
             .field("overflow", &self.overflow)
-            // SAFETY: as in `spilled`.
-            .field(
-                "spilled",
-                &unsafe { self.spill.as_ref() }.is_some_and(|s| s.active),
-            )
+            .field("spilled", &spill.is_some_and(|s| s.active))
             .finish()
     }
 }
