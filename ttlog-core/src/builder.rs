@@ -582,13 +582,13 @@ const RETIRE_WAIT: Duration = Duration::from_secs(2);
 /// The smallest ring a thread may have ([`Builder::thread_buffer_size`]).
 pub const MIN_THREAD_BUFFER: usize = 4 * 1024;
 /// The largest ring a thread may have ([`Builder::thread_buffer_size`]).
-pub const MAX_THREAD_BUFFER: usize = 1 << 30;
+pub const MAX_THREAD_BUFFER: usize = 256 << 20;
 /// The most events the flight recorder may keep ([`Builder::capacity`]).
-pub const MAX_RECORDER_EVENTS: usize = 1 << 30;
+pub const MAX_RECORDER_EVENTS: usize = 1 << 27;
 /// The smallest flight recorder history in bytes ([`Builder::recorder_bytes`]).
 pub const MIN_RECORDER_BYTES: usize = 4 * 1024;
 /// The largest flight recorder history in bytes ([`Builder::recorder_bytes`]).
-pub const MAX_RECORDER_BYTES: usize = 16 << 30;
+pub const MAX_RECORDER_BYTES: usize = 4 << 30;
 
 /// `value` if it is in `range`; else an error (`strict`) or the nearest bound, with a warning.
 fn checked_size(

@@ -100,7 +100,14 @@ impl Ring {
         let capacity = capacity.max(64).next_power_of_two();
         let words = capacity / ALIGN;
         #[cfg(not(loom))]
-        let buf = (0..words).map(|_| UnsafeCell::new(0u64)).collect();
+        let buf = {
+            // Zeroed by the allocator (fresh pages, mapped as they are first written) rather
+            // than word by word: a large ring costs nothing until it is used.
+            let zeroed: Box<[u64]> = vec![0u64; words].into_boxed_slice();
+            // SAFETY: `UnsafeCell<u64>` is `repr(transparent)` over `u64`, so the slice has the
+            // same layout, and the box keeps the same allocation.
+            unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<u64>]) }
+        };
         #[cfg(loom)]
         let buf = (0..words)
             .map(|_| loom::cell::UnsafeCell::new(0u64))
