@@ -14,7 +14,6 @@
 //! Sinks run here and only here. A sink that returns an error is counted; a sink that panics
 //! is disabled, reported once on stderr, and the consumer goes on.
 
-use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -69,17 +68,6 @@ pub(crate) trait Receiver: Send {
 
     /// Make everything received so far durable or visible (on flush, and when idle).
     fn flush(&mut self) {}
-}
-
-thread_local! {
-    /// Set on the consumer thread for its whole life: code that could be reached from there
-    /// (a sink that logs or panics, an error snapshot) must never wait for the consumer.
-    static ON_CONSUMER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is a consumer thread.
-pub(crate) fn on_consumer_thread() -> bool {
-    ON_CONSUMER.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Thread identity used for drops that no ring can account for.
@@ -160,7 +148,7 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
         }
     }
     let _alive = AliveGuard(shared);
-    let _ = ON_CONSUMER.try_with(|c| c.set(true));
+    runtime::mark_consumer_thread();
     let mut consumer = Consumer {
         shared,
         receivers: config.receivers,

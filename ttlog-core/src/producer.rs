@@ -447,7 +447,9 @@ impl Producer {
                 return false;
             }
         };
-        if !runtime::OVERFLOW_BLOCK.load(Ordering::Relaxed) {
+        // The consumer thread never waits for itself: events logged from inside a sink (or
+        // anything else it runs) are dropped and counted when its own ring is full.
+        if !runtime::OVERFLOW_BLOCK.load(Ordering::Relaxed) || runtime::on_consumer_thread() {
             consumer.wake();
             if is_event {
                 self.count_drop();

@@ -4,6 +4,7 @@
 //! Producers read these only on cold paths (a thread's first event, a full ring); the hot path
 //! touches nothing here.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::Thread;
@@ -136,6 +137,22 @@ impl ConsumerShared {
             thread.unpark();
         }
     }
+}
+
+thread_local! {
+    /// Set on the consumer thread for its whole life: code that could be reached from there
+    /// (a sink that logs or panics, an error snapshot) must never wait for the consumer.
+    static ON_CONSUMER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is a consumer thread.
+pub(crate) fn on_consumer_thread() -> bool {
+    ON_CONSUMER.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Marks the calling thread as a consumer thread, for its whole life.
+pub(crate) fn mark_consumer_thread() {
+    let _ = ON_CONSUMER.try_with(|c| c.set(true));
 }
 
 /// The running consumer, if any.

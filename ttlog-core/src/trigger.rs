@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::callsite::{Callsite, level_enabled};
-use crate::consumer;
 use crate::event::PANIC_METADATA;
 use crate::level::LogLevel;
 use crate::recorder::{self, ErrorSnapshots, History};
@@ -119,7 +118,7 @@ pub(crate) fn take(
     extra: &[(&str, String)],
     wait: Duration,
 ) -> Result<PathBuf, SnapshotError> {
-    let on_consumer = consumer::on_consumer_thread();
+    let on_consumer = runtime::on_consumer_thread();
     if !on_consumer {
         // Whatever this thread logged before is in the history after a flush; a flush that
         // times out still leaves a useful snapshot.
@@ -179,7 +178,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
         .unwrap_or_default();
-    let on_consumer = consumer::on_consumer_thread();
+    let on_consumer = runtime::on_consumer_thread();
     if !on_consumer && level_enabled(LogLevel::Error) && PANIC_CALLSITE.is_enabled() {
         crate::producer::emit(&PANIC_CALLSITE, |enc| {
             enc.str(message);
