@@ -35,6 +35,8 @@ pub struct Metadata<'a> {
     format: Option<FormatFn>,
     /// Not a callsite's `static`: read back from a snapshot, alive only while it is.
     stored: bool,
+    /// The close event of a span (`"<name> closed"`), logged by ttlog itself.
+    span_close: bool,
 }
 
 impl<'a> Metadata<'a> {
@@ -64,7 +66,22 @@ impl<'a> Metadata<'a> {
             fields,
             format,
             stored: false,
+            span_close: false,
         }
+    }
+
+    /// Marks the metadata as a span's close event (built by the span macros).
+    #[doc(hidden)]
+    pub const fn span_close(mut self) -> Metadata<'a> {
+        self.span_close = true;
+        self
+    }
+
+    /// Whether this is the close event of a span (`"<name> closed"` with `duration_ns`),
+    /// which ttlog logs when a span ends: at the span's level, but not a failure of its own
+    /// (an `error_span!` closing does not trigger error snapshots).
+    pub fn is_span_close(&self) -> bool {
+        self.span_close
     }
 
     /// The metadata of a callsite read back from a snapshot (see [`Metadata::is_stored`]).

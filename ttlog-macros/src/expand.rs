@@ -247,6 +247,8 @@ pub(crate) struct CallsiteSpec<'a> {
     pub(crate) arg_count: usize,
     pub(crate) field_names: &'a [&'a str],
     pub(crate) format_fn: TokenStream,
+    /// The close event of a span.
+    pub(crate) span_close: bool,
 }
 
 /// The `static` metadata and callsite of one event or span (`__tt` must be in scope).
@@ -259,9 +261,11 @@ pub(crate) fn callsite_statics(spec: CallsiteSpec<'_>) -> TokenStream {
         arg_count,
         field_names,
         format_fn,
+        span_close,
     } = spec;
     let callsite = Ident::new(name, Span::call_site());
     let meta = format_ident!("{}_META", name);
+    let kind = span_close.then(|| quote!(.span_close()));
     quote! {
         static #meta: __tt::Metadata<'static> = __tt::Metadata::new(
             __tt::LogLevel::#level,
@@ -273,7 +277,7 @@ pub(crate) fn callsite_statics(spec: CallsiteSpec<'_>) -> TokenStream {
             #arg_count,
             &[#(#field_names),*],
             #format_fn,
-        );
+        )#kind;
         static #callsite: __tt::Callsite = __tt::Callsite::new(&#meta);
     }
 }
@@ -435,6 +439,7 @@ pub(crate) fn expand_event(
         arg_count,
         field_names: &field_names,
         format_fn,
+        span_close: false,
     });
     Ok(quote! {
         {

@@ -167,6 +167,7 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
         arg_count: 0,
         field_names: &names,
         format_fn: quote!(::core::option::Option::None),
+        span_close: false,
     });
     let close_statics = callsite_statics(CallsiteSpec {
         name: "__TTLOG_CLOSE",
@@ -176,6 +177,7 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
         arg_count: 0,
         field_names: &["duration_ns"],
         format_fn: quote!(::core::option::Option::None),
+        span_close: true,
     });
     Ok(quote! {
         {

@@ -45,6 +45,8 @@ pub(crate) const RECORD_SCOPE: u8 = 4;
 
 /// Callsite flag: the message is formatted per event and stored in each record.
 pub(crate) const CALLSITE_MESSAGE: u8 = 1;
+/// Callsite flag: the close event of a span.
+pub(crate) const CALLSITE_SPAN_CLOSE: u8 = 2;
 
 pub(crate) fn put_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -172,11 +174,14 @@ pub(crate) fn put_gap(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, dropped
 pub(crate) fn put_callsite(out: &mut Vec<u8>, id: u32, meta: &Metadata<'_>) {
     put_u32(out, id);
     out.push(meta.level() as u8);
-    out.push(if meta.has_format() {
-        CALLSITE_MESSAGE
-    } else {
-        0
-    });
+    let mut flags = 0;
+    if meta.has_format() {
+        flags |= CALLSITE_MESSAGE;
+    }
+    if meta.is_span_close() {
+        flags |= CALLSITE_SPAN_CLOSE;
+    }
+    out.push(flags);
     put_u16(out, meta.field_names().len() as u16);
     put_u32(out, meta.line());
     put_str(out, meta.target());
@@ -256,6 +261,7 @@ pub(crate) struct CallsiteEntry {
     pub(crate) id: u32,
     pub(crate) level: LogLevel,
     pub(crate) message_per_event: bool,
+    pub(crate) span_close: bool,
     pub(crate) line: u32,
     pub(crate) target: String,
     pub(crate) module_path: String,
@@ -282,6 +288,7 @@ pub(crate) fn read_callsite(cur: &mut Cursor<'_>) -> Option<CallsiteEntry> {
         id,
         level,
         message_per_event: flags & CALLSITE_MESSAGE != 0,
+        span_close: flags & CALLSITE_SPAN_CLOSE != 0,
         line,
         target,
         module_path,

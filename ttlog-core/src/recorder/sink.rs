@@ -79,7 +79,9 @@ impl Receiver for RecorderSink {
             history.push(&self.record);
         }
         let meta = event.metadata();
+        // A span closing at error level is not a failure; the panic hook takes its own.
         if meta.level() == LogLevel::Error
+            && !meta.is_span_close()
             && !std::ptr::eq(meta, &PANIC_METADATA)
             && self.due.is_none()
             && self.errors.as_ref().is_some_and(|e| e.claim())

@@ -465,7 +465,7 @@ fn metadata<'s>(entry: &'s CallsiteEntry, fields: &'s [&'s str]) -> Metadata<'s>
     } else {
         (0, None)
     };
-    Metadata::new(
+    let meta = Metadata::new(
         entry.level,
         &entry.target,
         &entry.module_path,
@@ -475,6 +475,11 @@ fn metadata<'s>(entry: &'s CallsiteEntry, fields: &'s [&'s str]) -> Metadata<'s>
         args,
         fields,
         format,
-    )
-    .stored()
+    );
+    let meta = if entry.span_close {
+        meta.span_close()
+    } else {
+        meta
+    };
+    meta.stored()
 }
