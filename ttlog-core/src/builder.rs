@@ -478,6 +478,7 @@ impl Builder {
         if self.signals {
             trigger::install_signal_handlers();
         }
+        trigger::install_exit_flush();
         Ok(TtlogHandle::owner(
             shared,
             recorder,

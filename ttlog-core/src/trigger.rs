@@ -217,6 +217,33 @@ fn on_panic(info: &PanicHookInfo<'_>) {
     }
 }
 
+/// How long the exit hook waits for the consumer to write what was logged.
+const EXIT_FLUSH: Duration = Duration::from_secs(2);
+
+/// Flushes at process exit (`std::process::exit`, or returning from `main` while the handle
+/// lives in a `static` and is never dropped), once per process, through `atexit`. Waits at
+/// most `EXIT_FLUSH`; does nothing on the consumer thread or without a running logger.
+pub(crate) fn install_exit_flush() {
+    static INSTALL: Once = Once::new();
+    #[cfg_attr(not(unix), allow(dead_code))]
+    extern "C" fn at_exit() {
+        if runtime::on_consumer_thread() {
+            return;
+        }
+        if let Some(shared) = runtime::consumer() {
+            let _ = crate::handle::flush(shared, EXIT_FLUSH);
+        }
+    }
+    INSTALL.call_once(|| {
+        #[cfg(unix)]
+        // SAFETY: `at_exit` is an `extern "C" fn()` that never unwinds (flush catches nothing
+        // that could panic: it only waits on a condvar with a timeout).
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
+}
+
 #[cfg(unix)]
 pub(crate) use unix::install_signal_handlers;
 
