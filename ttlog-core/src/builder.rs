@@ -520,14 +520,30 @@ impl Builder {
         let history = match &self.persist {
             None => History::in_memory(bytes, events, generation),
             Some(path) => {
-                recover_previous_run(path, &config);
                 let info: Vec<(&str, String)> = config.process_info();
-                History::persisted(path, bytes, events, generation, &info).map_err(|source| {
-                    InitError::Persist {
-                        path: path.clone(),
-                        source,
+                match History::persisted(path, bytes, events, generation, &info) {
+                    Ok((history, previous)) => {
+                        recover_previous_run(path, &previous, &config);
+                        history
                     }
-                })?
+                    Err(source) if strict => {
+                        return Err(InitError::Persist {
+                            path: path.clone(),
+                            source,
+                        });
+                    }
+                    Err(source) => {
+                        // Logging goes on, console included; only the crash-proof copy is lost.
+                        diag!(
+                            "ttlog: {}; the flight recorder keeps its history in memory",
+                            InitError::Persist {
+                                path: path.clone(),
+                                source
+                            }
+                        );
+                        History::in_memory(bytes, events, generation)
+                    }
+                }
             }
         };
         Ok(RecorderShared {
@@ -540,19 +556,18 @@ impl Builder {
     }
 }
 
-/// A persisted recorder left by a run that did not shut down cleanly becomes a snapshot
-/// (reason `recovered`) before the file is reused.
-fn recover_previous_run(path: &Path, config: &SnapshotConfig) {
-    let Ok(bytes) = std::fs::read(path) else {
+/// A persisted recorder left by a run that did not shut down cleanly (`bytes`, the file's
+/// content before it was reused) becomes a snapshot (reason `recovered`).
+fn recover_previous_run(path: &Path, bytes: &[u8], config: &SnapshotConfig) {
+    if bytes.is_empty() {
         return;
-    };
-    let Ok(previous) = crate::recorder::parse_persisted(&bytes) else {
+    }
+    let Ok(previous) = crate::recorder::parse_persisted(bytes) else {
         return;
     };
     if previous.clean || previous.copy.count == 0 {
         return;
     }
-    drop(bytes);
     let name = format!(
         "{}-recovered-{}.{}",
         path.file_stem()

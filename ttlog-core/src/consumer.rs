@@ -207,6 +207,10 @@ impl Consumer {
             self.forget_finished_rings();
 
             if copied == 0 && emitted == 0 {
+                // Drops at the end of a burst have no later record to carry their gap marker:
+                // mark them now, so the recorder (a persisted one too) has them before a
+                // crash that leaves no time for a flush.
+                self.report_unrecorded_drops();
                 if self.dirty {
                     self.flush_sinks();
                 }
@@ -462,11 +466,15 @@ impl Consumer {
         self.dirty = true;
     }
 
-    /// On flush: drops not yet followed by a gap record (the thread logged nothing since)
-    /// get their marker now.
+    /// On flush, and when idle: drops not yet followed by a gap record (the thread logged
+    /// nothing since) get their marker now. A ring with records still held back for ordering
+    /// is left for later, so the marker never comes before events logged earlier.
     fn report_unrecorded_drops(&mut self) {
         let now = clock::to_unix_nanos(clock::raw_now());
         for state in &mut self.rings {
+            if state.staged() > 0 {
+                continue;
+            }
             let total = state
                 .shared
                 .ring

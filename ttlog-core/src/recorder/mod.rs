@@ -163,27 +163,39 @@ impl History {
     }
 
     /// A history in a memory-mapped file at `path` (created or replaced), with the process
-    /// information `info` written into its dictionary.
+    /// information `info` written into its dictionary. Also returns what the file held before
+    /// (the previous run's recorder, to recover), read under the lock.
+    ///
+    /// The file is locked (`flock`, exclusive) for as long as the history lives: a second live
+    /// process gets an error naming the file instead of sharing the mapping. Its space is
+    /// allocated up front, so a full disk is an error here rather than a `SIGBUS` later.
     pub(crate) fn persisted(
         path: &Path,
         bytes: usize,
         max_events: usize,
         generation: u32,
         info: &[(&str, impl AsRef<str>)],
-    ) -> io::Result<History> {
+    ) -> io::Result<(History, Vec<u8>)> {
         let cap = align8(bytes.max(4096));
         let total = PERSIST_HEADER + DICT_CAP + cap;
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(path)?;
-        file.set_len(total as u64)?;
-        // SAFETY: the file was just created (truncated) by this process for its own use; the
-        // mapping is only accessed through `History`, under the history's lock. Another process
-        // modifying the file concurrently would be a misuse outside this crate's control, and
-        // could only produce wrong bytes (all reads are bounds-checked), never unsafety here.
+        lock_exclusive(&file)?;
+        let mut previous = Vec::new();
+        io::Read::read_to_end(&mut file, &mut previous)?;
+        file.set_len(0)?;
+        allocate(&file, total as u64)?;
+        // SAFETY: this process holds an exclusive `flock` on the file for as long as the
+        // mapping lives (the file is kept in the backing), so no other ttlog process maps,
+        // truncates or writes it, and its space was allocated above, so writes through the
+        // mapping do not fault on a full disk. The lock is advisory: a program that ignores it
+        // and truncates or writes the file could still make accesses fault or read torn
+        // bytes; that is outside this crate's control (docs/flight-recorder.md). Every read of
+        // the mapping is bounds-checked.
         let map = unsafe { MmapMut::map_mut(&file)? };
         let mut history = History::with_backing(
             Backing::Mapped { map, _file: file },
@@ -202,7 +214,7 @@ impl History {
         let mut entry = vec![DICT_INFO];
         put_info(&mut entry, info);
         history.dict_append(&entry);
-        Ok(history)
+        Ok((history, previous))
     }
 
     fn with_backing(
@@ -402,6 +414,71 @@ impl History {
         self.mark_clean();
         *self = History::with_backing(Backing::Heap(Box::new([])), 0, 0, 1, false, 0);
     }
+}
+
+/// Takes an exclusive advisory lock on `file`, or fails at once if another process holds one.
+#[cfg(unix)]
+fn lock_exclusive(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` on a file descriptor this `File` owns; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::WouldBlock {
+        return Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            "the recorder file is in use by another live process",
+        ));
+    }
+    Err(err)
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Gives `file` `len` bytes of real disk space (not a sparse file, whose first write to a
+/// hole on a full disk would be a `SIGBUS` through the mapping).
+#[cfg(unix)]
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let Ok(len_off) = libc::off_t::try_from(len) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "recorder file too large",
+        ));
+    };
+    // SAFETY: `posix_fallocate` on a file descriptor this `File` owns; no memory is passed.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len_off) } {
+        0 => Ok(()),
+        libc::ENOSPC => Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!("no space left for the recorder file ({len} bytes)"),
+        )),
+        // The file system cannot preallocate: write the zeros ourselves.
+        libc::EINVAL | libc::EOPNOTSUPP => write_zeros(file, len),
+        code => Err(io::Error::from_raw_os_error(code)),
+    }
+}
+
+#[cfg(not(unix))]
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    write_zeros(file, len)
+}
+
+fn write_zeros(mut file: &File, len: u64) -> io::Result<()> {
+    use std::io::{Seek, Write};
+    file.seek(io::SeekFrom::Start(0))?;
+    let zeros = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    file.sync_data()
 }
 
 /// Calls `f` with each frame payload in `[tail, head)` of a ring `data`. With `verify`, a frame

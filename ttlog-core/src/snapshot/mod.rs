@@ -744,7 +744,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("unit.ttrec");
         {
-            let mut history =
+            let (mut history, _) =
                 History::persisted(&path, 64 * 1024, 10_000, 1, &[("service", "unit")]).unwrap();
             let id = history.add_callsite(&PAYMENT);
             history.add_thread(7, "worker");
