@@ -261,7 +261,7 @@ mod unix {
 
     use std::io::Write as _;
     use std::sync::Once;
-    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
     use std::time::Duration;
 
     use libc::c_int;
@@ -275,9 +275,54 @@ mod unix {
     const SIGNAL_FLUSH: Duration = Duration::from_secs(2);
 
     /// The handler for terminating signals whose action was the default one. Async-signal
-    /// safe: one `write` to a non-blocking pipe.
+    /// safe: one `write` to a non-blocking pipe, with `errno` saved and restored around it (the
+    /// interrupted code may be between a failing call and its reading of `errno`).
     extern "C" fn on_terminate(sig: c_int) {
+        let saved = errno::get();
         notify(sig);
+        errno::set(saved);
+    }
+
+    /// `errno` of the calling thread (where the platform exposes it; elsewhere a no-op).
+    mod errno {
+        use libc::c_int;
+
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        fn location() -> *mut c_int {
+            // SAFETY: returns the calling thread's errno address; async-signal-safe.
+            unsafe { libc::__errno_location() }
+        }
+
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+        fn location() -> *mut c_int {
+            // SAFETY: as above.
+            unsafe { libc::__error() }
+        }
+
+        #[cfg(not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd"
+        )))]
+        fn location() -> *mut c_int {
+            std::ptr::null_mut()
+        }
+
+        pub(super) fn get() -> c_int {
+            let at = location();
+            // SAFETY: a non-null errno location is valid for the calling thread.
+            if at.is_null() { 0 } else { unsafe { *at } }
+        }
+
+        pub(super) fn set(value: c_int) {
+            let at = location();
+            if !at.is_null() {
+                // SAFETY: as in `get`.
+                unsafe { *at = value };
+            }
+        }
     }
 
     fn notify(sig: c_int) {
@@ -316,12 +361,22 @@ mod unix {
         unsafe { signal_hook::low_level::register(sig, move || notify(sig)) }.is_ok()
     }
 
-    /// Installs the handlers once per process; later calls do nothing.
+    /// Whether ttlog's own handler (not a chained one) is installed for SIGTERM and SIGINT.
+    static OWN_TERM: AtomicBool = AtomicBool::new(false);
+    static OWN_INT: AtomicBool = AtomicBool::new(false);
+
+    /// Installs the handlers once per process; later calls do nothing. The thread that does
+    /// the work starts first: if it cannot, nothing is installed, so no signal is ever
+    /// swallowed by a handler whose pipe nobody reads.
     pub(crate) fn install_signal_handlers() {
         INSTALL.call_once(|| {
             let mut fds = [-1 as c_int; 2];
             // SAFETY: `fds` has room for the two descriptors `pipe` writes.
             if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                diag!(
+                    "ttlog: no signal handling: {}",
+                    std::io::Error::last_os_error()
+                );
                 return;
             }
             for fd in fds {
@@ -335,11 +390,23 @@ mod unix {
                 let flags = libc::fcntl(fds[1], libc::F_GETFL);
                 libc::fcntl(fds[1], libc::F_SETFL, flags | libc::O_NONBLOCK);
             }
+            let read_fd = fds[0];
+            let spawned = std::thread::Builder::new()
+                .name("ttlog-signals".to_owned())
+                .spawn(move || signal_loop(read_fd));
+            if let Err(err) = spawned {
+                diag!("ttlog: no signal handling: cannot start its thread: {err}");
+                // SAFETY: closing the descriptors this function created; nothing uses them.
+                unsafe {
+                    libc::close(fds[0]);
+                    libc::close(fds[1]);
+                }
+                return;
+            }
             PIPE_WRITE.store(fds[1], Ordering::Relaxed);
-            let mut own = [false; 2];
-            for (i, sig) in [libc::SIGTERM, libc::SIGINT].into_iter().enumerate() {
+            for (sig, own) in [(libc::SIGTERM, &OWN_TERM), (libc::SIGINT, &OWN_INT)] {
                 match current_action(sig) {
-                    Some(libc::SIG_DFL) => own[i] = install_own(sig),
+                    Some(libc::SIG_DFL) => own.store(install_own(sig), Ordering::Relaxed),
                     Some(libc::SIG_IGN) | None => {}
                     Some(_) => {
                         register_chained(sig);
@@ -347,17 +414,10 @@ mod unix {
                 }
             }
             register_chained(libc::SIGUSR1);
-            let read_fd = fds[0];
-            let spawned = std::thread::Builder::new()
-                .name("ttlog-signals".to_owned())
-                .spawn(move || signal_loop(read_fd, own));
-            if spawned.is_err() {
-                PIPE_WRITE.store(-1, Ordering::Relaxed);
-            }
         });
     }
 
-    fn signal_loop(read_fd: c_int, own: [bool; 2]) {
+    fn signal_loop(read_fd: c_int) {
         loop {
             let mut byte = 0u8;
             // SAFETY: reads one byte into `byte`, which lives for the call.
@@ -388,8 +448,8 @@ mod unix {
                 let _ = crate::handle::flush(shared, SIGNAL_FLUSH);
             }
             let ours = match sig {
-                libc::SIGTERM => own[0],
-                libc::SIGINT => own[1],
+                libc::SIGTERM => OWN_TERM.load(Ordering::Relaxed),
+                libc::SIGINT => OWN_INT.load(Ordering::Relaxed),
                 _ => false,
             };
             let handler = on_terminate as extern "C" fn(c_int) as libc::sighandler_t;
@@ -402,6 +462,30 @@ mod unix {
                     libc::raise(sig);
                 }
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// ttlog's handler leaves `errno` as the interrupted code had it, even when its own
+        /// `write` fails (here on a descriptor that is not open).
+        #[test]
+        fn the_terminate_handler_preserves_errno() {
+            let before = PIPE_WRITE.swap(1_000_000, Ordering::Relaxed);
+            errno::set(libc::EAGAIN);
+            on_terminate(libc::SIGTERM);
+            let after = errno::get();
+            PIPE_WRITE.store(before, Ordering::Relaxed);
+            assert_eq!(after, libc::EAGAIN);
+
+            // Without the save and restore, the failed write would have left EBADF.
+            errno::set(libc::EAGAIN);
+            // SAFETY: writing one byte from a live local to a descriptor that is not open.
+            let written = unsafe { libc::write(1_000_000, [0u8].as_ptr().cast(), 1) };
+            assert_eq!(written, -1);
+            assert_eq!(errno::get(), libc::EBADF);
         }
     }
 }

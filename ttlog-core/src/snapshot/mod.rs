@@ -206,20 +206,67 @@ pub(crate) fn write_snapshot(
         source,
     })?;
     let now = SystemTime::now();
-    let mut path = dir.join(file_name(config, reason, now));
-    let mut n = 1;
-    while path.exists() {
-        n += 1;
-        let name = file_name(config, &format!("{reason}-{n}"), now);
-        path = dir.join(name);
-    }
     let mut info = config.process_info();
     info.push(("created_at", rfc3339(now)));
     info.push(("reason", reason.to_owned()));
     info.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    write_file(&path, &info, copy)?;
+    let tmp = write_temp(dir, &info, copy)?;
+    // Publish under the first free name: `hard_link` never replaces an existing file, so two
+    // snapshots taken at once (a signal, a panic and a call) both keep theirs.
+    let mut n = 1;
+    let path = loop {
+        let reason = if n == 1 {
+            reason.to_owned()
+        } else {
+            format!("{reason}-{n}")
+        };
+        let path = dir.join(file_name(config, &reason, now));
+        match fs::hard_link(&tmp, &path) {
+            Ok(()) => break path,
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && n < 10_000 => n += 1,
+            Err(source) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(SnapshotError::Io { path, source });
+            }
+        }
+    };
+    let _ = fs::remove_file(&tmp);
     apply_retention(dir, config.retention, &path);
     Ok(path)
+}
+
+/// Suffix of the temporary file a snapshot is written to before it gets its name.
+const TEMP_SUFFIX: &str = ".tmp";
+/// A temporary snapshot file older than this is left over (a process killed mid-write) and
+/// retention removes it.
+const STALE_TEMP: Duration = Duration::from_secs(60);
+
+/// Writes a snapshot into a new temporary file in `dir` (a name no other writer uses) and
+/// syncs it; returns its path.
+fn write_temp(
+    dir: &Path,
+    info: &[(&str, String)],
+    copy: &HistoryCopy,
+) -> Result<PathBuf, SnapshotError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".writing-{}-{n}.{SNAPSHOT_EXTENSION}{TEMP_SUFFIX}",
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let out = write_copy(BufWriter::with_capacity(256 * 1024, file), info, copy)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(source) => {
+            let _ = fs::remove_file(&tmp);
+            Err(SnapshotError::Io { path: tmp, source })
+        }
+    }
 }
 
 /// Writes a snapshot of `copy` with `info` into `out`.
@@ -243,27 +290,17 @@ pub(crate) fn write_copy<W: io::Write>(
 }
 
 /// Writes a snapshot to `path` through a temporary file, so that readers never see half a
-/// file under the final name.
+/// file under the final name (replacing a file already there: `recover`'s output).
 fn write_file(
     path: &Path,
     info: &[(&str, String)],
     copy: &HistoryCopy,
 ) -> Result<(), SnapshotError> {
-    let tmp = path.with_extension(format!("{SNAPSHOT_EXTENSION}.tmp"));
-    let io_err = |source| SnapshotError::Io {
-        path: tmp.clone(),
-        source,
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
-    let result = (|| {
-        let file = File::create(&tmp)?;
-        let out = write_copy(BufWriter::with_capacity(256 * 1024, file), info, copy)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
-    })();
-    if let Err(source) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(source));
-    }
+    let tmp = write_temp(dir, info, copy)?;
     fs::rename(&tmp, path).map_err(|source| {
         let _ = fs::remove_file(&tmp);
         SnapshotError::Io {
@@ -273,13 +310,28 @@ fn write_file(
     })
 }
 
-/// Deletes the oldest snapshots in `dir` beyond `keep` (never `just_written`).
+/// Deletes the oldest snapshots in `dir` beyond `keep` (never `just_written`), and temporary
+/// files left by writers that died (older than a minute).
 fn apply_retention(dir: &Path, keep: usize, just_written: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    let entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    let now = SystemTime::now();
+    for entry in &entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let temp = name.ends_with(&format!(".{SNAPSHOT_EXTENSION}{TEMP_SUFFIX}"));
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP);
+        if temp && stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
     let mut files: Vec<(SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter(|e| {
             e.path()
                 .extension()
