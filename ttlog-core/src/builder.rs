@@ -429,8 +429,9 @@ impl Builder {
         if !runtime::install_consumer(shared) {
             return Err(InitError::AlreadyInstalled);
         }
-        // What leaves the consumer: the sinks, then the recorder.
-        let mut receivers: Vec<Box<dyn Receiver>> = vec![Box::new(SinkSet::new(sinks, shared))];
+        // What leaves the consumer: the recorder first, so that a sink that stalls on an event
+        // never keeps that event (and what came before it) from the next snapshot; then sinks.
+        let mut receivers: Vec<Box<dyn Receiver>> = Vec::with_capacity(2);
         if let Some(recorder) = &recorder {
             let errors: Option<Box<dyn ErrorSnapshots>> = recorder.on_error.map(|_| {
                 Box::new(ErrorSnapshotter {
@@ -441,6 +442,7 @@ impl Builder {
             let history = Arc::clone(&recorder.history);
             receivers.push(Box::new(RecorderSink::new(history, errors)));
         }
+        receivers.push(Box::new(SinkSet::new(sinks, shared)));
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
         runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);

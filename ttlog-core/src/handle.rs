@@ -197,7 +197,14 @@ impl TtlogHandle {
         callsite::registry().set_filter(filter, false);
         shared.shutdown.store(true, Ordering::Release);
         shared.unpark();
-        let deadline = Instant::now() + self.shutdown_timeout;
+        // A consumer known to be stuck in a sink (the last flush timed out) gets a moment,
+        // not the full timeout: a panicking program must not hang in its handle's drop.
+        let timeout = if shared.stalled.load(Ordering::Relaxed) {
+            self.shutdown_timeout.min(Duration::from_millis(100))
+        } else {
+            self.shutdown_timeout
+        };
+        let deadline = Instant::now() + timeout;
         let mut done = shared.flush_done.lock().unwrap_or_else(|p| p.into_inner());
         while shared.alive.load(Ordering::Acquire) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -241,6 +248,7 @@ pub(crate) fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Resul
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            shared.stalled.store(true, Ordering::Relaxed);
             return Err(FlushError::Timeout);
         }
         // Short waits: the consumer may have died between our check and the wait.
@@ -250,6 +258,7 @@ pub(crate) fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Resul
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
+    shared.stalled.store(false, Ordering::Relaxed);
     Ok(())
 }
 

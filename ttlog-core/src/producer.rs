@@ -618,6 +618,21 @@ pub(crate) fn emit_owned(what: What, scope: Scope, encode: impl FnOnce(&mut Enco
     }
 }
 
+/// The calling thread's identity as its ring carries it (`None` before its first event, or
+/// while it is writing a record, or without thread-locals).
+pub(crate) fn current_thread() -> Option<crate::thread::ThreadInfo> {
+    SLOT.try_with(|slot| {
+        if slot.busy.get() {
+            return None;
+        }
+        // SAFETY: not busy, so no other reference to the producer is live on this thread.
+        let producer = unsafe { &*slot.producer.get() };
+        producer.as_ref().map(|p| p.shared.info.clone())
+    })
+    .ok()
+    .flatten()
+}
+
 /// The calling thread's current scope, borrowed (empty when its thread-locals are gone). The
 /// pointers stay alive while the thread stays in that scope.
 #[inline]

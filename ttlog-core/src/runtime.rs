@@ -102,6 +102,8 @@ pub(crate) struct ConsumerShared {
     pub(crate) sink_errors: AtomicU64,
     /// Malformed records skipped by the consumer (see `Stats::bad_records`).
     pub(crate) bad_records: AtomicU64,
+    /// The last flush timed out (a sink does not return): exit paths wait only briefly.
+    pub(crate) stalled: AtomicBool,
 }
 
 impl ConsumerShared {
@@ -117,6 +119,7 @@ impl ConsumerShared {
             delivered: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
             bad_records: AtomicU64::new(0),
+            stalled: AtomicBool::new(false),
         }
     }
 

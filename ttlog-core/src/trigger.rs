@@ -124,7 +124,19 @@ pub(crate) fn take(
         // times out still leaves a useful snapshot.
         let _ = crate::handle::flush(shared, wait);
     }
-    let deadline = Instant::now() + if on_consumer { Duration::ZERO } else { wait };
+    let lock_wait = if on_consumer { Duration::ZERO } else { wait };
+    take_flushed(recorder, reason, extra, lock_wait)
+}
+
+/// Takes a snapshot of the history as it is (the caller flushed, or could not): copies it,
+/// waiting at most `lock_wait` for its lock, and writes the file.
+fn take_flushed(
+    recorder: &RecorderShared,
+    reason: &str,
+    extra: &[(&str, String)],
+    lock_wait: Duration,
+) -> Result<PathBuf, SnapshotError> {
+    let deadline = Instant::now() + lock_wait;
     let copy = loop {
         match recorder.history.try_lock() {
             Ok(history) => break history.copy(),
@@ -194,6 +206,14 @@ fn on_panic(info: &PanicHookInfo<'_>) {
         let _ = crate::handle::flush(shared, PANIC_WAIT);
         return;
     }
+    // Everything logged before the panic, and the panic event, reach the history through the
+    // consumer. If it does not answer in time (a sink that stalls), the panic event goes into
+    // the history directly: the snapshot then holds what the consumer had passed on, and the
+    // panic.
+    let flushed = on_consumer || crate::handle::flush(shared, PANIC_WAIT).is_ok();
+    if !flushed {
+        record_panic_directly(&recorder, message, &location);
+    }
     let thread = std::thread::current();
     let extra = [
         ("panic_message", message.to_owned()),
@@ -203,7 +223,12 @@ fn on_panic(info: &PanicHookInfo<'_>) {
             thread.name().unwrap_or("unnamed").to_owned(),
         ),
     ];
-    match take(shared, &recorder, "panic", &extra, PANIC_WAIT) {
+    let lock_wait = if on_consumer {
+        Duration::ZERO
+    } else {
+        PANIC_WAIT
+    };
+    match take_flushed(&recorder, "panic", &extra, lock_wait) {
         Ok(path) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -217,8 +242,41 @@ fn on_panic(info: &PanicHookInfo<'_>) {
     }
 }
 
+/// Appends the panic event to the history from the panicking thread (the consumer did not
+/// take it in time), as the consumer would have recorded it.
+fn record_panic_directly(recorder: &RecorderShared, message: &str, location: &str) {
+    use crate::recorder::layout::{RECORD_EVENT, RECORD_MESSAGE, put_record_header, put_str};
+    use crate::value::{TAG_BOOL, TAG_STR};
+    let Some(thread) = crate::producer::current_thread() else {
+        return;
+    };
+    let Ok(mut history) = recorder.history.try_lock() else {
+        return;
+    };
+    history.add_thread(thread.id(), thread.name());
+    let id = history.callsite_id(&PANIC_CALLSITE);
+    let now = crate::clock::to_unix_nanos(crate::clock::raw_now());
+    let mut record = Vec::with_capacity(64 + message.len() + location.len());
+    put_record_header(
+        &mut record,
+        RECORD_EVENT,
+        RECORD_MESSAGE,
+        2,
+        id,
+        thread.id(),
+        now,
+    );
+    put_str(&mut record, message);
+    record.push(TAG_STR);
+    put_str(&mut record, location);
+    record.extend_from_slice(&[TAG_BOOL, 1]);
+    history.push(&record);
+}
+
 /// How long the exit hook waits for the consumer to write what was logged.
 const EXIT_FLUSH: Duration = Duration::from_secs(2);
+/// How long it waits when the last flush timed out (the consumer is stuck in a sink).
+const STALLED_EXIT_FLUSH: Duration = Duration::from_millis(100);
 
 /// Flushes at process exit (`std::process::exit`, or returning from `main` while the handle
 /// lives in a `static` and is never dropped), once per process, through `atexit`. Waits at
@@ -231,7 +289,13 @@ pub(crate) fn install_exit_flush() {
             return;
         }
         if let Some(shared) = runtime::consumer() {
-            let _ = crate::handle::flush(shared, EXIT_FLUSH);
+            // A consumer already known to be stuck in a sink gets a moment, not the full wait.
+            let wait = if shared.stalled.load(Ordering::Relaxed) {
+                STALLED_EXIT_FLUSH
+            } else {
+                EXIT_FLUSH
+            };
+            let _ = crate::handle::flush(shared, wait);
         }
     }
     INSTALL.call_once(|| {
