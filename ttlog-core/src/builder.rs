@@ -481,6 +481,7 @@ impl Builder {
             trigger::install_signal_handlers();
         }
         trigger::install_exit_flush();
+        crate::fork::install_fork_handlers();
         Ok(TtlogHandle::owner(
             shared,
             recorder,

@@ -197,6 +197,10 @@ impl TtlogHandle {
         callsite::registry().set_filter(filter, false);
         shared.shutdown.store(true, Ordering::Release);
         shared.unpark();
+        if !shared.in_this_process() {
+            // The child of a fork: the consumer thread is the parent's; nothing to wait for.
+            return;
+        }
         // A consumer known to be stuck in a sink (the last flush timed out) gets a moment,
         // not the full timeout: a panicking program must not hang in its handle's drop.
         let timeout = if shared.stalled.load(Ordering::Relaxed) {
@@ -235,7 +239,8 @@ impl TtlogHandle {
 }
 
 pub(crate) fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Result<(), FlushError> {
-    if !shared.alive.load(Ordering::Acquire) {
+    // In the child of a fork the consumer's state is here but its thread is not.
+    if !shared.alive.load(Ordering::Acquire) || !shared.in_this_process() {
         return Err(FlushError::NotRunning);
     }
     let ticket = shared.flush_requested.fetch_add(1, Ordering::AcqRel) + 1;

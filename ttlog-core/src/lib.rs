@@ -40,6 +40,7 @@ mod context;
 mod encode;
 mod event;
 mod filter;
+mod fork;
 mod guard;
 mod handle;
 mod level;

@@ -122,7 +122,7 @@ impl Producer {
     fn new() -> Producer {
         let shared = runtime::register_current_thread();
         let limit = max_values_len(shared.ring.capacity());
-        Producer {
+        let mut producer = Producer {
             spill: Spill::new(FAST_ROOM, limit),
             shared,
             clock: clock::clock(),
@@ -133,7 +133,19 @@ impl Producer {
             dropped: 0,
             reported: 0,
             pending: Vec::new(),
+        };
+        if runtime::consumer().is_none() {
+            // No consumer (the child of a fork): take the slow path, which counts drops.
+            producer.force_slow_path();
         }
+        producer
+    }
+
+    /// Makes the fast path refuse until the slow path has written a gap record (which it does
+    /// only when a consumer runs): `reported` can never equal `dropped` until then. The gap
+    /// record carries the cumulative count, so it marks exactly the drops not marked yet.
+    fn force_slow_path(&mut self) {
+        self.reported = u64::MAX;
     }
 
     #[inline]
@@ -185,6 +197,15 @@ impl Producer {
     /// where to encode, or `None` when the record is dropped (before anything was evaluated).
     #[inline(never)]
     fn place_slow(&mut self, what: What, ext: Ext) -> Option<Place> {
+        if runtime::consumer().is_none() {
+            // Nobody would ever read the record (the child of a fork, before any `init`):
+            // count it, and stay on this path until a consumer runs.
+            if !matches!(what, What::Release) {
+                self.count_drop();
+            }
+            self.force_slow_path();
+            return None;
+        }
         let ext_len = ext.len();
         loop {
             let gap = self.dropped != self.reported;
@@ -616,6 +637,26 @@ pub(crate) fn emit_owned(what: What, scope: Scope, encode: impl FnOnce(&mut Enco
     if !recorded {
         runtime::ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// In a child process right after `fork`: the forking thread's ring (to keep), and its
+/// producer switched to the slow path, where events are counted as dropped until a consumer
+/// runs in the child. No allocation, no lock.
+pub(crate) fn orphan_after_fork() -> Option<Arc<ThreadRing>> {
+    SLOT.try_with(|slot| {
+        if slot.busy.get() {
+            return None;
+        }
+        // SAFETY: not busy, so no other reference to the producer is live on this thread
+        // (the only thread of the child).
+        let producer = unsafe { &mut *slot.producer.get() };
+        producer.as_mut().map(|p| {
+            p.force_slow_path();
+            Arc::clone(&p.shared)
+        })
+    })
+    .ok()
+    .flatten()
 }
 
 /// The calling thread's identity as its ring carries it (`None` before its first event, or

@@ -91,6 +91,9 @@ pub(crate) fn remove_rings(dead: &[Arc<ThreadRing>]) {
 /// The consumer's state, shared with producers, the handle and the consumer thread.
 #[derive(Debug)]
 pub(crate) struct ConsumerShared {
+    /// The process the consumer thread runs in: after `fork`, a child has this state (copied)
+    /// but not the thread.
+    pub(crate) pid: u32,
     pub(crate) thread: Mutex<Option<Thread>>,
     pub(crate) sleeping: AtomicBool,
     pub(crate) alive: AtomicBool,
@@ -109,6 +112,7 @@ pub(crate) struct ConsumerShared {
 impl ConsumerShared {
     pub(crate) fn new() -> ConsumerShared {
         ConsumerShared {
+            pid: std::process::id(),
             thread: Mutex::new(None),
             sleeping: AtomicBool::new(false),
             alive: AtomicBool::new(true),
@@ -187,6 +191,36 @@ pub(crate) fn wait_for_retiring_consumer(timeout: std::time::Duration) -> Result
             Some(c) if !c.shutdown.load(Ordering::Acquire) => return Err(Occupied::Running),
             Some(_) if std::time::Instant::now() >= deadline => return Err(Occupied::Retiring),
             Some(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
+impl ConsumerShared {
+    /// Whether the consumer thread runs in this process (not in the parent of a fork).
+    pub(crate) fn in_this_process(&self) -> bool {
+        self.pid == std::process::id()
+    }
+}
+
+/// In a child process right after `fork` (only the forking thread exists; no allocation, no
+/// lock): forgets the parent's consumer, whose thread is not here, so that events are
+/// counted as dropped instead of waiting for it. `init` may install a new one.
+pub(crate) fn forget_consumer_after_fork() {
+    CONSUMER.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// In a child process right after `fork`, holding the ring registry's lock (`registry`):
+/// drops the parent's unconsumed records (the parent's consumer delivers them) and closes the
+/// rings of threads that do not exist here, so that a consumer started in the child starts
+/// clean. `own` is the forking thread's ring.
+pub(crate) fn reset_rings_after_fork(registry: &RingRegistry, own: Option<&Arc<ThreadRing>>) {
+    for ring in &registry.rings {
+        ring.ring.release(ring.ring.load_head());
+        if !own.is_some_and(|own| Arc::ptr_eq(own, ring)) {
+            ring.ring
+                .producer_shared()
+                .closed
+                .store(true, Ordering::Release);
         }
     }
 }

@@ -309,7 +309,7 @@ pub(crate) fn install_exit_flush() {
 }
 
 #[cfg(unix)]
-pub(crate) use unix::install_signal_handlers;
+pub(crate) use unix::{after_fork_in_child, install_signal_handlers};
 
 #[cfg(not(unix))]
 pub(crate) fn install_signal_handlers() {}
@@ -479,6 +479,20 @@ mod unix {
             }
             register_chained(libc::SIGUSR1);
         });
+    }
+
+    /// In a child process right after `fork` (async-signal-safe calls only): the signal
+    /// thread is the parent's, so the child stops writing into its pipe, and SIGTERM and
+    /// SIGINT get their default action back where ttlog had installed its own (they would
+    /// otherwise be swallowed). Chained handlers still run the program's own.
+    pub(crate) fn after_fork_in_child() {
+        PIPE_WRITE.store(-1, Ordering::Relaxed);
+        for (sig, own) in [(libc::SIGTERM, &OWN_TERM), (libc::SIGINT, &OWN_INT)] {
+            if own.swap(false, Ordering::Relaxed) {
+                // SAFETY: `signal` with `SIG_DFL` is async-signal-safe.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
     }
 
     fn signal_loop(read_fd: c_int) {

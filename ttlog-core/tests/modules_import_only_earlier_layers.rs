@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("snapshot files", &["snapshot"]),
     (
         "assembly: triggers, handle, builder",
-        &["trigger", "stats", "handle", "builder", "lib"],
+        &["trigger", "fork", "stats", "handle", "builder", "lib"],
     ),
 ];
 
