@@ -434,10 +434,7 @@ impl Builder {
         let mut receivers: Vec<Box<dyn Receiver>> = Vec::with_capacity(2);
         if let Some(recorder) = &recorder {
             let errors: Option<Box<dyn ErrorSnapshots>> = recorder.on_error.map(|_| {
-                Box::new(ErrorSnapshotter {
-                    consumer: shared,
-                    recorder: Arc::clone(recorder),
-                }) as Box<dyn ErrorSnapshots>
+                Box::new(ErrorSnapshotter::new(Arc::clone(recorder))) as Box<dyn ErrorSnapshots>
             });
             let history = Arc::clone(&recorder.history);
             receivers.push(Box::new(RecorderSink::new(history, errors)));

@@ -68,6 +68,10 @@ pub(crate) trait Receiver: Send {
 
     /// Make everything received so far durable or visible (on flush, and when idle).
     fn flush(&mut self) {}
+
+    /// On a requested flush, after `flush`: finish work handed to other threads (error
+    /// snapshots) before the flush is reported done.
+    fn sync(&mut self) {}
 }
 
 /// Thread identity used for drops that no ring can account for.
@@ -193,6 +197,9 @@ impl Consumer {
             if flushing {
                 self.report_unrecorded_drops();
                 self.flush_sinks();
+                for receiver in &mut self.receivers {
+                    receiver.sync();
+                }
                 self.flushed = requested;
                 *self
                     .shared

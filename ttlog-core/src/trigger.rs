@@ -73,10 +73,56 @@ pub(crate) fn active() -> Option<Active> {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Error-triggered snapshots, as the consumer's `RecorderSink` takes them.
+/// Error-triggered snapshots, as the consumer's `RecorderSink` asks for them: written by a
+/// thread of their own, so that the consumer (which does sink I/O) never compresses or writes
+/// a snapshot, and a stalled sink never delays one.
 pub(crate) struct ErrorSnapshotter {
-    pub(crate) consumer: &'static ConsumerShared,
-    pub(crate) recorder: Arc<RecorderShared>,
+    recorder: Arc<RecorderShared>,
+    /// Requests to the snapshot thread (`None` if it could not start: then the consumer
+    /// writes them itself).
+    requests: Option<std::sync::mpsc::SyncSender<String>>,
+    /// Requests sent and not yet written.
+    pending: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long a flush waits for error snapshots still being written.
+const SNAPSHOT_SYNC: Duration = Duration::from_secs(5);
+
+impl ErrorSnapshotter {
+    /// Starts the snapshot thread for `recorder`.
+    pub(crate) fn new(recorder: Arc<RecorderShared>) -> ErrorSnapshotter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4);
+        let pending = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+        let (thread_recorder, thread_pending) = (Arc::clone(&recorder), Arc::clone(&pending));
+        let spawned = std::thread::Builder::new()
+            .name("ttlog-snapshots".to_owned())
+            .spawn(move || {
+                for trigger_event in rx {
+                    let extra = [("trigger_event", trigger_event)];
+                    let wait = Duration::from_secs(1);
+                    if let Err(err) = take_flushed(&thread_recorder, "error", &extra, wait) {
+                        diag!("ttlog: error-triggered snapshot failed: {err}");
+                    }
+                    let (count, done) = &*thread_pending;
+                    *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                    done.notify_all();
+                }
+            });
+        let (requests, thread) = match spawned {
+            Ok(thread) => (Some(tx), Some(thread)),
+            Err(err) => {
+                diag!("ttlog: error snapshots are written by the consumer: {err}");
+                (None, None)
+            }
+        };
+        ErrorSnapshotter {
+            recorder,
+            requests,
+            pending,
+            thread,
+        }
+    }
 }
 
 impl ErrorSnapshots for ErrorSnapshotter {
@@ -85,15 +131,44 @@ impl ErrorSnapshots for ErrorSnapshotter {
     }
 
     fn take(&mut self, trigger_event: String) {
-        let extra = [("trigger_event", trigger_event)];
-        if let Err(err) = take(
-            self.consumer,
-            &self.recorder,
-            "error",
-            &extra,
-            Duration::ZERO,
-        ) {
-            diag!("ttlog: error-triggered snapshot failed: {err}");
+        let Some(requests) = &self.requests else {
+            let extra = [("trigger_event", trigger_event)];
+            if let Err(err) = take_flushed(&self.recorder, "error", &extra, Duration::ZERO) {
+                diag!("ttlog: error-triggered snapshot failed: {err}");
+            }
+            return;
+        };
+        let (count, _) = &*self.pending;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        if requests.try_send(trigger_event).is_err() {
+            // Four already waiting (the rate limit makes that rare): this one is not needed.
+            *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        }
+    }
+
+    fn sync(&mut self) {
+        let (count, done) = &*self.pending;
+        let deadline = Instant::now() + SNAPSHOT_SYNC;
+        let mut pending = count.lock().unwrap_or_else(|p| p.into_inner());
+        while *pending > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            pending = done
+                .wait_timeout(pending, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for ErrorSnapshotter {
+    fn drop(&mut self) {
+        // The logger is shutting down: snapshots already asked for are still written.
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

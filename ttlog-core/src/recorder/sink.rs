@@ -23,9 +23,12 @@ pub(crate) trait ErrorSnapshots: Send {
     /// Whether an error event may trigger a snapshot now (the rate limit); claims it if so.
     fn claim(&self) -> bool;
 
-    /// Takes the snapshot `trigger_event` (`target: message`) asked for. Called once the
-    /// round is over, with no lock held.
+    /// Takes the snapshot `trigger_event` (`target: message`) asked for (or has it taken).
+    /// Called once the round is over, with no lock held.
     fn take(&mut self, trigger_event: String);
+
+    /// Returns once the snapshots asked for so far are written (bounded): on flush.
+    fn sync(&mut self) {}
 }
 
 /// The history behind its lock. Nothing panics while holding it, and every write to the
@@ -92,6 +95,12 @@ impl Receiver for RecorderSink {
 
     fn gap(&mut self, thread: &ThreadInfo, timestamp_ns: u64, count: u64) {
         lock(&self.history).push_gap(thread, timestamp_ns, count);
+    }
+
+    fn sync(&mut self) {
+        if let Some(errors) = self.errors.as_mut() {
+            errors.sync();
+        }
     }
 
     fn end_round(&mut self) {
