@@ -49,7 +49,7 @@ pub mod __private {
     pub use ttlog_core::__macro_support::*;
     pub use ttlog_core::{
         Callsite, Encoder, Fields, FieldsWriter, FormatFn, Instrument, LogLevel, Metadata,
-        STATIC_MAX_LEVEL, Span, Timer, Value, level_enabled,
+        STATIC_MAX_LEVEL, Span, Timer, Value, level_enabled, span_events_enabled,
     };
     pub use ttlog_macros::{__event, __span};
 }

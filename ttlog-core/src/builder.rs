@@ -70,6 +70,7 @@ pub struct Builder {
     thread_buffer: usize,
     reorder_window: Duration,
     shutdown_timeout: Duration,
+    span_events: bool,
     recorder: bool,
     recorder_level: Option<LevelFilter>,
     recorder_bytes: Option<usize>,
@@ -130,6 +131,7 @@ impl Builder {
             thread_buffer: runtime::DEFAULT_THREAD_BUFFER,
             reorder_window: Duration::from_millis(50),
             shutdown_timeout: Duration::from_secs(10),
+            span_events: true,
             recorder: true,
             recorder_level: None,
             recorder_bytes: None,
@@ -308,6 +310,16 @@ impl Builder {
         self
     }
 
+    /// Whether spans log their lifecycle events (default `true`): `"<name> started"` when an
+    /// `#[instrument]`ed function is entered and `"<name> closed"` (with `duration_ns`) when a
+    /// span ends, both at the span's level. With `false` only the events you log appear; the
+    /// spans themselves (fields, ids, nesting) are unchanged. A span's close event never
+    /// triggers an error snapshot, even at error level.
+    pub fn span_events(mut self, enabled: bool) -> Builder {
+        self.span_events = enabled;
+        self
+    }
+
     /// How long dropping the handle waits for the consumer to write everything and stop
     /// (default 10 s). A consumer still busy then (a sink that does not return) keeps running
     /// until it is done; a new logger waits for it and never runs beside it.
@@ -467,6 +479,7 @@ impl Builder {
                 .then(|| self.recorder_level.unwrap_or(LevelFilter::Off));
             registry.set_recorder_level(recorder_level);
             registry.set_filter(filter, true);
+            callsite::set_span_events(self.span_events);
         }
         if let Some(recorder) = &recorder {
             trigger::set_active(shared, Arc::clone(recorder));

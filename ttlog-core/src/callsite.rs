@@ -8,7 +8,7 @@
 //! under the registry lock. The hot path never takes the lock.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::filter::Filter;
@@ -251,6 +251,21 @@ static MAX_LEVEL: AtomicU8 = AtomicU8::new(LevelFilter::Off as u8);
 #[inline(always)]
 pub fn level_enabled(level: LogLevel) -> bool {
     level as u8 >= MAX_LEVEL.load(Ordering::Relaxed)
+}
+
+/// Whether spans log their lifecycle events: `"<name> started"` (from `#[instrument]`) and
+/// `"<name> closed"` (see [`Builder::span_events`](crate::Builder::span_events)).
+static SPAN_EVENTS: AtomicBool = AtomicBool::new(true);
+
+/// Whether spans log their lifecycle events (`"<name> started"`, `"<name> closed"`).
+#[doc(hidden)]
+#[inline]
+pub fn span_events_enabled() -> bool {
+    SPAN_EVENTS.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_span_events(enabled: bool) {
+    SPAN_EVENTS.store(enabled, Ordering::Relaxed);
 }
 
 /// The current global threshold.

@@ -64,7 +64,7 @@ pub use builder::{
     Builder, DEFAULT_CAPACITY, InitError, MAX_RECORDER_BYTES, MAX_RECORDER_EVENTS,
     MAX_THREAD_BUFFER, MIN_RECORDER_BYTES, MIN_THREAD_BUFFER, Overflow, init,
 };
-pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level};
+pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level, span_events_enabled};
 pub use context::{Instrument, Instrumented, with_context};
 pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};
 pub use event::{Event, Message};

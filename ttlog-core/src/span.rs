@@ -119,7 +119,11 @@ impl SpanInner {
     fn log_close(self: &Arc<SpanInner>) {
         let cs = self.close;
         let level = cs.metadata().level();
-        if STATIC_MAX_LEVEL.enables(level) && level_enabled(level) && cs.is_enabled() {
+        if STATIC_MAX_LEVEL.enables(level)
+            && level_enabled(level)
+            && cs.is_enabled()
+            && crate::callsite::span_events_enabled()
+        {
             let duration = clock::nanos_between(self.start, clock::raw_now());
             // The close record takes these references.
             let scope = Scope {

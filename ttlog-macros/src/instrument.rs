@@ -298,6 +298,11 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
     };
     let level_name = level.to_string();
     let started = event(&level_name, format!("{} started", name.value()), None)?;
+    let started = quote! {
+        if #krate::__private::span_events_enabled() {
+            #started
+        }
+    };
     let value = format_ident!("__ttlog_value");
     let ret_event = match options.ret {
         Some(style) => Some(event(
