@@ -6,8 +6,10 @@
 //! The child process logs to stderr, which is a pipe; the parent reads one line and closes
 //! its end, then lets the child go on.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use ttlog::{LogLevel, Snapshot, info};
 
@@ -50,15 +52,7 @@ fn child() {
 #[test]
 fn closed_stderr_pipe_keeps_the_logger_alive() {
     let dir = std::env::temp_dir().join(format!("ttlog-epipe-{}", std::process::id()));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, &dir)
+    let mut child = common::child_process(CHILD, &dir.display().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

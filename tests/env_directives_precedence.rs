@@ -6,26 +6,13 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::SharedBuf;
 use ttlog::{Format, LogLevel, debug, error, info, trace, warn};
 
 const CHILD: &str = "TTLOG_TEST_CHILD";
 
 fn run_child(mode: &str, env: &[(&str, &str)]) -> (Vec<serde_json::Value>, String) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, mode)
-    .env_remove("TTLOG")
-    .env_remove("RUST_LOG")
-    .env_remove("TTLOG_FORMAT");
+    let mut cmd = common::child_process(CHILD, mode);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -125,10 +112,8 @@ fn ttlog_beats_rust_log_beats_builder() {
 
 #[test]
 fn malformed_directive_is_named_by_try_init() {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["child", "--exact", "--ignored", "--nocapture"])
-        .env(CHILD, "strict")
-        .env("TTLOG", "info,app=loud");
+    let mut cmd = common::child_process(CHILD, "strict");
+    cmd.env("TTLOG", "info,app=loud");
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(

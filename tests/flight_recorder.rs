@@ -5,6 +5,8 @@
 //!
 //! A logger is per process, so each case runs this test binary again as a child process.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -13,27 +15,9 @@ use ttlog::{LogLevel, OwnedValue, Snapshot, error, info, trace};
 
 const CHILD: &str = "TTLOG_RECORDER_CHILD";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttlog-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn child_command(mode: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, mode)
-    .env("TTLOG_SNAPSHOT_DIR", dir)
-    .env_remove("TTLOG")
-    .env_remove("RUST_LOG")
-    .env_remove("TTLOG_FORMAT");
+    let mut cmd = common::child_process(CHILD, mode);
+    cmd.env("TTLOG_SNAPSHOT_DIR", dir);
     cmd
 }
 
@@ -238,7 +222,7 @@ fn panic_freezes_every_threads_last_events_with_the_panic_last() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let dir = temp_dir("panic");
+    let dir = common::temp_dir("panic");
     let out = run("panic", &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -289,7 +273,7 @@ fn snapshots_copy_without_draining_and_keep_the_last_capacity_events() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let dir = temp_dir("demand");
+    let dir = common::temp_dir("demand");
     let out = run("demand", &dir);
     assert!(
         out.status.success(),
@@ -317,7 +301,7 @@ fn error_events_trigger_snapshots_at_most_once_per_interval() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let dir = temp_dir("errors");
+    let dir = common::temp_dir("errors");
     let out = run("errors", &dir);
     assert!(
         out.status.success(),
@@ -356,7 +340,7 @@ fn sigusr1_snapshots_and_sigterm_flushes_then_terminates() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let dir = temp_dir("signals");
+    let dir = common::temp_dir("signals");
     let mut proc = child_command("signals", &dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -451,7 +435,7 @@ fn kill9_of_a_persisted_recorder_leaves_the_last_events_recoverable() {
     if std::env::var(CHILD).is_ok() {
         return;
     }
-    let dir = temp_dir("persist");
+    let dir = common::temp_dir("persist");
     // Everything logged was handed to the recorder before the kill: the recovered events are
     // exactly the last 5,000 (its capacity); each thread's are a contiguous run ending at its
     // last event, 19,999 (a thread that finished early may have none left).

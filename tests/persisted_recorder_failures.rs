@@ -2,6 +2,8 @@
 //! processes: a second live process on the same file, a path that cannot be created, a disk
 //! too full for the file, and drops at the end of a burst right before a crash.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,25 +14,10 @@ use ttlog::{LogLevel, Overflow, Snapshot, info};
 const CHILD: &str = "TTLOG_PERSIST_CHILD";
 const FILE: &str = "TTLOG_PERSIST_FILE";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttlog-persist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn command(mode: &str, file: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, mode)
-    .env(FILE, file)
-    .env("TTLOG_SNAPSHOT_DIR", file.parent().unwrap());
+    let mut cmd = common::child_process(CHILD, mode);
+    cmd.env(FILE, file)
+        .env("TTLOG_SNAPSHOT_DIR", file.parent().unwrap());
     cmd
 }
 
@@ -116,7 +103,7 @@ fn wait_ready(holder: &mut Child) {
 
 #[test]
 fn a_second_live_process_gets_an_error_naming_the_file() {
-    let dir = temp_dir("second");
+    let dir = common::temp_dir("second");
     let file = dir.join("orders.ttrec");
     let mut holder = KillOnDrop(
         command("holder", &file)
@@ -156,7 +143,7 @@ fn a_second_live_process_gets_an_error_naming_the_file() {
 
 #[test]
 fn an_unusable_path_keeps_console_logging_with_one_warning() {
-    let dir = temp_dir("unusable");
+    let dir = common::temp_dir("unusable");
     let file = dir.join("no-such-dir").join("orders.ttrec");
     let strict = run("strict", &file);
     let stdout = String::from_utf8_lossy(&strict.stdout);
@@ -181,7 +168,7 @@ fn an_unusable_path_keeps_console_logging_with_one_warning() {
 #[test]
 fn a_full_disk_is_an_error_at_init_not_a_sigbus_later() {
     // A 64 KiB file system: too small for the recorder file (about 1.1 MiB).
-    let dir = temp_dir("full");
+    let dir = common::temp_dir("full");
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
         .arg(&dir)
@@ -214,7 +201,7 @@ fn a_full_disk_is_an_error_at_init_not_a_sigbus_later() {
 
 #[test]
 fn drops_at_the_end_of_a_burst_are_marked_before_a_crash() {
-    let dir = temp_dir("burst");
+    let dir = common::temp_dir("burst");
     let file = dir.join("orders.ttrec");
     let out = run("burst-then-abort", &file);
     assert!(!out.status.success(), "the child aborts");

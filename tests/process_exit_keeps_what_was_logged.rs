@@ -3,7 +3,8 @@
 //! waiting at most 2 s (issue 10: `error!("fatal"); std::process::exit(3)` printed nothing,
 //! nor the 1,000 events before it).
 
-use std::process::Command;
+mod common;
+
 use std::sync::OnceLock;
 
 use ttlog::{LogLevel, TtlogHandle, error, info};
@@ -43,15 +44,12 @@ fn child() {
 
 /// Runs the child in `mode`; returns its exit code and the JSON lines it logged.
 fn run(mode: &str) -> (Option<i32>, Vec<serde_json::Value>) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--ignored", "--test-threads=1", "-q"])
-        .env(CHILD, mode)
-        .output()
-        .unwrap();
+    let out = common::child_process(CHILD, mode).output().unwrap();
     let lines = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .filter(|l| l.starts_with('{'))
+        // The test harness may print "test child ... " before the first line.
+        .filter_map(|l| l.find('{').map(|at| &l[at..]))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     (out.status.code(), lines)

@@ -3,8 +3,9 @@
 //! panic, and the process ends with status 101 within a few seconds (issue 10: it printed
 //! "no panic snapshot: the flight recorder stayed busy" and took ~14 s to exit).
 
+mod common;
+
 use std::io;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ttlog::{Event, LogLevel, Sink, Snapshot, info};
@@ -50,9 +51,7 @@ fn stalled_sink_does_not_block_the_panic_snapshot() {
     let dir = std::env::temp_dir().join(format!("ttlog-stall-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let start = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--ignored", "--test-threads=1"])
-        .env(CHILD, &dir)
+    let out = common::child_process(CHILD, &dir.display().to_string())
         .output()
         .unwrap();
     let took = start.elapsed();

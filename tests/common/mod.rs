@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// A `Write` whose bytes the test can read back.
@@ -65,3 +67,30 @@ pub const CONTRACT_KEYS: [&str; 8] = [
     "file",
     "line",
 ];
+
+/// A command that runs this test binary's `child` test (an `#[ignore]`d entry point) in a
+/// child process, with `mode` in the environment variable `var` and the logging variables of
+/// the parent's environment removed.
+pub fn child_process(var: &str, mode: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(var, mode)
+    .env_remove("TTLOG")
+    .env_remove("RUST_LOG")
+    .env_remove("TTLOG_FORMAT");
+    cmd
+}
+
+/// A fresh, empty directory for this test process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ttlog-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

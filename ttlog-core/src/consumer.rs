@@ -153,25 +153,41 @@ pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
     }
     let _alive = AliveGuard(shared);
     runtime::mark_consumer_thread();
-    let mut consumer = Consumer {
-        shared,
-        receivers: config.receivers,
-        rings: Vec::new(),
-        rings_version: u64::MAX,
-        window_ticks: clock::nanos_to_ticks(config.reorder_window.as_nanos() as u64),
-        staging_limit: config.staging_limit,
-        staged_total: 0,
-        flushed: 0,
-        reported_orphans: 0,
-        dirty: false,
-        delivered: 0,
-        recorded: Vec::new(),
-        bad_reported: false,
-    };
-    consumer.run();
+    Consumer::new(shared, config).run();
+}
+
+impl RingState {
+    fn new(shared: Arc<ThreadRing>) -> RingState {
+        RingState {
+            shared,
+            staging: Vec::new(),
+            read: 0,
+            last_ts: 0,
+            reported_drops: 0,
+            finished: false,
+        }
+    }
 }
 
 impl Consumer {
+    fn new(shared: &'static ConsumerShared, config: ConsumerConfig) -> Consumer {
+        Consumer {
+            shared,
+            receivers: config.receivers,
+            rings: Vec::new(),
+            rings_version: u64::MAX,
+            window_ticks: clock::nanos_to_ticks(config.reorder_window.as_nanos() as u64),
+            staging_limit: config.staging_limit,
+            staged_total: 0,
+            flushed: 0,
+            reported_orphans: 0,
+            dirty: false,
+            delivered: 0,
+            recorded: Vec::new(),
+            bad_reported: false,
+        }
+    }
+
     fn run(&mut self) {
         let mut idle = Duration::from_micros(50);
         loop {
@@ -245,14 +261,7 @@ impl Consumer {
         let registry = runtime::rings();
         for shared in &registry.rings {
             if !self.rings.iter().any(|r| Arc::ptr_eq(&r.shared, shared)) {
-                self.rings.push(RingState {
-                    shared: Arc::clone(shared),
-                    staging: Vec::new(),
-                    read: 0,
-                    last_ts: 0,
-                    reported_drops: 0,
-                    finished: false,
-                });
+                self.rings.push(RingState::new(Arc::clone(shared)));
             }
         }
     }
@@ -637,28 +646,15 @@ mod tests {
                 name: "writer".into(),
             },
         });
-        let consumer = Consumer {
-            shared,
+        let config = ConsumerConfig {
             receivers: vec![Box::new(capture.clone())],
-            rings: vec![RingState {
-                shared: Arc::clone(&ring),
-                staging: Vec::new(),
-                read: 0,
-                last_ts: 0,
-                reported_drops: 0,
-                finished: false,
-            }],
-            rings_version: RINGS_VERSION.load(Ordering::Acquire),
-            window_ticks: 0,
+            reorder_window: Duration::ZERO,
             staging_limit: 1 << 20,
-            staged_total: 0,
-            flushed: 0,
-            reported_orphans: 0,
-            dirty: false,
-            delivered: 0,
-            recorded: Vec::new(),
-            bad_reported: false,
         };
+        let mut consumer = Consumer::new(shared, config);
+        // Only this ring: the test does not look at the process's registry.
+        consumer.rings.push(RingState::new(Arc::clone(&ring)));
+        consumer.rings_version = RINGS_VERSION.load(Ordering::Acquire);
         (consumer, ring)
     }
 
