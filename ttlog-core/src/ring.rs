@@ -13,6 +13,7 @@
 //! fit before the end, the producer fills the rest with a pad record and starts again at
 //! offset 0. The record layout itself lives in `record.rs`.
 
+#[cfg(not(loom))]
 use std::cell::UnsafeCell;
 
 use crossbeam_utils::CachePadded;
