@@ -1,5 +1,6 @@
-//! `Overflow::Drop` with the smallest ring (4 KiB): every drop is counted, and each gap is marked in the
-//! output, where it happened, by an `N events dropped` event whose N is the size of the gap.
+//! `Overflow::Drop` with the smallest ring (4 KiB), kept at that size: every drop is counted,
+//! and each gap is marked in the output, where it happened, by an `N events dropped` event
+//! whose N is the size of the gap.
 
 mod common;
 
@@ -17,6 +18,7 @@ fn drop_mode_counts_and_marks_gaps() {
         .format(Format::Json)
         .writer(out.clone())
         .thread_buffer_size(4096)
+        .thread_buffer_max(4096)
         .try_init()
         .unwrap();
 

@@ -67,6 +67,7 @@ fn child() {
             let handle = builder()
                 .overflow(Overflow::Drop)
                 .thread_buffer_size(4096)
+                .thread_buffer_max(4096)
                 .console(false)
                 .try_init()
                 .unwrap();

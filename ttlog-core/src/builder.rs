@@ -71,6 +71,7 @@ pub struct Builder {
     reorder_window: Duration,
     shutdown_timeout: Duration,
     span_events: bool,
+    thread_buffer_max: Option<usize>,
     recorder: bool,
     recorder_level: Option<LevelFilter>,
     recorder_bytes: Option<usize>,
@@ -132,6 +133,7 @@ impl Builder {
             reorder_window: Duration::from_millis(50),
             shutdown_timeout: Duration::from_secs(10),
             span_events: true,
+            thread_buffer_max: None,
             recorder: true,
             recorder_level: None,
             recorder_bytes: None,
@@ -303,6 +305,21 @@ impl Builder {
         self
     }
 
+    /// The most a thread's ring may grow to during a burst in [`Overflow::Drop`] mode (default
+    /// [`DEFAULT_THREAD_BUFFER_MAX`], 64 MiB; at least the ring's size, at most
+    /// [`MAX_THREAD_BUFFER`]). When a ring is full, the thread moves to one twice as large (an
+    /// allocation, only then) until this bound; only beyond it are events dropped (counted
+    /// and marked). [`Overflow::Block`] never grows rings: it waits.
+    /// After the burst, at a later wrap of its ring, the thread returns to a ring of
+    /// [`thread_buffer_size`](Builder::thread_buffer_size). Set it to the ring's size for a
+    /// fixed ring.
+    ///
+    /// [`DEFAULT_THREAD_BUFFER_MAX`]: crate::DEFAULT_THREAD_BUFFER_MAX
+    pub fn thread_buffer_max(mut self, bytes: usize) -> Builder {
+        self.thread_buffer_max = Some(bytes);
+        self
+    }
+
     /// How long the consumer holds events back to put events of different threads in
     /// timestamp order (default 50 ms). Flushes never wait for it.
     pub fn reorder_window(mut self, window: Duration) -> Builder {
@@ -455,6 +472,11 @@ impl Builder {
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
         runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);
+        let max = self
+            .thread_buffer_max
+            .unwrap_or(runtime::DEFAULT_THREAD_BUFFER_MAX)
+            .clamp(thread_buffer, MAX_THREAD_BUFFER);
+        runtime::RING_MAX_BYTES.store(max, Ordering::Relaxed);
         let config = ConsumerConfig {
             receivers,
             reorder_window: self.reorder_window,

@@ -71,7 +71,7 @@ pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
 pub use handle::{FlushError, TtlogHandle};
 pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
-pub use runtime::DEFAULT_THREAD_BUFFER;
+pub use runtime::{DEFAULT_THREAD_BUFFER, DEFAULT_THREAD_BUFFER_MAX};
 pub use sink::{
     CaptureSink, CapturedEvent, CapturedSpan, EventFormatter, Format, OwnedValue, ParseFormatError,
     Sink, WriterSink,

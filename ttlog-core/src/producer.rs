@@ -141,6 +141,48 @@ impl Producer {
         producer
     }
 
+    /// Moves this thread to a new ring: twice as large (`grow`, during a burst, if the bound
+    /// allows) or of the configured size (after a burst). The old ring is closed; everything
+    /// in it was published, and the consumer drains it before the new one, whose records are
+    /// all later (the timestamp merge), so the scope-release protocol holds across the move.
+    /// Counters start over with the new ring (totals add up over rings). An allocation, on
+    /// this rare path only.
+    #[cold]
+    #[inline(never)]
+    fn switch_ring(&mut self, grow: bool) -> bool {
+        let cap = self.shared.ring.capacity();
+        let base = runtime::RING_BYTES
+            .load(Ordering::Relaxed)
+            .next_power_of_two();
+        let new_cap = if grow {
+            let max = runtime::RING_MAX_BYTES.load(Ordering::Relaxed);
+            if cap.saturating_mul(2) > max {
+                return false;
+            }
+            cap * 2
+        } else {
+            if cap <= base {
+                return false;
+            }
+            base
+        };
+        let new = runtime::register_replacement(&self.shared.info, new_cap);
+        let old = std::mem::replace(&mut self.shared, new);
+        old.ring
+            .producer_shared()
+            .closed
+            .store(true, Ordering::Release);
+        self.head = 0;
+        self.cached_tail = 0;
+        self.logged = 0;
+        // Drops not marked yet belong to the old ring: the consumer marks them when it is
+        // drained (its counter stays).
+        self.dropped = 0;
+        self.reported = 0;
+        self.spill.limit = max_values_len(new_cap);
+        true
+    }
+
     /// Makes the fast path refuse until the slow path has written a gap record (which it does
     /// only when a consumer runs): `reported` can never equal `dropped` until then. The gap
     /// record carries the cumulative count, so it marks exactly the drops not marked yet.
@@ -220,6 +262,12 @@ impl Producer {
             let sliver = space.end_limited() && space.to_end < FAST_ROOM;
             if space.contiguous < want || sliver {
                 if space.end_limited() {
+                    // At the wrap of a ring grown for a burst that is over (the consumer has
+                    // caught up): back to the configured size, giving the memory back.
+                    let used = (self.head - self.shared.ring.load_tail()) as usize;
+                    if used < self.shared.ring.capacity() / 8 && self.switch_ring(false) {
+                        continue;
+                    }
                     self.pad(space.offset, space.to_end);
                     continue;
                 }
@@ -457,6 +505,14 @@ impl Producer {
         let tail = self.shared.ring.load_tail();
         if tail != self.cached_tail {
             self.cached_tail = tail;
+            return true;
+        }
+        // A burst in Drop mode: a larger ring, up to the bound, before events are dropped.
+        // (Block mode loses nothing anyway, and keeps its back-pressure.)
+        if !runtime::OVERFLOW_BLOCK.load(Ordering::Relaxed)
+            && runtime::consumer().is_some()
+            && self.switch_ring(true)
+        {
             return true;
         }
         let consumer = match runtime::consumer() {

@@ -19,6 +19,11 @@ pub const DEFAULT_THREAD_BUFFER: usize = 256 * 1024;
 pub(crate) static OVERFLOW_BLOCK: AtomicBool = AtomicBool::new(false);
 /// Size of rings created from now on.
 pub(crate) static RING_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_THREAD_BUFFER);
+/// The most a thread's ring may grow to during a burst (see `Builder::thread_buffer_max`).
+pub(crate) static RING_MAX_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_THREAD_BUFFER_MAX);
+
+/// Default bound of a thread's ring during a burst.
+pub const DEFAULT_THREAD_BUFFER_MAX: usize = 64 << 20;
 /// Events dropped because the thread's ring was already gone (logging from a thread-local
 /// destructor after ttlog's own was run).
 pub(crate) static ORPHAN_DROPS: AtomicU64 = AtomicU64::new(0);
@@ -63,6 +68,19 @@ pub(crate) fn register_current_thread() -> Arc<ThreadRing> {
         info: ThreadInfo { id, name },
     });
     registry.rings.push(Arc::clone(&ring));
+    RINGS_VERSION.fetch_add(1, Ordering::Release);
+    ring
+}
+
+/// Registers a new ring of `capacity` bytes for a thread that already has one (`info`): the
+/// producer writes there from now on, and closes the old one, which the consumer drains
+/// first (its records are older) and then frees.
+pub(crate) fn register_replacement(info: &ThreadInfo, capacity: usize) -> Arc<ThreadRing> {
+    let ring = Arc::new(ThreadRing {
+        ring: Ring::new(capacity),
+        info: info.clone(),
+    });
+    rings().rings.push(Arc::clone(&ring));
     RINGS_VERSION.fetch_add(1, Ordering::Release);
     ring
 }

@@ -40,6 +40,8 @@ pub struct ThreadStats {
     pub logged: u64,
     /// Events it dropped.
     pub dropped: u64,
+    /// The size of its ring in bytes (larger than configured while a burst lasts).
+    pub ring_bytes: usize,
 }
 
 pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
@@ -54,6 +56,7 @@ pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
                 name: r.info.name().to_owned(),
                 logged: p.logged.load(Ordering::Relaxed),
                 dropped: p.dropped.load(Ordering::Relaxed),
+                ring_bytes: r.ring.capacity(),
             }
         })
         .collect();
