@@ -25,6 +25,19 @@ fn run(mode: &str, file: &Path) -> Output {
     command(mode, file).output().unwrap()
 }
 
+/// The lenient child logged to its console and printed exactly one warning, naming `file`.
+fn assert_logged_with_one_warning(out: &Output, file: &Path) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("still logging order_id=42"), "{stdout}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ttlog:")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains(&file.display().to_string()),
+        "{stderr}"
+    );
+}
+
 /// The child processes' entry point; run by the tests below.
 #[test]
 #[ignore = "entry point of the child processes the other tests start"]
@@ -127,15 +140,8 @@ fn a_second_live_process_gets_an_error_naming_the_file() {
     // init(): logging goes on (console included), one warning names the file, and the
     // holder's events are not "recovered" as a previous run.
     let lenient = run("lenient", &file);
-    let stdout = String::from_utf8_lossy(&lenient.stdout);
+    assert_logged_with_one_warning(&lenient, &file);
     let stderr = String::from_utf8_lossy(&lenient.stderr);
-    assert!(stdout.contains("still logging order_id=42"), "{stdout}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ttlog:")).collect();
-    assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(
-        warnings[0].contains(&file.display().to_string()),
-        "{stderr}"
-    );
     assert!(!stderr.contains("recovered"), "{stderr}");
 
     drop(holder);
@@ -154,15 +160,7 @@ fn an_unusable_path_keeps_console_logging_with_one_warning() {
     );
 
     let lenient = run("lenient", &file);
-    let stdout = String::from_utf8_lossy(&lenient.stdout);
-    let stderr = String::from_utf8_lossy(&lenient.stderr);
-    assert!(stdout.contains("still logging order_id=42"), "{stdout}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ttlog:")).collect();
-    assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(
-        warnings[0].contains(&file.display().to_string()),
-        "{stderr}"
-    );
+    assert_logged_with_one_warning(&lenient, &file);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -196,8 +194,7 @@ fn a_full_disk_is_an_error_at_init_not_a_sigbus_later() {
         "{}",
         String::from_utf8_lossy(&lenient.stderr)
     );
-    let stdout = String::from_utf8_lossy(&lenient.stdout);
-    assert!(stdout.contains("still logging order_id=42"), "{stdout}");
+    assert_logged_with_one_warning(&lenient, &file);
 }
 
 #[test]
