@@ -45,6 +45,9 @@ pub(crate) struct RecorderSink {
     due: Option<String>,
     /// Scratch space for one event record.
     record: Vec<u8>,
+    /// The thread of the last event recorded: already in the history's thread table (events
+    /// come in runs from one thread, so this skips most table lookups).
+    last_thread: Option<u64>,
 }
 
 impl RecorderSink {
@@ -58,6 +61,7 @@ impl RecorderSink {
             errors,
             due: None,
             record: Vec::with_capacity(1024),
+            last_thread: None,
         }
     }
 }
@@ -71,7 +75,10 @@ impl Receiver for RecorderSink {
         {
             let mut history = lock(&self.history);
             let thread = event.thread();
-            history.add_thread(thread.id(), thread.name());
+            if self.last_thread != Some(thread.id()) {
+                history.add_thread(thread.id(), thread.name());
+                self.last_thread = Some(thread.id());
+            }
             let id = history.callsite_id(ordered.callsite);
             let span_ids: SmallVec<[u32; 8]> = ordered
                 .spans
@@ -94,6 +101,7 @@ impl Receiver for RecorderSink {
     }
 
     fn gap(&mut self, thread: &ThreadInfo, timestamp_ns: u64, count: u64) {
+        // `push_gap` adds the thread to the table itself.
         lock(&self.history).push_gap(thread, timestamp_ns, count);
     }
 
