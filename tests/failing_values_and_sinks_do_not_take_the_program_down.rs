@@ -75,5 +75,22 @@ fn failing_values_and_sinks_do_not_take_the_program_down() {
     assert_eq!(events[2].message, "still alive");
     let stats = handle.stats();
     assert_eq!(stats.delivered, 3);
-    assert_eq!(stats.sink_errors, 4, "1 panic + 3 write errors: {stats:?}");
+    // FullDisk fails on the first event, sits the second out (back-off: 1 event), fails on
+    // the third (and would now sit out 2): 2 errors, 1 skipped. PanickingSink panics once and
+    // is disabled. The capture sink is untouched.
+    assert_eq!(stats.sink_errors, 3, "1 panic + 2 write errors: {stats:?}");
+    let sink = |suffix: &str| {
+        stats
+            .sinks
+            .iter()
+            .find(|s| s.name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no sink {suffix}: {stats:?}"))
+            .clone()
+    };
+    let full = sink("FullDisk");
+    assert_eq!((full.errors, full.skipped, full.disabled), (2, 1, false));
+    let panicking = sink("PanickingSink");
+    assert_eq!((panicking.errors, panicking.disabled), (1, true));
+    let capture = sink("capture");
+    assert_eq!((capture.errors, capture.skipped), (0, 0));
 }

@@ -81,7 +81,7 @@ pub use snapshot::{
     SnapshotError, recover,
 };
 pub use span::{Entered, EnteredSpan, Span, SpanRef, Timer, current_traceparent};
-pub use stats::{Stats, ThreadStats};
+pub use stats::{SinkStats, Stats, ThreadStats};
 pub use thread::ThreadInfo;
 pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{

@@ -106,6 +106,18 @@ pub(crate) fn remove_rings(dead: &[Arc<ThreadRing>]) {
     RINGS_VERSION.fetch_add(1, Ordering::Release);
 }
 
+/// One sink's counters, written by the consumer and read by `stats()`.
+#[derive(Debug, Default)]
+pub(crate) struct SinkCounters {
+    pub(crate) name: String,
+    /// Writes and flushes that failed (returned an error or panicked).
+    pub(crate) errors: AtomicU64,
+    /// Events not given to the sink while it backed off after a failure.
+    pub(crate) skipped: AtomicU64,
+    /// The sink panicked and gets nothing more.
+    pub(crate) disabled: AtomicBool,
+}
+
 /// The consumer's state, shared with producers, the handle and the consumer thread.
 #[derive(Debug)]
 pub(crate) struct ConsumerShared {
@@ -125,6 +137,8 @@ pub(crate) struct ConsumerShared {
     pub(crate) bad_records: AtomicU64,
     /// The last flush timed out (a sink does not return): exit paths wait only briefly.
     pub(crate) stalled: AtomicBool,
+    /// Each sink's counters, in the order of the sinks (set once the sinks are built).
+    pub(crate) sinks: std::sync::OnceLock<Vec<Arc<SinkCounters>>>,
 }
 
 impl ConsumerShared {
@@ -142,6 +156,7 @@ impl ConsumerShared {
             sink_errors: AtomicU64::new(0),
             bad_records: AtomicU64::new(0),
             stalled: AtomicBool::new(false),
+            sinks: std::sync::OnceLock::new(),
         }
     }
 

@@ -26,6 +26,23 @@ pub struct Stats {
     pub bad_records: u64,
     /// Per-thread counts, for threads whose ring is still registered.
     pub threads: Vec<ThreadStats>,
+    /// Per-sink counts, in the order the sinks were added (the console first).
+    pub sinks: Vec<SinkStats>,
+}
+
+/// One sink's counters (see [`Stats::sinks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// The sink's name ([`Sink::name`](crate::Sink::name)).
+    pub name: String,
+    /// Writes and flushes that failed (returned an error or panicked).
+    pub errors: u64,
+    /// Events the sink sat out while backing off after a failure (1, 2, 4, ... up to 1,024
+    /// events after each failure, until a write succeeds).
+    pub skipped: u64,
+    /// The sink panicked and was disabled.
+    pub disabled: bool,
 }
 
 /// One thread's counters.
@@ -72,5 +89,20 @@ pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
         sink_errors: shared.sink_errors.load(Ordering::Relaxed),
         bad_records: shared.bad_records.load(Ordering::Relaxed),
         threads,
+        sinks: shared
+            .sinks
+            .get()
+            .map(|sinks| {
+                sinks
+                    .iter()
+                    .map(|s| SinkStats {
+                        name: s.name.clone(),
+                        errors: s.errors.load(Ordering::Relaxed),
+                        skipped: s.skipped.load(Ordering::Relaxed),
+                        disabled: s.disabled.load(Ordering::Relaxed),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
