@@ -235,10 +235,11 @@ impl Producer {
     }
 
     /// The general path's first half: refreshes the tail, wraps, waits or drops until there
-    /// is room at the head for at least a header (and a gap record, if one is due). Returns
-    /// where to encode, or `None` when the record is dropped (before anything was evaluated).
+    /// are `need` contiguous bytes at the head for the record (and room for a gap record
+    /// before it, if one is due). Returns where to write, or `None` when the record is dropped
+    /// (counted; before anything was evaluated when the values are not encoded yet).
     #[inline(never)]
-    fn place_slow(&mut self, what: What, ext: Ext) -> Option<Place> {
+    fn place_slow(&mut self, what: What, need: usize) -> Option<Place> {
         if runtime::consumer().is_none() {
             // Nobody would ever read the record (the child of a fork, before any `init`):
             // count it, and stay on this path until a consumer runs.
@@ -248,11 +249,10 @@ impl Producer {
             self.force_slow_path();
             return None;
         }
-        let ext_len = ext.len();
         loop {
             let gap = self.dropped != self.reported;
             let gap_len = if gap { HEADER } else { 0 };
-            let want = MIN_RECORD + ext_len + gap_len;
+            let want = need + gap_len;
             let space = self
                 .shared
                 .ring
@@ -286,14 +286,40 @@ impl Producer {
     }
 
     /// The general path's second half, after encoding at a place from `place_slow` (or a
-    /// spilled record from either path): writes the gap record, publishes, and writes pending
-    /// releases.
+    /// spilled record from either path): places a spilled record, then publishes.
     #[cold]
     #[inline(never)]
     fn finish_slow(&mut self, what: What, ext: Ext, place: Place, encoded: Encoded) -> bool {
         if encoded.spilled {
             return self.place_spilled(what, ext, encoded);
         }
+        self.publish_slow(what, ext, place, encoded);
+        true
+    }
+
+    /// Copies a record encoded into the spill buffer into the ring, where it fits: wraps,
+    /// waits or drops as a record written in place would.
+    fn place_spilled(&mut self, what: What, ext: Ext, encoded: Encoded) -> bool {
+        let ext_len = ext.len();
+        let need = align_up(HEADER + ext_len + encoded.len);
+        let Some(place) = self.place_slow(what, need) else {
+            return false;
+        };
+        let values = &self.spill.buf[..encoded.len];
+        // SAFETY: `place.offset .. place.offset + need` is free space owned by this producer
+        // (`place_slow` found `need` contiguous bytes there), and the values go after the
+        // header and the scope words, inside it.
+        unsafe {
+            let dst = self.shared.ring.ptr_at(place.offset).add(HEADER + ext_len);
+            std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len());
+        }
+        self.publish_slow(what, ext, place, encoded);
+        true
+    }
+
+    /// Publishes a record found a place by `place_slow`: the gap record before it if one is
+    /// due, the record, then pending releases.
+    fn publish_slow(&mut self, what: What, ext: Ext, place: Place, encoded: Encoded) {
         if place.start != place.offset {
             self.write_gap(place.start);
             self.reported = self.dropped;
@@ -302,53 +328,6 @@ impl Producer {
         if !self.pending.is_empty() {
             self.write_pending();
         }
-        true
-    }
-
-    /// Copies a record encoded into the spill buffer into the ring, where it fits: wraps,
-    /// waits or drops as a record written in place would.
-    #[cold]
-    #[inline(never)]
-    fn place_spilled(&mut self, what: What, ext: Ext, encoded: Encoded) -> bool {
-        let ext_len = ext.len();
-        let record_len = align_up(HEADER + ext_len + encoded.len);
-        loop {
-            let gap = self.dropped != self.reported;
-            let gap_len = if gap { HEADER } else { 0 };
-            let want = record_len + gap_len;
-            let space = self
-                .shared
-                .ring
-                .space(self.head, &mut self.cached_tail, want);
-            if space.contiguous < want {
-                if space.end_limited() {
-                    self.pad(space.offset, space.to_end);
-                    continue;
-                }
-                if self.on_full(what) {
-                    continue;
-                }
-                return false;
-            }
-            let offset = space.offset + gap_len;
-            let values = &self.spill.buf[..encoded.len];
-            // SAFETY: `offset .. offset + record_len` is free space owned by this producer
-            // (`space.contiguous >= want`), and the values go after the header and the scope
-            // words, inside it.
-            unsafe {
-                let dst = self.shared.ring.ptr_at(offset).add(HEADER + ext_len);
-                std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len());
-            }
-            if gap {
-                self.write_gap(space.offset);
-                self.reported = self.dropped;
-            }
-            self.commit(what, space.offset, offset, ext, encoded);
-            if !self.pending.is_empty() {
-                self.write_pending();
-            }
-            return true;
-        }
     }
 
     /// Writes the release records that did not fit earlier, as long as they fit now (without
@@ -356,9 +335,7 @@ impl Producer {
     fn write_pending(&mut self) {
         while let Some(&scope) = self.pending.last() {
             let ext = Ext::owned(scope);
-            let cap = self.shared.ring.capacity();
-            let offset = self.head as usize & (cap - 1);
-            let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
+            let (offset, room) = self.room_at_head();
             if room < HEADER + ext.len() {
                 return;
             }
@@ -392,7 +369,7 @@ impl Producer {
                 room,
                 slow: false,
             },
-            None => match self.place_slow(what, ext) {
+            None => match self.place_slow(what, MIN_RECORD + ext.len()) {
                 Some(place) => place,
                 None => return false,
             },
@@ -417,10 +394,18 @@ impl Producer {
         if self.dropped != self.reported || !self.pending.is_empty() {
             return None;
         }
+        let (offset, room) = self.room_at_head();
+        (room >= FAST_ROOM).then_some((offset, room))
+    }
+
+    /// The offset of the head in the buffer and the contiguous room there, by the cached tail
+    /// (which only lags the real one) and the end of the buffer.
+    #[inline(always)]
+    fn room_at_head(&self) -> (usize, usize) {
         let cap = self.shared.ring.capacity();
         let offset = self.head as usize & (cap - 1);
         let room = (cap - (self.head - self.cached_tail) as usize).min(cap - offset);
-        (room >= FAST_ROOM).then_some((offset, room))
+        (offset, room)
     }
 
     /// Writes the header of the record at `offset` (scope words and values already encoded
