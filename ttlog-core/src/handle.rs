@@ -201,14 +201,8 @@ impl TtlogHandle {
             // The child of a fork: the consumer thread is the parent's; nothing to wait for.
             return;
         }
-        // A consumer known to be stuck in a sink (the last flush timed out) gets a moment,
-        // not the full timeout: a panicking program must not hang in its handle's drop.
-        let timeout = if shared.stalled.load(Ordering::Relaxed) {
-            self.shutdown_timeout.min(Duration::from_millis(100))
-        } else {
-            self.shutdown_timeout
-        };
-        let deadline = Instant::now() + timeout;
+        // A panicking program must not hang in its handle's drop on a stuck consumer.
+        let deadline = Instant::now() + shared.bounded_wait(self.shutdown_timeout);
         let mut done = shared.flush_done.lock().unwrap_or_else(|p| p.into_inner());
         while shared.alive.load(Ordering::Acquire) {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::Thread;
+use std::time::Duration;
 
 use crate::ring::Ring;
 use crate::thread::ThreadInfo;
@@ -229,6 +230,17 @@ pub(crate) fn wait_for_retiring_consumer(timeout: std::time::Duration) -> Result
 }
 
 impl ConsumerShared {
+    /// How long to wait for the consumer at most, given `full`: a consumer known to be stuck in
+    /// a sink (the last flush timed out) gets a moment (100 ms), not the full wait, so exit
+    /// paths never hang on it.
+    pub(crate) fn bounded_wait(&self, full: Duration) -> Duration {
+        if self.stalled.load(Ordering::Relaxed) {
+            full.min(Duration::from_millis(100))
+        } else {
+            full
+        }
+    }
+
     /// Whether the consumer thread runs in this process (not in the parent of a fork).
     pub(crate) fn in_this_process(&self) -> bool {
         self.pid == std::process::id()

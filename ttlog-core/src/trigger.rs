@@ -86,6 +86,15 @@ pub(crate) struct ErrorSnapshotter {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Writes the snapshot an error event (`trigger_event`) asked for, waiting at most
+/// `lock_wait` for the history; a failure is reported on stderr.
+fn write_error_snapshot(recorder: &RecorderShared, trigger_event: String, lock_wait: Duration) {
+    let extra = [("trigger_event", trigger_event)];
+    if let Err(err) = take_flushed(recorder, "error", &extra, lock_wait) {
+        diag!("ttlog: error-triggered snapshot failed: {err}");
+    }
+}
+
 /// How long a flush waits for error snapshots still being written.
 const SNAPSHOT_SYNC: Duration = Duration::from_secs(5);
 
@@ -99,11 +108,7 @@ impl ErrorSnapshotter {
             .name("ttlog-snapshots".to_owned())
             .spawn(move || {
                 for trigger_event in rx {
-                    let extra = [("trigger_event", trigger_event)];
-                    let wait = Duration::from_secs(1);
-                    if let Err(err) = take_flushed(&thread_recorder, "error", &extra, wait) {
-                        diag!("ttlog: error-triggered snapshot failed: {err}");
-                    }
+                    write_error_snapshot(&thread_recorder, trigger_event, Duration::from_secs(1));
                     let (count, done) = &*thread_pending;
                     *count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
                     done.notify_all();
@@ -132,10 +137,7 @@ impl ErrorSnapshots for ErrorSnapshotter {
 
     fn take(&mut self, trigger_event: String) {
         let Some(requests) = &self.requests else {
-            let extra = [("trigger_event", trigger_event)];
-            if let Err(err) = take_flushed(&self.recorder, "error", &extra, Duration::ZERO) {
-                diag!("ttlog: error-triggered snapshot failed: {err}");
-            }
+            write_error_snapshot(&self.recorder, trigger_event, Duration::ZERO);
             return;
         };
         let (count, _) = &*self.pending;
@@ -350,8 +352,6 @@ fn record_panic_directly(recorder: &RecorderShared, message: &str, location: &st
 
 /// How long the exit hook waits for the consumer to write what was logged.
 const EXIT_FLUSH: Duration = Duration::from_secs(2);
-/// How long it waits when the last flush timed out (the consumer is stuck in a sink).
-const STALLED_EXIT_FLUSH: Duration = Duration::from_millis(100);
 
 /// Flushes at process exit (`std::process::exit`, or returning from `main` while the handle
 /// lives in a `static` and is never dropped), once per process, through `atexit`. Waits at
@@ -364,13 +364,7 @@ pub(crate) fn install_exit_flush() {
             return;
         }
         if let Some(shared) = runtime::consumer() {
-            // A consumer already known to be stuck in a sink gets a moment, not the full wait.
-            let wait = if shared.stalled.load(Ordering::Relaxed) {
-                STALLED_EXIT_FLUSH
-            } else {
-                EXIT_FLUSH
-            };
-            let _ = crate::handle::flush(shared, wait);
+            let _ = crate::handle::flush(shared, shared.bounded_wait(EXIT_FLUSH));
         }
     }
     INSTALL.call_once(|| {
