@@ -472,9 +472,7 @@ impl Consumer {
             },
             KIND_GAP => {
                 if let Some(count) = state.take_unreported_drops(header.payload) {
-                    for receiver in &mut self.receivers {
-                        receiver.gap(&state.shared.info, timestamp, count);
-                    }
+                    gap_to_all(&mut self.receivers, &state.shared.info, timestamp, count);
                 }
             }
             _ => report_bad_record(self.shared, &mut self.bad_reported, "record kind"),
@@ -498,18 +496,14 @@ impl Consumer {
                 .dropped
                 .load(Ordering::Acquire);
             if let Some(count) = state.take_unreported_drops(total) {
-                for receiver in &mut self.receivers {
-                    receiver.gap(&state.shared.info, now, count);
-                }
+                gap_to_all(&mut self.receivers, &state.shared.info, now, count);
             }
         }
         let orphans = runtime::ORPHAN_DROPS.load(Ordering::Relaxed);
         if orphans > self.reported_orphans {
             let count = orphans - self.reported_orphans;
             self.reported_orphans = orphans;
-            for receiver in &mut self.receivers {
-                receiver.gap(&UNKNOWN_THREAD, now, count);
-            }
+            gap_to_all(&mut self.receivers, &UNKNOWN_THREAD, now, count);
         }
     }
 
@@ -537,6 +531,18 @@ impl Consumer {
             receiver.flush();
         }
         self.dirty = false;
+    }
+}
+
+/// Tells every receiver that `count` events of `thread` were dropped before `timestamp_ns`.
+fn gap_to_all(
+    receivers: &mut [Box<dyn Receiver>],
+    thread: &ThreadInfo,
+    timestamp_ns: u64,
+    count: u64,
+) {
+    for receiver in receivers {
+        receiver.gap(thread, timestamp_ns, count);
     }
 }
 
