@@ -141,6 +141,7 @@ struct Consumer {
 /// Runs the consumer loop until shutdown; returns when every record published before the
 /// shutdown request was delivered and the sinks were flushed.
 pub(crate) fn run(shared: &'static ConsumerShared, config: ConsumerConfig) {
+    crate::thread::mark_internal_thread();
     struct AliveGuard(&'static ConsumerShared);
     impl Drop for AliveGuard {
         fn drop(&mut self) {

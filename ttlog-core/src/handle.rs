@@ -232,6 +232,22 @@ impl TtlogHandle {
     }
 }
 
+/// Flushes the running logger, wherever its handle is: what `log::logger().flush()` does
+/// through the `log` adapter. Does nothing without a running logger, or on the consumer
+/// thread (a sink cannot wait for itself). Waits at most 10 seconds.
+///
+/// ```
+/// ttlog_core::flush_running(); // no logger: returns at once
+/// ```
+pub fn flush_running() {
+    if crate::runtime::on_consumer_thread() {
+        return;
+    }
+    if let Some(shared) = crate::runtime::consumer() {
+        let _ = flush(shared, FLUSH_TIMEOUT);
+    }
+}
+
 pub(crate) fn flush(shared: &'static ConsumerShared, timeout: Duration) -> Result<(), FlushError> {
     // In the child of a fork the consumer's state is here but its thread is not.
     if !shared.alive.load(Ordering::Acquire) || !shared.in_this_process() {

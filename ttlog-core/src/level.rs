@@ -34,7 +34,27 @@ pub enum LogLevel {
     Error = 4,
 }
 
+/// The name `tracing` gives the level type, so that `use tracing::Level` becomes
+/// `use ttlog::Level` and `Level::INFO` keeps working.
+///
+/// ```
+/// use ttlog_core::{Level, LogLevel};
+/// assert_eq!(Level::INFO, LogLevel::Info);
+/// ```
+pub type Level = LogLevel;
+
 impl LogLevel {
+    /// [`LogLevel::Trace`], under `tracing`'s name.
+    pub const TRACE: LogLevel = LogLevel::Trace;
+    /// [`LogLevel::Debug`], under `tracing`'s name.
+    pub const DEBUG: LogLevel = LogLevel::Debug;
+    /// [`LogLevel::Info`], under `tracing`'s name.
+    pub const INFO: LogLevel = LogLevel::Info;
+    /// [`LogLevel::Warn`], under `tracing`'s name.
+    pub const WARN: LogLevel = LogLevel::Warn;
+    /// [`LogLevel::Error`], under `tracing`'s name.
+    pub const ERROR: LogLevel = LogLevel::Error;
+
     /// All levels, from the most verbose to the most severe.
     pub const ALL: [LogLevel; 5] = [
         LogLevel::Trace,

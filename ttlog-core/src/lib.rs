@@ -64,13 +64,16 @@ pub use builder::{
     Builder, DEFAULT_CAPACITY, InitError, MAX_RECORDER_BYTES, MAX_RECORDER_EVENTS,
     MAX_THREAD_BUFFER, MIN_RECORDER_BYTES, MIN_THREAD_BUFFER, Overflow, init,
 };
-pub use callsite::{Callsite, FormatFn, Metadata, level_enabled, max_level, span_events_enabled};
+pub use callsite::{
+    Callsite, FormatFn, Metadata, level_enabled, max_level, span_events_enabled, target_enabled,
+    watch_max_level,
+};
 pub use context::{Instrument, Instrumented, with_context};
 pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};
 pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
-pub use handle::{FlushError, TtlogHandle};
-pub use level::{LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
+pub use handle::{FlushError, TtlogHandle, flush_running};
+pub use level::{Level, LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
 pub use runtime::{DEFAULT_THREAD_BUFFER, DEFAULT_THREAD_BUFFER_MAX};
 pub use sink::{
     CaptureSink, CapturedEvent, CapturedSpan, EventFormatter, Format, OwnedValue, ParseFormatError,
@@ -82,11 +85,11 @@ pub use snapshot::{
 };
 pub use span::{Entered, EnteredSpan, Span, SpanRef, Timer, current_traceparent};
 pub use stats::{SinkStats, Stats, ThreadStats};
-pub use thread::ThreadInfo;
+pub use thread::{ThreadInfo, is_internal_thread, mark_internal_thread};
 pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{
-    DebugValue, DisplayValue, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter, FieldsRef,
-    Value, ValueRef, debug, display,
+    DebugValue, DisplayValue, Empty, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter,
+    FieldsRef, Value, ValueRef, debug, display,
 };
 
 /// Entry points for the fuzz targets in `fuzz/` (built with `--cfg fuzzing` by cargo-fuzz).
@@ -135,6 +138,7 @@ pub mod __fuzz {
 pub mod __macro_support {
     pub use crate::encode::{ArgRef, EncodeFormattedArg, EncodeRawArg, TextWriter};
     pub use crate::producer::emit;
+    pub use crate::span::emit_with_parent;
     pub use crate::value::ValueRef;
 
     use std::fmt;

@@ -183,7 +183,29 @@ impl Span {
         close: &'static Callsite,
         encode: impl FnOnce(&mut Encoder<'_>),
     ) -> Span {
-        let parent = scope::current_span();
+        Span::build(scope::current_span(), callsite, close, encode)
+    }
+
+    /// Creates a span whose parent is `parent` rather than the thread's current span: a root
+    /// span when `parent` is `None` or a disabled span. What `span!(parent: …, …)` and the
+    /// `tracing` adapter call.
+    #[doc(hidden)]
+    pub fn new_with_parent(
+        parent: Option<&Span>,
+        callsite: &'static Callsite,
+        close: &'static Callsite,
+        encode: impl FnOnce(&mut Encoder<'_>),
+    ) -> Span {
+        let parent = parent.and_then(|p| p.inner.clone());
+        Span::build(parent, callsite, close, encode)
+    }
+
+    fn build(
+        parent: Option<Arc<SpanInner>>,
+        callsite: &'static Callsite,
+        close: &'static Callsite,
+        encode: impl FnOnce(&mut Encoder<'_>),
+    ) -> Span {
         if let Some(parent) = &parent {
             parent.add_handle();
         }
@@ -316,6 +338,24 @@ impl Span {
         self
     }
 
+    /// Says that this span was caused by `cause` without being its child (a batch job started
+    /// by a request that has returned): the span gets the field `follows_from` with the
+    /// cause's span id, as `tracing`'s `Span::follows_from` links them. A later call replaces
+    /// the link; a disabled span on either side is ignored.
+    ///
+    /// ```
+    /// # let _h = ttlog_core::init().console(false).init();
+    /// let request = ttlog_core::Span::none();
+    /// let batch = ttlog_core::Span::none();
+    /// batch.follows_from(&request);
+    /// ```
+    pub fn follows_from(&self, cause: &Span) -> &Span {
+        if let (Some(_), Some(id)) = (&self.inner, cause.id()) {
+            self.record("follows_from", crate::value::display(&id));
+        }
+        self
+    }
+
     /// Enters the span until the returned guard is dropped. The guard is tied to this thread
     /// (it is not `Send`); across `.await`, use [`Instrument::in_span`](crate::Instrument).
     ///
@@ -438,6 +478,25 @@ impl Drop for EnteredSpan {
     }
 }
 
+/// Records an event from `cs` inside `parent` rather than the thread's current span (at the
+/// root when `parent` is `None` or disabled), with the thread's current context. What
+/// `info!(parent: &span, …)` and the `tracing` adapter call; costs two reference-count
+/// updates more than an event in the current span.
+#[doc(hidden)]
+pub fn emit_with_parent(
+    cs: &'static Callsite,
+    parent: Option<&Span>,
+    encode: impl FnOnce(&mut Encoder<'_>),
+) {
+    let span = parent.and_then(|p| p.inner.clone());
+    // The record hands the consumer these references (see `producer::emit_owned`).
+    let scope = Scope {
+        span: scope::into_raw(span),
+        ctx: scope::into_raw(scope::current_context()),
+    };
+    producer::emit_owned(What::Event(cs), scope, encode);
+}
+
 /// The `traceparent` of the thread's current span, to send with outgoing requests; `None`
 /// outside any (enabled) span.
 ///
@@ -491,8 +550,36 @@ impl<'a> SpanRef<'a> {
                 rest = &rest[used..];
                 Some((name, value))
             })
+            .flat_map(Spread::new)
             .filter(move |(name, _)| !recorded.iter().any(|(n, _)| n == *name));
         created.chain(recorded.iter())
+    }
+}
+
+/// One value of a span, or, for a flat group (a `Fields` struct given by its variable alone,
+/// `field::Empty`, the fields from an adapter), each of its members.
+enum Spread<'a> {
+    One(Option<(&'a str, ValueRef<'a>)>),
+    Group(crate::value::FieldsIter<'a>),
+}
+
+impl<'a> Spread<'a> {
+    fn new((name, value): (&'a str, ValueRef<'a>)) -> Spread<'a> {
+        match value {
+            ValueRef::Fields(group) if group.is_flat() => Spread::Group(group.iter()),
+            value => Spread::One(Some((name, value))),
+        }
+    }
+}
+
+impl<'a> Iterator for Spread<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Spread::One(one) => one.take(),
+            Spread::Group(group) => group.next(),
+        }
     }
 }
 

@@ -107,6 +107,7 @@ impl ErrorSnapshotter {
         let spawned = std::thread::Builder::new()
             .name("ttlog-snapshots".to_owned())
             .spawn(move || {
+                crate::thread::mark_internal_thread();
                 for trigger_event in rx {
                     write_error_snapshot(&thread_recorder, trigger_event, Duration::from_secs(1));
                     let (count, done) = &*thread_pending;
@@ -526,7 +527,10 @@ mod unix {
             let read_fd = fds[0];
             let spawned = std::thread::Builder::new()
                 .name("ttlog-signals".to_owned())
-                .spawn(move || signal_loop(read_fd));
+                .spawn(move || {
+                    crate::thread::mark_internal_thread();
+                    signal_loop(read_fd)
+                });
             if let Err(err) = spawned {
                 diag!("ttlog: no signal handling: cannot start its thread: {err}");
                 // SAFETY: closing the descriptors this function created; nothing uses them.

@@ -482,56 +482,116 @@ impl<T: Value> Value for Option<T> {
     }
 }
 
-/// A value logged through its `Display` impl: what `field = %value` produces.
+/// A value logged through its `Display` impl: what `field = %value` and
+/// `field = display(value)` produce.
 ///
 /// ```
 /// let addr: std::net::Ipv4Addr = "10.0.0.7".parse().unwrap();
-/// let _shown = ttlog_core::display(&addr);
+/// let _by_ref = ttlog_core::display(&addr);
+/// let _by_value = ttlog_core::display(addr);
 /// ```
 #[derive(Clone, Copy)]
-pub struct DisplayValue<'a, T: ?Sized>(pub &'a T);
+pub struct DisplayValue<T>(pub T);
 
-/// A value logged through its `Debug` impl: what `field = ?value` produces.
+/// A value logged through its `Debug` impl: what `field = ?value` and `field = debug(value)`
+/// produce.
 ///
 /// ```
 /// let tags = vec!["beta", "eu-west"];
 /// let _shown = ttlog_core::debug(&tags);
 /// ```
 #[derive(Clone, Copy)]
-pub struct DebugValue<'a, T: ?Sized>(pub &'a T);
+pub struct DebugValue<T>(pub T);
 
-/// Wraps a reference so that it is logged with `Display`.
-pub fn display<T: fmt::Display + ?Sized>(value: &T) -> DisplayValue<'_, T> {
+/// Wraps a value (or a reference) so that it is logged with `Display`, as
+/// `tracing::field::display` does.
+pub fn display<T: fmt::Display>(value: T) -> DisplayValue<T> {
     DisplayValue(value)
 }
 
-/// Wraps a reference so that it is logged with `Debug`.
-pub fn debug<T: fmt::Debug + ?Sized>(value: &T) -> DebugValue<'_, T> {
+/// Wraps a value (or a reference) so that it is logged with `Debug`, as
+/// `tracing::field::debug` does.
+pub fn debug<T: fmt::Debug>(value: T) -> DebugValue<T> {
     DebugValue(value)
 }
 
-impl<T: fmt::Display + ?Sized> Value for DisplayValue<'_, T> {
+impl<T: fmt::Display> Value for DisplayValue<T> {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
-        enc.display(self.0)
+        enc.display(&self.0)
     }
 }
 
-impl<T: fmt::Debug + ?Sized> Value for DebugValue<'_, T> {
+impl<T: fmt::Debug> Value for DebugValue<T> {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
-        enc.debug(self.0)
+        enc.debug(&self.0)
     }
 }
 
-impl<T: fmt::Display + ?Sized> fmt::Debug for DisplayValue<'_, T> {
+impl<T: fmt::Display> fmt::Debug for DisplayValue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.0, f)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl<T: fmt::Debug + ?Sized> fmt::Debug for DebugValue<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for DebugValue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
+        fmt::Debug::fmt(&self.0, f)
     }
 }
+
+/// A field declared without a value yet, as `tracing::field::Empty`: a span declares it at
+/// creation and fills it in later with [`Span::record`](crate::Span::record). Until then the
+/// field is absent from the output (in an event, it is always absent).
+///
+/// ```
+/// let _h = ttlog_core::init().console(false).init();
+/// let span = ttlog_core::Span::none(); // what `info_span!("login", user = Empty)` returns
+/// span.record("user", "ana");          // when disabled
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Empty;
+
+impl Value for Empty {
+    #[inline]
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        enc.fields(true, |_| {});
+    }
+}
+
+/// An error and its chain of sources, written `outer: cause: root cause`.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)?;
+        let mut source = self.0.source();
+        // A cyclic chain (a buggy `source`) must not loop forever.
+        let mut depth = 0;
+        while let Some(cause) = source {
+            depth += 1;
+            if depth > 32 {
+                return f.write_str(": …");
+            }
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+macro_rules! value_for_dyn_error {
+    ($($bounds:tt)*) => {
+        /// An error is logged as its message followed by its sources, `outer: cause: root
+        /// cause` (`&err as &dyn Error`, as with `tracing`).
+        impl Value for dyn std::error::Error $($bounds)* {
+            fn encode(&self, enc: &mut Encoder<'_>) {
+                enc.display(&ErrorChain(self));
+            }
+        }
+    };
+}
+value_for_dyn_error!(+ 'static);
+value_for_dyn_error!(+ Send + 'static);
+value_for_dyn_error!(+ Send + Sync + 'static);

@@ -1,0 +1,500 @@
+//! `tracing` → ttlog: a [`Layer`] that turns `tracing` events and spans into ttlog's.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//! use ttlog_integrations::tracing_compat::{TtlogFilter, TtlogTracingLayer};
+//!
+//! let handle = ttlog_core::init().console(false).init();
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(TtlogTracingLayer::new().with_filter(TtlogFilter::new()));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("checkout", order_id = 42_u64);
+//!     let _entered = span.enter();
+//!     tracing::info!(amount_cents = 1299_u64, "payment captured");
+//! });
+//! handle.flush();
+//! ```
+//!
+//! What maps to what:
+//!
+//! - an event keeps its level, target, module, file and line; its `message` field is the
+//!   message; every other field keeps its type (`u64`, `i64`, `f64`, `bool`, `&str`, and
+//!   `i128`/`u128`), `%`/`?` values and other `Debug` values become strings formatted into the
+//!   ring, a `dyn Error` value becomes `error: cause: root cause`;
+//! - a span becomes a ttlog [`Span`]: the same name, fields, `record`, parent (contextual,
+//!   explicit `parent:` or root), enter/exit, duration (`"<name> closed"` with `duration_ns`)
+//!   and trace and span ids, written exactly as ttlog's own spans;
+//! - `follows_from` becomes the field `follows_from` (see [`Span::follows_from`]).
+//!
+//! The layer works beside other layers and under per-layer filters. [`TtlogFilter`] makes
+//! ttlog's own directives (`TTLOG`, `RUST_LOG`, [`TtlogHandle::set_filter`]) decide which
+//! events reach it; without it, the layer still drops what ttlog's filter rejects, after
+//! `tracing` has dispatched it.
+//!
+//! Costs: per enabled event, one lookup of the callsite in a thread-local map and one pass
+//! over the event's values, encoded into the thread's ring (no heap allocation once a thread
+//! has seen the callsite). Spans cost what `tracing`'s registry costs plus one allocation per
+//! span, as native ttlog spans do.
+//!
+//! [`TtlogHandle::set_filter`]: ttlog_core::TtlogHandle::set_filter
+
+use std::cell::RefCell;
+use std::fmt;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::Interest;
+use tracing_core::{Dispatch, Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Filter, Layer, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use ttlog_core::{
+    Builder, Callsite, Encoder, EnteredSpan, FieldsWriter, LogLevel, STATIC_MAX_LEVEL, Span,
+    TtlogHandle, level_enabled,
+};
+
+use crate::intern::{Interner, Kind, Site, ThreadCache};
+use crate::{CompatError, suppressed_here};
+
+/// ttlog's level for a `tracing` level.
+pub fn level_from_tracing(level: &tracing_core::Level) -> LogLevel {
+    match *level {
+        tracing_core::Level::TRACE => LogLevel::Trace,
+        tracing_core::Level::DEBUG => LogLevel::Debug,
+        tracing_core::Level::INFO => LogLevel::Info,
+        tracing_core::Level::WARN => LogLevel::Warn,
+        _ => LogLevel::Error,
+    }
+}
+
+/// What a `tracing` callsite is to ttlog: an event, a span, or a span's close event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    Event,
+    Span,
+    Close,
+}
+
+/// Keyed by the address of `tracing`'s `&'static Metadata` and the role.
+type Key = (usize, Role);
+
+static CALLSITES: Interner<Key> = Interner::new("tracing");
+
+std::thread_local! {
+    static CACHE: ThreadCache<Key> = ThreadCache::new();
+    /// The ttlog spans this thread entered for `tracing` spans, innermost last.
+    static ENTERED: RefCell<Vec<(Id, EnteredSpan)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The ttlog callsite for `meta` in `role`. `tracing`'s callsites keep their metadata in a
+/// `static`, so its address names the callsite.
+fn callsite(meta: &Metadata<'_>, role: Role) -> Option<&'static Callsite> {
+    let key = (meta as *const Metadata<'_> as usize, role);
+    let site = || Site {
+        level: level_from_tracing(meta.level()),
+        target: meta.target(),
+        module: meta.module_path().unwrap_or(""),
+        file: meta.file().unwrap_or(""),
+        line: meta.line().unwrap_or(0),
+        kind: match role {
+            Role::Event => Kind::Event {
+                message: meta.fields().field("message").is_some(),
+            },
+            Role::Span => Kind::Span { name: meta.name() },
+            Role::Close => Kind::SpanClose { name: meta.name() },
+        },
+    };
+    CACHE
+        .try_with(|cache| cache.get(key, || CALLSITES.get(key, site)))
+        .unwrap_or_else(|_| CALLSITES.get(key, site))
+}
+
+/// Whether ttlog wants what `meta` describes: the level checks first, then the callsite's
+/// cached interest under ttlog's filter.
+#[inline]
+fn wanted(meta: &Metadata<'_>) -> Option<&'static Callsite> {
+    let level = level_from_tracing(meta.level());
+    if !STATIC_MAX_LEVEL.enables(level) || !level_enabled(level) {
+        return None;
+    }
+    let role = if meta.is_span() {
+        Role::Span
+    } else {
+        Role::Event
+    };
+    callsite(meta, role).filter(|callsite| callsite.is_enabled())
+}
+
+/// The ttlog span of a `tracing` span, kept in the registry's extensions.
+struct TtlogSpan(Span);
+
+/// The `tracing_subscriber::Layer` that feeds ttlog. See the [module docs](self).
+///
+/// It needs a subscriber that stores spans (`tracing_subscriber::registry()`), and ttlog
+/// installed (`ttlog::init()`); without a running logger it costs a level check per event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TtlogTracingLayer {
+    _private: (),
+}
+
+impl TtlogTracingLayer {
+    /// The layer.
+    pub fn new() -> TtlogTracingLayer {
+        TtlogTracingLayer { _private: () }
+    }
+}
+
+/// A per-layer filter that lets ttlog's directives decide which `tracing` events and spans
+/// reach the layer: `TtlogTracingLayer::new().with_filter(TtlogFilter::new())`.
+///
+/// Filter changes through the ttlog handle take effect at once: the filter tells `tracing`
+/// that each callsite is "sometimes" wanted and answers per event from ttlog's cached
+/// interest, so `tracing` never caches a stale answer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TtlogFilter {
+    _private: (),
+}
+
+impl TtlogFilter {
+    /// The filter.
+    pub fn new() -> TtlogFilter {
+        TtlogFilter { _private: () }
+    }
+}
+
+impl<S> Filter<S> for TtlogFilter {
+    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        wanted(meta).is_some()
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        // Resolve the callsite now, so that the first event does not pay for it.
+        let _ = wanted(meta);
+        Interest::sometimes()
+    }
+}
+
+impl<S> Layer<S> for TtlogTracingLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(callsite) = wanted(event.metadata()) else {
+            return;
+        };
+        if suppressed_here() {
+            return;
+        }
+        let has_message = callsite.metadata().arg_count() == 1;
+        let encode = |enc: &mut Encoder<'_>| {
+            if has_message {
+                let mut message = MessageVisitor { enc, done: false };
+                event.record(&mut message);
+                if !message.done {
+                    message.enc.str("");
+                }
+            }
+            enc.fields(true, |out| {
+                event.record(&mut FieldVisitor {
+                    out,
+                    skip_message: has_message,
+                })
+            });
+        };
+        if event.is_contextual() {
+            // ttlog's current span is the innermost `tracing` span this layer entered here.
+            ttlog_core::__macro_support::emit(callsite, encode);
+        } else {
+            let parent = event.parent().and_then(|id| nearest_ttlog_span(&ctx, id));
+            ttlog_core::__macro_support::emit_with_parent(callsite, parent.as_ref(), encode);
+        }
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let Some(callsite) = wanted(meta) else {
+            return;
+        };
+        let Some(close) = callsite_for_close(meta) else {
+            return;
+        };
+        if suppressed_here() {
+            return;
+        }
+        let encode = |enc: &mut Encoder<'_>| {
+            enc.fields(true, |out| {
+                attrs.record(&mut FieldVisitor {
+                    out,
+                    skip_message: false,
+                })
+            });
+        };
+        let span = if attrs.is_contextual() {
+            Span::new(callsite, close, encode)
+        } else {
+            let parent = attrs.parent().and_then(|id| nearest_ttlog_span(&ctx, id));
+            Span::new_with_parent(parent.as_ref(), callsite, close, encode)
+        };
+        if let Some(data) = ctx.span(id) {
+            data.extensions_mut().insert(TtlogSpan(span));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ttlog_span(&ctx, id) {
+            values.record(&mut RecordVisitor { span: &span });
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, cause: &Id, ctx: Context<'_, S>) {
+        if let (Some(span), Some(cause)) = (ttlog_span(&ctx, id), ttlog_span(&ctx, cause)) {
+            span.follows_from(&cause);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ttlog_span(&ctx, id) {
+            let entered = span.entered();
+            let _ = ENTERED.try_with(|stack| stack.borrow_mut().push((id.clone(), entered)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        // Spans may be exited out of order: take the innermost entry for this id. The guard is
+        // dropped after the borrow ends (dropping it may close the span and log).
+        let left = ENTERED
+            .try_with(|stack| {
+                let mut stack = stack.borrow_mut();
+                let at = stack.iter().rposition(|(entered, _)| entered == id)?;
+                Some(stack.remove(at))
+            })
+            .ok()
+            .flatten();
+        drop(left);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Dropping the ttlog span now logs its close event (once its children are closed).
+        let removed = ctx
+            .span(&id)
+            .and_then(|data| data.extensions_mut().remove::<TtlogSpan>());
+        drop(removed);
+    }
+}
+
+fn callsite_for_close(meta: &Metadata<'_>) -> Option<&'static Callsite> {
+    callsite(meta, Role::Close)
+}
+
+/// A new handle on the ttlog span of the `tracing` span `id`.
+fn ttlog_span<S>(ctx: &Context<'_, S>, id: &Id) -> Option<Span>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let data = ctx.span(id)?;
+    let extensions = data.extensions();
+    extensions.get::<TtlogSpan>().map(|span| span.0.clone())
+}
+
+/// The ttlog span of `id`, or of its nearest ancestor that has one (a span this layer did
+/// not see, filtered out, is skipped as `tracing`'s per-layer filters do).
+fn nearest_ttlog_span<S>(ctx: &Context<'_, S>, id: &Id) -> Option<Span>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let data = ctx.span(id)?;
+    data.scope().find_map(|span| {
+        span.extensions()
+            .get::<TtlogSpan>()
+            .map(|span| span.0.clone())
+    })
+}
+
+/// Writes the `message` field as the event's first value.
+struct MessageVisitor<'e, 'a> {
+    enc: &'e mut Encoder<'a>,
+    done: bool,
+}
+
+impl Visit for MessageVisitor<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.done && field.name() == "message" {
+            self.enc.str(value);
+            self.done = true;
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if !self.done && field.name() == "message" {
+            // `format_args!` and `%` values: their Debug is their Display.
+            self.enc.debug(value);
+            self.done = true;
+        }
+    }
+}
+
+/// Writes every field but the message, with its type.
+struct FieldVisitor<'w, 'e, 'a> {
+    out: &'w mut FieldsWriter<'e, 'a>,
+    skip_message: bool,
+}
+
+impl FieldVisitor<'_, '_, '_> {
+    #[inline]
+    fn keep(&self, field: &Field) -> bool {
+        !(self.skip_message && field.name() == "message")
+    }
+}
+
+impl Visit for FieldVisitor<'_, '_, '_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.keep(field) {
+            self.out.field(field.name(), &value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.keep(field) {
+            self.out.field(field.name(), value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.keep(field) {
+            self.out.field(field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.keep(field) {
+            self.out.field_debug(field.name(), value);
+        }
+    }
+}
+
+/// Applies `span.record(..)` values to the ttlog span, with their types.
+struct RecordVisitor<'s> {
+    span: &'s Span,
+}
+
+impl Visit for RecordVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.span.record(field.name(), value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.span.record(field.name(), ttlog_core::debug(value));
+    }
+}
+
+/// Starts ttlog with its defaults (`ttlog::init()`: environment, console, flight recorder)
+/// and makes it the global `tracing` subscriber: one line at the top of `main` for a program
+/// written against `tracing`.
+///
+/// ```no_run
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let _handle = ttlog_integrations::tracing_compat::enable_tracing_compatibility()?;
+///     tracing::info!(port = 8080_u16, "listening");
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// [`CompatError::AlreadySet`] if a global `tracing` subscriber is already set (ttlog is then
+/// not started), [`CompatError::Init`] if ttlog cannot start.
+pub fn enable_tracing_compatibility() -> Result<TtlogHandle, CompatError> {
+    enable_tracing_compatibility_with(ttlog_core::init())
+}
+
+/// [`enable_tracing_compatibility`] with a configured builder.
+///
+/// ```no_run
+/// use ttlog_core::LogLevel;
+///
+/// let builder = ttlog_core::init().level(LogLevel::Debug).format(ttlog_core::Format::Json);
+/// let _handle = ttlog_integrations::tracing_compat::enable_tracing_compatibility_with(builder)
+///     .expect("no other tracing subscriber");
+/// ```
+///
+/// # Errors
+///
+/// As [`enable_tracing_compatibility`].
+pub fn enable_tracing_compatibility_with(builder: Builder) -> Result<TtlogHandle, CompatError> {
+    if tracing_core::dispatcher::has_been_set() {
+        return Err(already_set());
+    }
+    let handle = builder.try_init()?;
+    let subscriber = tracing_subscriber::registry()
+        .with(TtlogTracingLayer::new().with_filter(TtlogFilter::new()));
+    // Another thread may have won the race since the check: then ttlog stops again (the
+    // handle drops) and the error says why.
+    tracing_core::dispatcher::set_global_default(Dispatch::new(subscriber))
+        .map_err(|_| already_set())?;
+    Ok(handle)
+}
+
+fn already_set() -> CompatError {
+    CompatError::AlreadySet(
+        "a global tracing subscriber is already set; add ttlog_integrations::tracing_compat::\
+         TtlogTracingLayer to it instead"
+            .to_owned(),
+    )
+}
