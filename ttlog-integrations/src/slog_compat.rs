@@ -15,7 +15,7 @@
 //!
 //! - the level (`Critical` and `Error` are ttlog's `Error`, `Warning` is `Warn`); the module,
 //!   file and line of the call; the target is the module path (`slog` has no targets), and a
-//!   non-empty `slog` tag (`info!(log, #"audit", …)`) becomes the field `tag`;
+//!   non-empty `slog` tag (`info!(log, # "audit", …)`) becomes the field `tag`;
 //! - the message is `slog`'s formatted arguments (copied when it has none, formatted into the
 //!   ring otherwise);
 //! - the record's key-values, then the logger's own (`o!`, innermost logger first), become
