@@ -51,7 +51,66 @@ pub mod __private {
         Callsite, Encoder, Fields, FieldsWriter, FormatFn, Instrument, LogLevel, Metadata,
         STATIC_MAX_LEVEL, Span, Timer, Value, level_enabled, span_events_enabled,
     };
-    pub use ttlog_macros::{__event, __span};
+    pub use ttlog_macros::{__enabled, __event, __span};
+}
+
+/// Logs an event at a level given first, as `tracing::event!` does; the rest is the syntax of
+/// [`info!`] and friends.
+///
+/// ```text
+/// event!([target: "name",] [parent: &span | None,] [name: "n",] Level::INFO, items…)
+/// ```
+///
+/// The level is a path ending in a level name (`Level::INFO`, `LogLevel::Info`,
+/// `tracing::Level::INFO`). `name:` is accepted for `tracing` compatibility and not recorded.
+///
+/// ```
+/// use ttlog::{Level, event};
+///
+/// let (order_id, amount_cents) = (42_u64, 1299_u64);
+/// event!(Level::INFO, order_id, amount_cents, "payment captured");
+/// event!(target: "billing", Level::WARN, { order_id, retry = true }, "card declined");
+/// ```
+#[macro_export]
+macro_rules! event {
+    ($($arg:tt)*) => { $crate::__private::__event!(($crate) _; $($arg)*) };
+}
+
+/// Whether an event at the level (and target) would be logged now, as `tracing::enabled!`:
+/// for work done only to log. Field names may follow the level; they are ignored.
+///
+/// ```
+/// use ttlog::{Level, enabled};
+///
+/// if enabled!(Level::DEBUG) {
+///     let summary = String::from("expensive summary");
+///     ttlog::debug!(summary);
+/// }
+/// let _ = enabled!(target: "billing", Level::TRACE, invoice_id);
+/// ```
+#[macro_export]
+macro_rules! enabled {
+    ($($arg:tt)*) => { $crate::__private::__enabled!(($crate); $($arg)*) };
+}
+
+/// [`enabled!`] for events, as `tracing::event_enabled!`.
+///
+/// ```
+/// let _ = ttlog::event_enabled!(ttlog::Level::INFO);
+/// ```
+#[macro_export]
+macro_rules! event_enabled {
+    ($($arg:tt)*) => { $crate::__private::__enabled!(($crate); $($arg)*) };
+}
+
+/// [`enabled!`] for spans, as `tracing::span_enabled!` (spans follow the same filter).
+///
+/// ```
+/// let _ = ttlog::span_enabled!(target: "db", ttlog::Level::DEBUG);
+/// ```
+#[macro_export]
+macro_rules! span_enabled {
+    ($($arg:tt)*) => { $crate::__private::__enabled!(($crate); $($arg)*) };
 }
 
 /// Logs an event at [`LogLevel::Trace`]. See the [crate docs](crate) for the syntax.

@@ -88,9 +88,26 @@ pub use stats::{SinkStats, Stats, ThreadStats};
 pub use thread::{ThreadInfo, is_internal_thread, mark_internal_thread};
 pub use trace::{SpanId, TraceId, TraceParent, TraceParentError};
 pub use value::{
-    DebugValue, DisplayValue, Empty, FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter,
-    FieldsRef, Value, ValueRef, debug, display,
+    FMT_ERROR_MARKER, FMT_PANIC_MARKER, Fields, FieldsIter, FieldsRef, Value, ValueRef,
 };
+
+/// Field value helpers, under the names `tracing::field` gives them, so that
+/// `use tracing::field::{display, debug, Empty}` becomes `use ttlog::field::…`.
+///
+/// `display(v)` and `debug(v)` log a value (or a reference) through `Display` or `Debug`, as
+/// `%v` and `?v` do in the macros; [`Empty`](field::Empty) declares a span field that is
+/// recorded later.
+///
+/// ```
+/// use ttlog_core::field::{debug, display};
+///
+/// let addr = std::net::Ipv4Addr::LOCALHOST;
+/// let _shown = display(addr);
+/// let _listed = debug(vec!["beta", "eu-west"]);
+/// ```
+pub mod field {
+    pub use crate::value::{DebugValue, DisplayValue, Empty, debug, display};
+}
 
 /// Entry points for the fuzz targets in `fuzz/` (built with `--cfg fuzzing` by cargo-fuzz).
 /// Not public API.
@@ -138,7 +155,7 @@ pub mod __fuzz {
 pub mod __macro_support {
     pub use crate::encode::{ArgRef, EncodeFormattedArg, EncodeRawArg, TextWriter};
     pub use crate::producer::emit;
-    pub use crate::span::emit_with_parent;
+    pub use crate::span::{AsParent, emit_with_parent};
     pub use crate::value::ValueRef;
 
     use std::fmt;

@@ -478,6 +478,37 @@ impl Drop for EnteredSpan {
     }
 }
 
+/// What `parent:` accepts in the event and span macros: a span (`&span`), or an
+/// `Option<&Span>` (`None` makes a root).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`parent:` takes a `&Span` or `None`, not `{Self}`",
+    label = "not a span",
+    note = "`tracing`'s `parent: span.id()` has no ttlog equivalent: write `parent: &span`"
+)]
+pub trait AsParent {
+    /// The parent span, if any.
+    fn __as_parent(&self) -> Option<&Span>;
+}
+
+impl AsParent for Span {
+    fn __as_parent(&self) -> Option<&Span> {
+        Some(self)
+    }
+}
+
+impl AsParent for &Span {
+    fn __as_parent(&self) -> Option<&Span> {
+        Some(self)
+    }
+}
+
+impl AsParent for Option<&Span> {
+    fn __as_parent(&self) -> Option<&Span> {
+        *self
+    }
+}
+
 /// Records an event from `cs` inside `parent` rather than the thread's current span (at the
 /// root when `parent` is `None` or disabled), with the thread's current context. What
 /// `info!(parent: &span, …)` and the `tracing` adapter call; costs two reference-count

@@ -487,8 +487,8 @@ impl<T: Value> Value for Option<T> {
 ///
 /// ```
 /// let addr: std::net::Ipv4Addr = "10.0.0.7".parse().unwrap();
-/// let _by_ref = ttlog_core::display(&addr);
-/// let _by_value = ttlog_core::display(addr);
+/// let _by_ref = ttlog_core::field::display(&addr);
+/// let _by_value = ttlog_core::field::display(addr);
 /// ```
 #[derive(Clone, Copy)]
 pub struct DisplayValue<T>(pub T);
@@ -498,7 +498,7 @@ pub struct DisplayValue<T>(pub T);
 ///
 /// ```
 /// let tags = vec!["beta", "eu-west"];
-/// let _shown = ttlog_core::debug(&tags);
+/// let _shown = ttlog_core::field::debug(&tags);
 /// ```
 #[derive(Clone, Copy)]
 pub struct DebugValue<T>(pub T);

@@ -440,7 +440,8 @@ impl Visit for RecordVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.span.record(field.name(), ttlog_core::debug(value));
+        self.span
+            .record(field.name(), ttlog_core::field::debug(value));
     }
 }
 

@@ -14,7 +14,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitStr};
 
 use crate::format_string::{self, ArgSel, FormatString, Piece};
-use crate::parse::{EventInput, Item, Key, Sigil, dotted_name};
+use crate::parse::{EventInput, Item, Key, Sigil, dotted_name, level_path_check};
 
 /// A value the expansion evaluates once, by reference.
 struct Binding {
@@ -54,7 +54,15 @@ fn bind(bindings: &mut Vec<Binding>, expr: TokenStream) -> usize {
     bindings.len() - 1
 }
 
-pub(crate) fn plan(input: EventInput) -> syn::Result<Plan> {
+/// What the values are planned for: an event's `message = value` is its message; a span's is
+/// a field like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum For {
+    Event,
+    Span,
+}
+
+pub(crate) fn plan(input: EventInput, what: For) -> syn::Result<Plan> {
     let mut bindings = Vec::new();
     let mut fields: Vec<Field> = Vec::new();
     let mut message: Option<(LitStr, FormatString)> = None;
@@ -92,12 +100,23 @@ pub(crate) fn plan(input: EventInput) -> syn::Result<Plan> {
         Ok(())
     };
 
+    // `message = value` is the message when no literal message is given (`tracing`'s form).
+    let message_field =
+        what == For::Event && !input.items.iter().any(|i| matches!(i, Item::Message(_)));
     for (index, item) in input.items.into_iter().enumerate() {
         let item = match item {
             Item::Message(lit) if message.is_some() => Item::Bare(Expr::Lit(syn::ExprLit {
                 attrs: Vec::new(),
                 lit: syn::Lit::Str(lit),
             })),
+            Item::Keyed { key, sigil, value } | Item::SigilShorthand { key, sigil, value }
+                if key.name == "message" && message_field && message.is_none() =>
+            {
+                message = Some(message_from_field(&key, sigil, &value, &mut |expr| {
+                    positional.push(bind(&mut bindings, expr));
+                })?);
+                continue;
+            }
             other => other,
         };
         match item {
@@ -138,11 +157,21 @@ pub(crate) fn plan(input: EventInput) -> syn::Result<Plan> {
                     positional.push(bind(&mut bindings, quote!(#expr)));
                     continue;
                 }
-                match dotted_name(&expr) {
+                // `true` alone is a field named "true" in `tracing` (its macros read the
+                // keyword as an identifier); ttlog follows.
+                let name = dotted_name(&expr).or_else(|| match &expr {
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Bool(b),
+                        ..
+                    }) => Some(b.value.to_string()),
+                    _ => None,
+                });
+                match name {
                     Some(name) => {
                         let key = Key {
                             name,
                             span: expr.span(),
+                            computed: None,
                         };
                         let shorthand = matches!(expr, Expr::Path(_));
                         add_field(
@@ -225,6 +254,37 @@ pub(crate) fn plan(input: EventInput) -> syn::Result<Plan> {
     })
 }
 
+/// The message given as a field, `message = value`: a string literal is the message as is
+/// (its braces are not placeholders); any other value is formatted with `{}` (`{:?}` for
+/// `?value`), and `push` receives it as the positional argument.
+fn message_from_field(
+    key: &Key,
+    sigil: Sigil,
+    value: &Expr,
+    push: &mut dyn FnMut(TokenStream),
+) -> syn::Result<(LitStr, FormatString)> {
+    let lit = match (value, sigil) {
+        (
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }),
+            Sigil::Value | Sigil::Display,
+        ) => LitStr::new(
+            &text.value().replace('{', "{{").replace('}', "}}"),
+            text.span(),
+        ),
+        (_, sigil) => {
+            push(quote!(#value));
+            let spec = if sigil == Sigil::Debug { "{:?}" } else { "{}" };
+            LitStr::new(spec, key.span)
+        }
+    };
+    let parsed =
+        format_string::parse(&lit.value()).map_err(|msg| syn::Error::new(lit.span(), msg))?;
+    Ok((lit, parsed))
+}
+
 /// Which `fmt` trait a spec selects, for formatting raw values on the consumer.
 fn consumer_format(spec: &str, debug: bool) -> TokenStream {
     let pattern = LitStr::new(&format!("{{:{spec}}}"), Span::call_site());
@@ -245,7 +305,7 @@ pub(crate) struct CallsiteSpec<'a> {
     pub(crate) target: &'a TokenStream,
     pub(crate) template: &'a LitStr,
     pub(crate) arg_count: usize,
-    pub(crate) field_names: &'a [&'a str],
+    pub(crate) field_names: &'a [TokenStream],
     pub(crate) format_fn: TokenStream,
     /// The close event of a span.
     pub(crate) span_close: bool,
@@ -311,8 +371,17 @@ pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
 }
 
 /// The field names, in encoding order.
-pub(crate) fn field_names(plan: &Plan) -> Vec<&str> {
-    plan.fields.iter().map(|f| f.key.name.as_str()).collect()
+pub(crate) fn field_names(plan: &Plan) -> Vec<TokenStream> {
+    plan.fields
+        .iter()
+        .map(|f| match &f.key.computed {
+            Some(block) => quote!(#block),
+            None => {
+                let name = LitStr::new(&f.key.name, f.key.span);
+                quote!(#name)
+            }
+        })
+        .collect()
 }
 
 /// `body` with each value bound by reference first (evaluated once, in order).
@@ -339,11 +408,13 @@ pub(crate) fn expand_event(
     if !["Trace", "Debug", "Info", "Warn", "Error"].contains(&level_name.as_str()) {
         return Err(syn::Error::new(level.span(), "unknown level"));
     }
-    let target = match &input.target {
+    let target = match &input.prefix.target {
         Some(t) => quote!(#t),
         None => quote!(::core::module_path!()),
     };
-    let plan = plan(input)?;
+    let parent = input.prefix.parent.clone();
+    let check = level_path_check(input.prefix.level_path.as_ref());
+    let plan = plan(input, For::Event)?;
 
     let template = plan
         .message
@@ -422,14 +493,20 @@ pub(crate) fn expand_event(
         }
     }
     encode.extend(encode_fields(&plan));
-    let body = bind_values(
-        &plan,
-        quote! {
-            __tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
+    let parent_arg = parent.as_ref().map(as_parent);
+    let emit = match &parent {
+        None => quote!(__tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
+            #(#encode)*
+        });),
+        Some(_) => quote!(__tt::emit_with_parent(
+            &__TTLOG_CALLSITE,
+            #parent_arg,
+            |__enc: &mut __tt::Encoder<'_>| {
                 #(#encode)*
-            });
-        },
-    );
+            },
+        );),
+    };
+    let body = bind_values(&plan, emit);
 
     let statics = callsite_statics(CallsiteSpec {
         name: "__TTLOG_CALLSITE",
@@ -446,6 +523,7 @@ pub(crate) fn expand_event(
             use #krate::__private as __tt;
             #[allow(unused_imports)]
             use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
+            #check
             #statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
                 && __tt::level_enabled(__tt::LogLevel::#level)
@@ -455,4 +533,44 @@ pub(crate) fn expand_event(
             }
         }
     })
+}
+
+/// `parent:`'s value as an `Option<&Span>`; a type error points at the user's expression.
+pub(crate) fn as_parent(parent: &Expr) -> TokenStream {
+    quote_spanned!(parent.span()=> __tt::AsParent::__as_parent(&(#parent)))
+}
+
+/// `enabled!`: whether an event at `level` (for `target`) would be logged now. Its own
+/// callsite caches the filter's answer, as an event's does.
+pub(crate) fn expand_enabled(
+    krate: TokenStream,
+    level: Ident,
+    level_path: &syn::Path,
+    target: Option<Expr>,
+) -> TokenStream {
+    let check = level_path_check(Some(level_path));
+    let target = match &target {
+        Some(t) => quote!(#t),
+        None => quote!(::core::module_path!()),
+    };
+    let statics = callsite_statics(CallsiteSpec {
+        name: "__TTLOG_CALLSITE",
+        level: &level,
+        target: &target,
+        template: &LitStr::new("", Span::call_site()),
+        arg_count: 0,
+        field_names: &[],
+        format_fn: quote!(::core::option::Option::None),
+        span_close: false,
+    });
+    quote! {
+        {
+            use #krate::__private as __tt;
+            #check
+            #statics
+            __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
+                && __tt::level_enabled(__tt::LogLevel::#level)
+                && __TTLOG_CALLSITE.is_enabled()
+        }
+    }
 }

@@ -20,7 +20,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Token, Type};
 
 use crate::expand::expand_event;
-use crate::parse::{EventInput, Item, Key, Sigil};
+use crate::parse::{EventInput, Item, Key, Prefix, Sigil};
 use crate::span::{SpanInput, expand_span, level_from_name};
 
 /// How `err`/`ret` values are written.
@@ -249,6 +249,7 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             }
             items.push(Item::Keyed {
                 key: Key {
+                    computed: None,
                     name: key,
                     span: ident.span(),
                 },
@@ -265,10 +266,12 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         &krate,
         SpanInput {
             target: target.clone(),
+            parent: None,
             level: level.clone(),
+            level_path: None,
             name: name.clone(),
             fields: EventInput {
-                target: None,
+                prefix: Prefix::default(),
                 items,
             },
         },
@@ -280,6 +283,7 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         if let Some((key, sigil, value)) = field {
             items.push(Item::Keyed {
                 key: Key {
+                    computed: None,
                     name: key.to_owned(),
                     span: Span::call_site(),
                 },
@@ -291,7 +295,10 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             krate.clone(),
             Ident::new(level, Span::call_site()),
             EventInput {
-                target: target.clone(),
+                prefix: Prefix {
+                    target: target.clone(),
+                    ..Prefix::default()
+                },
                 items,
             },
         )

@@ -19,7 +19,8 @@ mod instrument;
 mod parse;
 mod span;
 
-/// `(path) Level; arguments` as produced by the facade's `macro_rules!` wrappers.
+/// `(path) Level; arguments` as produced by the facade's `macro_rules!` wrappers; `_` for
+/// the level means it comes inside, after the prefix (`event!(target: "t", Level::INFO, …)`).
 struct Invocation {
     krate: TokenStream2,
     level: Ident,
@@ -31,6 +32,22 @@ impl Parse for Invocation {
         let content;
         syn::parenthesized!(content in input);
         let krate: TokenStream2 = content.parse()?;
+        if input.peek(Token![_]) {
+            input.parse::<Token![_]>()?;
+            input.parse::<Token![;]>()?;
+            let mut prefix = parse::Prefix::parse(input)?;
+            let (level, path) = parse::parse_level(input)?;
+            prefix.level_path = Some(path);
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+            let input = parse::EventInput::parse_items(input, prefix)?;
+            return Ok(Invocation {
+                krate,
+                level,
+                input,
+            });
+        }
         let level: Ident = input.parse()?;
         input.parse::<Token![;]>()?;
         let input = input.parse()?;
@@ -40,6 +57,56 @@ impl Parse for Invocation {
             input,
         })
     }
+}
+
+/// `(path) Level; [target: …,] Level [, anything]` for `enabled!`.
+struct EnabledInvocation {
+    krate: TokenStream2,
+    target: Option<syn::Expr>,
+    level: Ident,
+    level_path: syn::Path,
+}
+
+impl Parse for EnabledInvocation {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let content;
+        syn::parenthesized!(content in input);
+        let krate: TokenStream2 = content.parse()?;
+        input.parse::<Token![;]>()?;
+        let prefix = parse::Prefix::parse(input)?;
+        for (given, what) in [(&prefix.parent, "parent"), (&prefix.name, "name")] {
+            if let Some(expr) = given {
+                return Err(syn::Error::new_spanned(
+                    expr,
+                    format!("`enabled!` takes `target:` and a level, not `{what}:`"),
+                ));
+            }
+        }
+        let (level, level_path) = parse::parse_level(input)?;
+        // Field names may follow (as in `tracing`); ttlog's filter does not look at them.
+        let _: TokenStream2 = input.parse()?;
+        Ok(EnabledInvocation {
+            krate,
+            target: prefix.target,
+            level,
+            level_path,
+        })
+    }
+}
+
+/// Whether an event at a level (and target) would be logged. Not called directly: use
+/// `ttlog::enabled!`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __enabled(input: TokenStream) -> TokenStream {
+    let invocation = syn::parse_macro_input!(input as EnabledInvocation);
+    expand::expand_enabled(
+        invocation.krate,
+        invocation.level,
+        &invocation.level_path,
+        invocation.target,
+    )
+    .into()
 }
 
 /// Expands one event. Not called directly: use `ttlog::info!` and friends.

@@ -1,14 +1,18 @@
 //! Parsing the arguments of `info!(…)` and friends.
 //!
 //! ```text
-//! [target: <expr>,] item, item, …
+//! [prefix: <expr>, …] item, item, …
+//! prefix := target | parent | name    each at most once, in any order, before the items
 //! item := "message {} literal"        the message (at most one; anywhere)
 //!       | key = [%|?] <expr>          a field (or, after the message, a named argument)
 //!       | %key | ?key                 a field named after the variable
+//!       | { item, … }                 a group of fields (tracing's syntax)
 //!       | <expr>                      after the message: a positional argument; an identifier
 //!                                     (or `a.b`) not needed by the message is a field
 //! key  := ident(.ident)* | "string literal"
 //! ```
+//!
+//! `message = value` without a literal message is the message, as in `tracing`.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -33,10 +37,13 @@ pub(crate) enum Sigil {
 }
 
 /// A field or named argument's key, with the span to report errors at.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Key {
+    /// The name; for a computed key, its expression as text (to tell keys apart).
     pub(crate) name: String,
     pub(crate) span: Span,
+    /// `{ expr } = value`: a name computed by a constant expression (`tracing`'s form).
+    pub(crate) computed: Option<Box<syn::ExprBlock>>,
 }
 
 #[derive(Clone)]
@@ -56,36 +63,98 @@ pub(crate) enum Item {
     Bare(Expr),
 }
 
-#[derive(Clone)]
-pub(crate) struct EventInput {
+/// The `target:`, `parent:` and `name:` given before the items.
+#[derive(Clone, Default)]
+pub(crate) struct Prefix {
     pub(crate) target: Option<Expr>,
-    pub(crate) items: Vec<Item>,
+    /// `&span`, `None` (a root), or an `Option<&Span>`.
+    pub(crate) parent: Option<Expr>,
+    /// Accepted for `tracing` compatibility; ttlog events have no names (see the docs).
+    pub(crate) name: Option<Expr>,
+    /// The level as the user wrote it (`event!(Level::INFO, …)`), referenced by the expansion
+    /// so that the user's `use ttlog::Level` counts as used and the path is checked.
+    pub(crate) level_path: Option<syn::Path>,
 }
 
-impl Parse for EventInput {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut target = None;
-        if input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
+impl Prefix {
+    /// Parses `key: expr,` entries while the input starts with one of the prefix keys.
+    pub(crate) fn parse(input: ParseStream<'_>) -> syn::Result<Prefix> {
+        let mut prefix = Prefix::default();
+        while input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
             let fork = input.fork();
             let ident = Ident::parse_any(&fork)?;
-            if ident == "target" {
-                Ident::parse_any(input)?;
-                input.parse::<Token![:]>()?;
-                target = Some(input.parse::<Expr>()?);
-                if !input.is_empty() {
-                    input.parse::<Token![,]>()?;
-                }
+            let slot = match ident.to_string().as_str() {
+                "target" => &mut prefix.target,
+                "parent" => &mut prefix.parent,
+                "name" => &mut prefix.name,
+                _ => break,
+            };
+            if slot.is_some() {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!("`{ident}:` is given twice"),
+                ));
             }
-        }
-        let mut items = Vec::new();
-        while !input.is_empty() {
-            items.push(parse_item(input)?);
+            Ident::parse_any(input)?;
+            input.parse::<Token![:]>()?;
+            *slot = Some(input.parse::<Expr>()?);
             if input.is_empty() {
                 break;
             }
             input.parse::<Token![,]>()?;
         }
-        Ok(EventInput { target, items })
+        Ok(prefix)
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct EventInput {
+    pub(crate) prefix: Prefix,
+    pub(crate) items: Vec<Item>,
+}
+
+impl EventInput {
+    /// Parses the items that follow `prefix`.
+    pub(crate) fn parse_items(input: ParseStream<'_>, prefix: Prefix) -> syn::Result<Self> {
+        let mut items = Vec::new();
+        parse_items_into(input, &mut items)?;
+        Ok(EventInput { prefix, items })
+    }
+}
+
+/// Whether the input starts with `{ … } =`: a computed key rather than a group of fields.
+fn peek_computed_key(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    let braced = (|| -> syn::Result<()> {
+        let _content;
+        syn::braced!(_content in fork);
+        Ok(())
+    })();
+    braced.is_ok() && fork.peek(Token![=]) && !fork.peek(Token![==])
+}
+
+fn parse_items_into(input: ParseStream<'_>, items: &mut Vec<Item>) -> syn::Result<()> {
+    while !input.is_empty() {
+        if input.peek(syn::token::Brace) && !peek_computed_key(input) {
+            // `{ a = 1, b.c = 2 }`: a group of fields, as `tracing` writes them.
+            let content;
+            syn::braced!(content in input);
+            parse_items_into(&content, items)?;
+        } else {
+            items.push(parse_item(input)?);
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+impl Parse for EventInput {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let prefix = Prefix::parse(input)?;
+        EventInput::parse_items(input, prefix)
     }
 }
 
@@ -101,6 +170,58 @@ fn parse_sigil(input: ParseStream<'_>) -> syn::Result<Sigil> {
     }
 }
 
+/// A field's value after `=`: `[%|?] expr`. `display(x)` and `debug(x)` (the helpers of
+/// `tracing::field`, which `tracing`'s macros bring into scope) are read as `%x` and `?x`.
+fn parse_value(input: ParseStream<'_>) -> syn::Result<(Sigil, Expr)> {
+    let sigil = parse_sigil(input)?;
+    let value: Expr = input.parse()?;
+    if sigil == Sigil::Value
+        && let Expr::Call(call) = &value
+        && call.args.len() == 1
+        && let Expr::Path(func) = &*call.func
+        && func.qself.is_none()
+        && let Some(ident) = func.path.get_ident()
+    {
+        let helper = match ident.to_string().as_str() {
+            "display" => Some(Sigil::Display),
+            "debug" => Some(Sigil::Debug),
+            _ => None,
+        };
+        if let Some(helper) = helper {
+            return Ok((helper, call.args[0].clone()));
+        }
+    }
+    Ok((sigil, value))
+}
+
+/// A level written as a path: `Level::INFO`, `LogLevel::Info`, `tracing::Level::DEBUG`, or
+/// a bare name; the result is the variant name of `LogLevel`.
+pub(crate) fn parse_level(input: ParseStream<'_>) -> syn::Result<(Ident, syn::Path)> {
+    let path: syn::Path = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected a level such as `Level::INFO` or `LogLevel::Info`",
+        )
+    })?;
+    let last = path.segments.last().expect("a path has a segment");
+    let Some(name) = crate::span::level_from_name(&last.ident.to_string()) else {
+        return Err(syn::Error::new_spanned(
+            &path,
+            "unknown level: expected `Level::TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR` \
+             (or `LogLevel::Trace` …); a level must be written as such a path",
+        ));
+    };
+    Ok((Ident::new(name, last.ident.span()), path))
+}
+
+/// A statement that refers to the level path the user wrote (`__tt` in scope).
+pub(crate) fn level_path_check(path: Option<&syn::Path>) -> proc_macro2::TokenStream {
+    match path {
+        Some(path) => quote::quote!(const _: __tt::LogLevel = #path;),
+        None => proc_macro2::TokenStream::new(),
+    }
+}
+
 /// `a.b.c` as a key name, if the tokens ahead are that followed by `=`.
 fn peek_dotted_key(input: ParseStream<'_>) -> Option<Key> {
     let fork = input.fork();
@@ -113,20 +234,35 @@ fn peek_dotted_key(input: ParseStream<'_>) -> Option<Key> {
         name.push('.');
         name.push_str(&next.unraw().to_string());
     }
-    (fork.peek(Token![=]) && !fork.peek(Token![==]) && !fork.peek(Token![=>]))
-        .then_some(Key { name, span })
+    (fork.peek(Token![=]) && !fork.peek(Token![==]) && !fork.peek(Token![=>])).then_some(Key {
+        name,
+        span,
+        computed: None,
+    })
 }
 
 fn parse_item(input: ParseStream<'_>) -> syn::Result<Item> {
+    // `{ CONST_NAME } = value`.
+    if input.peek(syn::token::Brace) {
+        let block: syn::ExprBlock = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let (sigil, value) = parse_value(input)?;
+        let key = Key {
+            name: quote::ToTokens::to_token_stream(&block).to_string(),
+            span: block.block.brace_token.span.join(),
+            computed: Some(Box::new(block)),
+        };
+        return Ok(Item::Keyed { key, sigil, value });
+    }
     // `"key" = value`, or the message.
     if input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         if input.peek(Token![=]) && !input.peek(Token![==]) {
             input.parse::<Token![=]>()?;
-            let sigil = parse_sigil(input)?;
-            let value = input.parse()?;
+            let (sigil, value) = parse_value(input)?;
             return Ok(Item::Keyed {
                 key: Key {
+                    computed: None,
                     name: lit.value(),
                     span: lit.span(),
                 },
@@ -156,6 +292,7 @@ fn parse_item(input: ParseStream<'_>) -> syn::Result<Item> {
             key: Key {
                 name,
                 span: value.span(),
+                computed: None,
             },
             sigil,
             value,
@@ -169,8 +306,7 @@ fn parse_item(input: ParseStream<'_>) -> syn::Result<Item> {
             Ident::parse_any(input)?;
         }
         input.parse::<Token![=]>()?;
-        let sigil = parse_sigil(input)?;
-        let value = input.parse()?;
+        let (sigil, value) = parse_value(input)?;
         return Ok(Item::Keyed { key, sigil, value });
     }
     Ok(Item::Bare(input.parse()?))

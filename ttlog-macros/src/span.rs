@@ -12,14 +12,13 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Token};
 
 use crate::expand::{
-    CallsiteSpec, bind_values, callsite_statics, encode_fields, field_names, plan,
+    CallsiteSpec, For, as_parent, bind_values, callsite_statics, encode_fields, field_names, plan,
 };
-use crate::parse::{EventInput, Item};
+use crate::parse::{EventInput, Item, Key, Prefix, Sigil, level_path_check, parse_level};
 
 /// The level names a span or `#[instrument]` accepts, as written in `LogLevel`.
 pub(crate) const LEVELS: [&str; 5] = ["Trace", "Debug", "Info", "Warn", "Error"];
@@ -34,46 +33,35 @@ pub(crate) fn level_from_name(name: &str) -> Option<&'static str> {
 
 pub(crate) struct SpanInput {
     pub(crate) target: Option<Expr>,
+    /// `parent: &span` or `parent: None`.
+    pub(crate) parent: Option<Expr>,
     pub(crate) level: Ident,
+    /// The level as written, when the invocation gave one (see `Prefix::level_path`).
+    pub(crate) level_path: Option<syn::Path>,
     pub(crate) name: LitStr,
     pub(crate) fields: EventInput,
 }
 
-/// Parses `[target: expr,] [Level,] "name", fields…` where the level is given when `level`
-/// is `None` (the `span!` form) and fixed otherwise (`info_span!`).
+/// Parses `[target: expr,] [parent: expr,] [Level,] "name", fields…` where the level is given
+/// when `level` is `None` (the `span!` form) and fixed otherwise (`info_span!`).
 pub(crate) fn parse_span_input(
     input: ParseStream<'_>,
     level: Option<Ident>,
 ) -> syn::Result<SpanInput> {
-    let mut target = None;
-    if input.peek(Ident::peek_any) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
-        let fork = input.fork();
-        if Ident::parse_any(&fork)? == "target" {
-            Ident::parse_any(input)?;
-            input.parse::<Token![:]>()?;
-            target = Some(input.parse::<Expr>()?);
-            input.parse::<Token![,]>()?;
-        }
+    let prefix = Prefix::parse(input)?;
+    if let Some(name) = &prefix.name {
+        return Err(syn::Error::new_spanned(
+            name,
+            "a span's name is its string literal: `span!(Level::INFO, \"checkout\")`",
+        ));
     }
-    let level = match level {
-        Some(level) => level,
-        None if input.peek(LitStr) => Ident::new("Info", Span::call_site()),
+    let (level, level_path) = match level {
+        Some(level) => (level, None),
+        None if input.peek(LitStr) => (Ident::new("Info", Span::call_site()), None),
         None => {
-            let path: syn::Path = input.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    "expected a level such as `LogLevel::Info`, then the span name",
-                )
-            })?;
-            let last = path.segments.last().expect("a path has a segment");
-            let Some(name) = level_from_name(&last.ident.to_string()) else {
-                return Err(syn::Error::new_spanned(
-                    &path,
-                    "unknown level: expected `LogLevel::Trace`, `Debug`, `Info`, `Warn` or `Error`",
-                ));
-            };
+            let (level, path) = parse_level(input)?;
             input.parse::<Token![,]>()?;
-            Ident::new(name, last.ident.span())
+            (level, Some(path))
         }
     };
     if !input.peek(LitStr) {
@@ -89,27 +77,75 @@ pub(crate) fn parse_span_input(
     if !input.is_empty() {
         input.parse::<Token![,]>()?;
     }
-    let fields: EventInput = input.parse()?;
-    if let Some(target) = fields.target.as_ref() {
-        return Err(syn::Error::new_spanned(
-            target,
-            "`target:` goes first: `span!(target: \"db\", LogLevel::Info, \"query\")`",
-        ));
-    }
-    for item in &fields.items {
-        if let Item::Message(lit) = item {
-            return Err(syn::Error::new(
-                lit.span(),
-                "a span has one name; give other values a field name: `key = \"value\"`",
-            ));
-        }
-    }
+    let mut fields = EventInput::parse_items(input, Prefix::default())?;
+    message_as_field(&mut fields.items)?;
     Ok(SpanInput {
-        target,
+        target: prefix.target,
+        parent: prefix.parent,
         level,
+        level_path,
         name,
         fields,
     })
+}
+
+/// A span has no message, but `tracing` accepts one after its fields (`span!(Level::INFO,
+/// "load", path, "loading {}", path)`) and records it as the field `message`; so does ttlog.
+/// The message and everything after it are its format arguments.
+fn message_as_field(items: &mut Vec<Item>) -> syn::Result<()> {
+    let Some(at) = items.iter().position(|i| matches!(i, Item::Message(_))) else {
+        return Ok(());
+    };
+    let mut rest = items.split_off(at).into_iter();
+    let Some(Item::Message(lit)) = rest.next() else {
+        unreachable!("found above")
+    };
+    let mut args = Vec::new();
+    for item in rest {
+        args.push(match item {
+            Item::Bare(expr) => quote!(#expr),
+            Item::Keyed {
+                key,
+                sigil: Sigil::Value,
+                value,
+            } => {
+                let name = Ident::new(&key.name, key.span);
+                quote!(#name = #value)
+            }
+            Item::Message(other) => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "a span takes one message, after its fields",
+                ));
+            }
+            Item::Keyed { key, .. } | Item::SigilShorthand { key, .. } => {
+                return Err(syn::Error::new(
+                    key.span,
+                    "fields go before a span's message; after it come its format arguments",
+                ));
+            }
+        });
+    }
+    let key = Key {
+        computed: None,
+        name: "message".to_owned(),
+        span: lit.span(),
+    };
+    if let Some(Item::Keyed { key: first, .. }) = items
+        .iter()
+        .find(|i| matches!(i, Item::Keyed { key, .. } if key.name == "message"))
+    {
+        return Err(syn::Error::new(
+            first.span,
+            "a span takes `message = …` or a message string after its fields, not both",
+        ));
+    }
+    items.push(Item::Keyed {
+        key,
+        sigil: Sigil::Display,
+        value: syn::parse_quote_spanned!(lit.span()=> ::core::format_args!(#lit #(, #args)*)),
+    });
+    Ok(())
 }
 
 /// `(path) [Level]; arguments` from the facade's wrappers; `_` means "level given inside".
@@ -139,7 +175,9 @@ impl Parse for SpanInvocation {
 pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<TokenStream> {
     let SpanInput {
         target,
+        parent,
         level,
+        level_path,
         name,
         fields,
     } = input;
@@ -147,14 +185,22 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
         Some(t) => quote!(#t),
         None => quote!(::core::module_path!()),
     };
-    let plan = plan(fields)?;
+    let plan = plan(fields, For::Span)?;
     let names = field_names(&plan);
     let encode = encode_fields(&plan);
+    let check = level_path_check(level_path.as_ref());
     let closed = LitStr::new(&format!("{} closed", name.value()), name.span());
+    let (new_span, parent_arg) = match &parent {
+        None => (quote!(__tt::Span::new), quote!()),
+        Some(parent) => (quote!(__tt::Span::new_with_parent), {
+            let parent = as_parent(parent);
+            quote!(#parent,)
+        }),
+    };
     let create = bind_values(
         &plan,
         quote! {
-            __tt::Span::new(&__TTLOG_SPAN, &__TTLOG_CLOSE, |__enc: &mut __tt::Encoder<'_>| {
+            #new_span(#parent_arg &__TTLOG_SPAN, &__TTLOG_CLOSE, |__enc: &mut __tt::Encoder<'_>| {
                 #(#encode)*
             })
         },
@@ -175,7 +221,7 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
         target: &target,
         template: &closed,
         arg_count: 0,
-        field_names: &["duration_ns"],
+        field_names: &[quote!("duration_ns")],
         format_fn: quote!(::core::option::Option::None),
         span_close: true,
     });
@@ -184,6 +230,7 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
             use #krate::__private as __tt;
             #[allow(unused_imports)]
             use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
+            #check
             #span_statics
             #close_statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)

@@ -1,0 +1,3 @@
+fn main() {
+    ttlog::event!(ttlog::Level::VERBOSE, "cache warmed");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    ttlog::info!(target: "billing", target: "payments", "invoice sent");
+}

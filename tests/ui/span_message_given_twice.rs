@@ -1,0 +1,3 @@
+fn main() {
+    let _span = ttlog::info_span!("checkout", message = "paying", "charging card");
+}

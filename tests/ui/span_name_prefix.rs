@@ -1,0 +1,3 @@
+fn main() {
+    let _span = ttlog::info_span!(name: "checkout", "checkout");
+}

@@ -1,3 +1,0 @@
-fn main() {
-    let _span = ttlog::info_span!("checkout", "payment");
-}
