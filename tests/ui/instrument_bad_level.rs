@@ -1,5 +1,7 @@
 #[ttlog::instrument(level = "loud")]
-fn handle_request(id: u64) {}
+fn handle_request(id: u64) -> u64 {
+    id + 1
+}
 
 fn main() {
     handle_request(1);

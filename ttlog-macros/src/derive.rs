@@ -151,11 +151,21 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
-    let mut writes = Vec::new();
+    // Validate every field first, reporting all bad attributes at once; then generate.
+    let mut errors = None;
+    let mut plans = Vec::new();
     for field in fields {
-        let Some(plan) = field_plan(field)? else {
-            continue;
-        };
+        match field_plan(field) {
+            Ok(Some(plan)) => plans.push((field, plan)),
+            Ok(None) => {}
+            Err(err) => crate::push_error(&mut errors, err),
+        }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
+    let mut writes = Vec::new();
+    for (field, plan) in plans {
         let ident = field.ident.as_ref().expect("named field");
         let name = LitStr::new(&plan.name, ident.span());
         let span = field.ty.span();

@@ -103,111 +103,128 @@ pub(crate) fn plan(input: EventInput, what: For) -> syn::Result<Plan> {
     // `message = value` is the message when no literal message is given (`tracing`'s form).
     let message_field =
         what == For::Event && !input.items.iter().any(|i| matches!(i, Item::Message(_)));
+    // Each item is checked on its own: every mistake is reported, not only the first.
+    let mut errors: Option<syn::Error> = None;
     for (index, item) in input.items.into_iter().enumerate() {
-        let item = match item {
-            Item::Message(lit) if message.is_some() => Item::Bare(Expr::Lit(syn::ExprLit {
-                attrs: Vec::new(),
-                lit: syn::Lit::Str(lit),
-            })),
-            Item::Keyed { key, sigil, value } | Item::SigilShorthand { key, sigil, value }
-                if key.name == "message" && message_field && message.is_none() =>
-            {
-                message = Some(message_from_field(&key, sigil, &value, &mut |expr| {
-                    positional.push(bind(&mut bindings, expr));
-                })?);
-                continue;
-            }
-            other => other,
-        };
-        match item {
-            Item::Message(lit) => {
-                let parsed = format_string::parse(&lit.value())
-                    .map_err(|msg| syn::Error::new(lit.span(), msg))?;
-                message = Some((lit, parsed));
-            }
-            Item::Keyed { key, sigil, value } => {
-                let used = message
-                    .as_ref()
-                    .is_some_and(|(_, f)| f.uses_name(&key.name));
-                if used {
-                    if sigil != Sigil::Value {
-                        return Err(syn::Error::new(
-                            key.span,
-                            "a named message argument takes no `%` or `?`: the placeholder's spec says how to format it",
-                        ));
+        // A message that cannot be read leaves its arguments unreadable: stop there rather
+        // than report each of them as a stray value.
+        let is_message = matches!(item, Item::Message(_)) && message.is_none();
+        let item_plan = || -> syn::Result<()> {
+            let item = match item {
+                Item::Message(lit) if message.is_some() => Item::Bare(Expr::Lit(syn::ExprLit {
+                    attrs: Vec::new(),
+                    lit: syn::Lit::Str(lit),
+                })),
+                Item::Keyed { key, sigil, value } | Item::SigilShorthand { key, sigil, value }
+                    if key.name == "message" && message_field && message.is_none() =>
+                {
+                    message = Some(message_from_field(&key, sigil, &value, &mut |expr| {
+                        positional.push(bind(&mut bindings, expr));
+                    })?);
+                    return Ok(());
+                }
+                other => other,
+            };
+            match item {
+                Item::Message(lit) => {
+                    let parsed = format_string::parse(&lit.value())
+                        .map_err(|msg| syn::Error::new(lit.span(), msg))?;
+                    message = Some((lit, parsed));
+                }
+                Item::Keyed { key, sigil, value } => {
+                    let used = message
+                        .as_ref()
+                        .is_some_and(|(_, f)| f.uses_name(&key.name));
+                    if used {
+                        if sigil != Sigil::Value {
+                            return Err(syn::Error::new(
+                                key.span,
+                                "a named message argument takes no `%` or `?`: the placeholder's spec says how to format it",
+                            ));
+                        }
+                        if named.contains_key(&key.name) {
+                            return Err(syn::Error::new(
+                                key.span,
+                                format!("duplicate argument `{}`", key.name),
+                            ));
+                        }
+                        let b = bind(&mut bindings, quote!(#value));
+                        named.insert(key.name, b);
+                    } else {
+                        add_field(&mut fields, &mut bindings, key, sigil, &value, false)?;
                     }
-                    if named.contains_key(&key.name) {
-                        return Err(syn::Error::new(
-                            key.span,
-                            format!("duplicate argument `{}`", key.name),
-                        ));
-                    }
-                    let b = bind(&mut bindings, quote!(#value));
-                    named.insert(key.name, b);
-                } else {
+                }
+                Item::SigilShorthand { key, sigil, value } => {
                     add_field(&mut fields, &mut bindings, key, sigil, &value, false)?;
                 }
-            }
-            Item::SigilShorthand { key, sigil, value } => {
-                add_field(&mut fields, &mut bindings, key, sigil, &value, false)?;
-            }
-            Item::Bare(expr) => {
-                let wanted = message.as_ref().map_or(0, |(_, f)| f.positional_count());
-                if message.is_some() && positional.len() < wanted {
-                    positional.push(bind(&mut bindings, quote!(#expr)));
-                    continue;
-                }
-                // `true` alone is a field named "true" in `tracing` (its macros read the
-                // keyword as an identifier); ttlog follows.
-                let name = dotted_name(&expr).or_else(|| match &expr {
-                    Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Bool(b),
-                        ..
-                    }) => Some(b.value.to_string()),
-                    _ => None,
-                });
-                match name {
-                    Some(name) => {
-                        let key = Key {
-                            name,
-                            span: expr.span(),
-                            computed: None,
-                        };
-                        let shorthand = matches!(expr, Expr::Path(_));
-                        add_field(
-                            &mut fields,
-                            &mut bindings,
-                            key,
-                            Sigil::Value,
-                            &expr,
-                            shorthand,
-                        )?;
+                Item::Bare(expr) => {
+                    let wanted = message.as_ref().map_or(0, |(_, f)| f.positional_count());
+                    if message.is_some() && positional.len() < wanted {
+                        positional.push(bind(&mut bindings, quote!(#expr)));
+                        return Ok(());
                     }
-                    None if message.is_none() && index == 0 => {
-                        return Err(syn::Error::new_spanned(
-                            &expr,
-                            "the message must be a string literal, e.g. `info!(\"user {} logged in\", id)`; \
-                             to log a computed string, make it a field: `text = %value`",
-                        ));
-                    }
-                    None if message.is_some() => {
-                        return Err(syn::Error::new_spanned(
-                            &expr,
-                            format!(
-                                "argument never used: the message has {wanted} positional placeholder(s); \
-                                 to log this value as a field, name it: `name = value`"
-                            ),
-                        ));
-                    }
-                    None => {
-                        return Err(syn::Error::new_spanned(
-                            &expr,
-                            "missing field name: write `name = value` (or use a plain variable, whose name becomes the key)",
-                        ));
+                    // `true` alone is a field named "true" in `tracing` (its macros read the
+                    // keyword as an identifier); ttlog follows.
+                    let name = dotted_name(&expr).or_else(|| match &expr {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Bool(b),
+                            ..
+                        }) => Some(b.value.to_string()),
+                        _ => None,
+                    });
+                    match name {
+                        Some(name) => {
+                            let key = Key {
+                                name,
+                                span: expr.span(),
+                                computed: None,
+                            };
+                            let shorthand = matches!(expr, Expr::Path(_));
+                            add_field(
+                                &mut fields,
+                                &mut bindings,
+                                key,
+                                Sigil::Value,
+                                &expr,
+                                shorthand,
+                            )?;
+                        }
+                        None if message.is_none() && index == 0 => {
+                            return Err(syn::Error::new_spanned(
+                                &expr,
+                                "the message must be a string literal, e.g. `info!(\"user {} logged in\", id)`; \
+                                 to log a computed string, make it a field: `text = %value`",
+                            ));
+                        }
+                        None if message.is_some() => {
+                            return Err(syn::Error::new_spanned(
+                                &expr,
+                                format!(
+                                    "argument never used: the message has {wanted} positional placeholder(s); \
+                                     to log this value as a field, name it: `name = value`"
+                                ),
+                            ));
+                        }
+                        None => {
+                            return Err(syn::Error::new_spanned(
+                                &expr,
+                                "missing field name: write `name = value` (or use a plain variable, whose name becomes the key)",
+                            ));
+                        }
                     }
                 }
+            }
+            Ok(())
+        };
+        if let Err(err) = item_plan() {
+            crate::push_error(&mut errors, err);
+            if is_message {
+                break;
             }
         }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
     }
 
     let mut args = Vec::new();

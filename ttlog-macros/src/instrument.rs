@@ -21,6 +21,7 @@ use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Token, Type};
 
 use crate::expand::expand_event;
 use crate::parse::{EventInput, Item, Key, Prefix, Sigil};
+use crate::push_error;
 use crate::span::{SpanInput, expand_span, level_from_name};
 
 /// How `err`/`ret` values are written.
@@ -60,91 +61,34 @@ fn parse_style(input: ParseStream<'_>, default: Style) -> syn::Result<Style> {
     }
 }
 
+/// Skips the rest of a malformed option, up to the next top-level comma.
+fn skip_option(input: ParseStream<'_>) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        let _ = input.parse::<proc_macro2::TokenTree>();
+    }
+}
+
 impl Parse for Options {
+    /// Parses every option; an unknown, repeated or malformed option is reported and the
+    /// others are still read, so that all mistakes show at once.
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut options = Options::default();
+        let mut errors = None;
         let mut seen: Vec<String> = Vec::new();
         while !input.is_empty() {
             let key = Ident::parse_any(input)?;
             let name = key.to_string();
             if seen.contains(&name) {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("`{name}` is given twice"),
-                ));
-            }
-            seen.push(name.clone());
-            match name.as_str() {
-                "name" => {
-                    input.parse::<Token![=]>()?;
-                    options.name = Some(input.parse()?);
-                }
-                "target" => {
-                    input.parse::<Token![=]>()?;
-                    options.target = Some(input.parse()?);
-                }
-                "level" => {
-                    input.parse::<Token![=]>()?;
-                    let (text, span) = if input.peek(LitStr) {
-                        let lit: LitStr = input.parse()?;
-                        (lit.value(), lit.span())
-                    } else {
-                        let path: syn::Path = input.parse()?;
-                        let last = path.segments.last().expect("a path has a segment");
-                        (last.ident.to_string(), path.span())
-                    };
-                    let Some(level) = level_from_name(&text) else {
-                        return Err(syn::Error::new(
-                            span,
-                            format!(
-                                "unknown level `{text}`: expected \"trace\", \"debug\", \"info\", \"warn\" or \"error\""
-                            ),
-                        ));
-                    };
-                    options.level = Some(Ident::new(level, span));
-                }
-                "skip" => {
-                    let content;
-                    syn::parenthesized!(content in input);
-                    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
-                        &content,
-                        Ident::parse_any,
-                    )?;
-                    options.skip.extend(names);
-                }
-                "skip_all" => options.skip_all = true,
-                "fields" => {
-                    let content;
-                    syn::parenthesized!(content in input);
-                    let fields: EventInput = content.parse()?;
-                    for item in &fields.items {
-                        if let Item::Message(lit) = item {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                "`fields(..)` takes `key = value` pairs, not a message",
-                            ));
-                        }
-                    }
-                    options.fields = Some(fields);
-                }
-                "err" => options.err = Some(parse_style(input, Style::Display)?),
-                "ret" => options.ret = Some(parse_style(input, Style::Debug)?),
-                "crate" => {
-                    input.parse::<Token![=]>()?;
-                    options.krate = Some(if input.peek(LitStr) {
-                        input.parse::<LitStr>()?.parse()?
-                    } else {
-                        input.parse()?
-                    });
-                }
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!(
-                            "unknown `#[instrument]` option `{name}`: expected `name`, `level`, `target`, \
-                             `skip(..)`, `skip_all`, `fields(..)`, `err`, `ret` or `crate`"
-                        ),
-                    ));
+                push_error(
+                    &mut errors,
+                    syn::Error::new(key.span(), format!("`{name}` is given twice")),
+                );
+                skip_option(input);
+            } else {
+                seen.push(name.clone());
+                if let Err(err) = options.parse_option(&key, input) {
+                    push_error(&mut errors, err);
+                    skip_option(input);
                 }
             }
             if input.is_empty() {
@@ -152,7 +96,91 @@ impl Parse for Options {
             }
             input.parse::<Token![,]>()?;
         }
-        Ok(options)
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(options),
+        }
+    }
+}
+
+impl Options {
+    fn parse_option(&mut self, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+        let options = self;
+        let name = key.to_string();
+        match name.as_str() {
+            "name" => {
+                input.parse::<Token![=]>()?;
+                options.name = Some(input.parse()?);
+            }
+            "target" => {
+                input.parse::<Token![=]>()?;
+                options.target = Some(input.parse()?);
+            }
+            "level" => {
+                input.parse::<Token![=]>()?;
+                let (text, span) = if input.peek(LitStr) {
+                    let lit: LitStr = input.parse()?;
+                    (lit.value(), lit.span())
+                } else {
+                    let path: syn::Path = input.parse()?;
+                    let last = path.segments.last().expect("a path has a segment");
+                    (last.ident.to_string(), path.span())
+                };
+                let Some(level) = level_from_name(&text) else {
+                    return Err(syn::Error::new(
+                        span,
+                        format!(
+                            "unknown level `{text}`: expected \"trace\", \"debug\", \"info\", \"warn\" or \"error\""
+                        ),
+                    ));
+                };
+                options.level = Some(Ident::new(level, span));
+            }
+            "skip" => {
+                let content;
+                syn::parenthesized!(content in input);
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
+                    &content,
+                    Ident::parse_any,
+                )?;
+                options.skip.extend(names);
+            }
+            "skip_all" => options.skip_all = true,
+            "fields" => {
+                let content;
+                syn::parenthesized!(content in input);
+                let fields: EventInput = content.parse()?;
+                for item in &fields.items {
+                    if let Item::Message(lit) = item {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            "`fields(..)` takes `key = value` pairs, not a message",
+                        ));
+                    }
+                }
+                options.fields = Some(fields);
+            }
+            "err" => options.err = Some(parse_style(input, Style::Display)?),
+            "ret" => options.ret = Some(parse_style(input, Style::Debug)?),
+            "crate" => {
+                input.parse::<Token![=]>()?;
+                options.krate = Some(if input.peek(LitStr) {
+                    input.parse::<LitStr>()?.parse()?
+                } else {
+                    input.parse()?
+                });
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown `#[instrument]` option `{name}`: expected `name`, `level`, `target`, \
+                         `skip(..)`, `skip_all`, `fields(..)`, `err`, `ret` or `crate`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -193,6 +221,40 @@ fn is_simple(ty: &Type) -> bool {
     }
 }
 
+/// What a function returns, for where the span goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Anything else: the body runs inside the span.
+    Plain,
+    /// `-> impl Future<…>`: the returned future is polled inside the span.
+    ImplFuture,
+    /// `-> Pin<Box<dyn Future<…> + …>>`, as `async-trait` writes methods: the same, boxed.
+    BoxedFuture,
+}
+
+impl Shape {
+    fn of(item: &ItemFn) -> Shape {
+        if item.sig.asyncness.is_some() {
+            return Shape::Plain;
+        }
+        let ReturnType::Type(_, ty) = &item.sig.output else {
+            return Shape::Plain;
+        };
+        let mentions_future =
+            |ty: &Type| quote!(#ty).into_iter().any(|t| t.to_string() == "Future");
+        match &**ty {
+            Type::ImplTrait(_) if mentions_future(ty) => Shape::ImplFuture,
+            Type::Path(path)
+                if path.path.segments.last().is_some_and(|s| s.ident == "Pin")
+                    && mentions_future(ty) =>
+            {
+                Shape::BoxedFuture
+            }
+            _ => Shape::Plain,
+        }
+    }
+}
+
 fn contains_impl_trait(ty: &Type) -> bool {
     quote!(#ty).into_iter().any(|t| t.to_string() == "impl")
 }
@@ -222,13 +284,25 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
             args.push((pat.ident.clone(), &typed.ty));
         }
     }
+    let mut errors = None;
+    let has_receiver = sig.receiver().is_some();
     for skipped in &options.skip {
-        if !args.iter().any(|(ident, _)| ident == skipped) {
-            return Err(syn::Error::new(
-                skipped.span(),
-                format!("`skip`: the function has no argument `{skipped}`"),
-            ));
+        // `self` is never recorded; `skip(self)` is accepted as `tracing` accepts it.
+        if skipped == "self" && has_receiver {
+            continue;
         }
+        if !args.iter().any(|(ident, _)| ident == skipped) {
+            push_error(
+                &mut errors,
+                syn::Error::new(
+                    skipped.span(),
+                    format!("`skip`: the function has no argument `{skipped}`"),
+                ),
+            );
+        }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
     }
     let mut items: Vec<Item> = Vec::new();
     let explicit: Vec<String> = options
@@ -362,7 +436,35 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         ReturnType::Type(..) => None,
         ReturnType::Default => Some(quote!(())),
     };
-    let body = if sig.asyncness.is_some() {
+    let shape = Shape::of(&item);
+    let body = if matches!(shape, Shape::ImplFuture | Shape::BoxedFuture) {
+        // The function builds a future (by hand, or through `async-trait`): its synchronous
+        // part runs inside the span, and the future it returns is polled inside it.
+        let future = quote_spanned! {block.span()=>
+            #krate::__private::Instrument::in_span(
+                async move {
+                    #started
+                    let #result = __ttlog_future.await;
+                    #outcome
+                    #result
+                },
+                __ttlog_span,
+            )
+        };
+        let future = if shape == Shape::BoxedFuture {
+            quote!(::std::boxed::Box::pin(#future))
+        } else {
+            future
+        };
+        quote_spanned! {block.span()=>
+            let __ttlog_span = #span;
+            let __ttlog_future = {
+                let __ttlog_entered = __ttlog_span.enter();
+                #block
+            };
+            #future
+        }
+    } else if sig.asyncness.is_some() {
         // Pins the block's return type to the declared one, so `?` inside infers its error
         // type as it does in the function itself.
         let pin_type = ret_ty.as_ref().map(|ty| {

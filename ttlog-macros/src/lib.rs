@@ -2,15 +2,34 @@
 //! (`ttlog::info!` and friends), which passes its own path in so that renamed dependencies
 //! work; the output refers only to `ttlog::__private`.
 //!
-//! The stages are separate modules: `parse` (the macro's arguments), `format_string` (the
-//! message, at compile time) and `expand` (code generation). Errors point at the user's
-//! tokens and say what to write instead; after an error the macro emits nothing else, so one
-//! mistake does not cascade into type errors.
+//! Each macro runs in three stages:
+//!
+//! 1. parse: the arguments into a syntax tree of the macro's own (`parse.rs` for events and
+//!    the fields of spans; `span.rs`, `instrument.rs` and `derive.rs` for theirs), rejecting
+//!    only what cannot be read;
+//! 2. validate: the tree into a plan, where every rule is checked (duplicate fields, unused
+//!    arguments, the message's placeholders in `format_string.rs`, `skip` names that are not
+//!    arguments) and every violation is collected, so that all mistakes show at once
+//!    (`expand::plan`, `instrument::expand`'s checks, `derive::field_plan`);
+//! 3. expand: code generation from a valid plan only.
+//!
+//! Errors point at the user's tokens and say what to write instead. An event or span with an
+//! error expands to the errors alone (so one mistake does not cascade into type errors);
+//! `#[instrument]` emits the function unchanged beside its errors, so that its callers still
+//! compile and the errors are the only ones.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, Token};
+
+/// Adds `err` to the errors collected so far.
+pub(crate) fn push_error(errors: &mut Option<syn::Error>, err: syn::Error) {
+    match errors {
+        Some(first) => first.combine(err),
+        None => *errors = Some(err),
+    }
+}
 
 mod derive;
 mod expand;
@@ -133,24 +152,34 @@ pub fn __span(input: TokenStream) -> TokenStream {
 
 /// Runs the function inside a span named after it, with its simple arguments as fields.
 /// See the `ttlog` crate's documentation of `instrument` for the options.
+///
+/// On a mistake in the options, the function is emitted unchanged beside the errors, so that
+/// the errors are the only ones (its callers still compile).
 #[proc_macro_attribute]
 pub fn instrument(args: TokenStream, item: TokenStream) -> TokenStream {
-    let options = syn::parse_macro_input!(args as instrument::Options);
-    let item = match syn::parse::<syn::ItemFn>(item.clone()) {
-        Ok(item) => item,
-        Err(_) => {
-            let tokens = TokenStream2::from(item);
-            return syn::Error::new_spanned(
-                tokens,
+    let original = TokenStream2::from(item.clone());
+    let options = syn::parse::<instrument::Options>(args);
+    let function = syn::parse::<syn::ItemFn>(item);
+    let result = match (options, function) {
+        (Ok(options), Ok(function)) => instrument::expand(options, function),
+        (options, Ok(_)) => Err(options.err().expect("the options failed")),
+        (options, Err(_)) => {
+            let mut err = syn::Error::new_spanned(
+                &original,
                 "`#[instrument]` goes on a function (or a method in an `impl` block)",
-            )
-            .into_compile_error()
-            .into();
+            );
+            if let Err(more) = options {
+                err.combine(more);
+            }
+            Err(err)
         }
     };
-    match instrument::expand(options, item) {
+    match result {
         Ok(tokens) => tokens.into(),
-        Err(err) => err.into_compile_error().into(),
+        Err(err) => {
+            let err = err.into_compile_error();
+            quote::quote!(#original #err).into()
+        }
     }
 }
 
