@@ -26,6 +26,36 @@ fn events(n: u64) {
 }
 
 #[inline(never)]
+fn tracing_events(n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        tracing::info!(user_id, path, latency_ms, "request handled");
+    }
+}
+
+#[inline(never)]
+fn log_events(n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        log::info!(user_id, path, latency_ms; "request handled");
+    }
+}
+
+#[inline(never)]
+fn slog_events(logger: &slog::Logger, n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        slog::info!(logger, "request handled"; "user_id" => user_id, "path" => path, "latency_ms" => latency_ms);
+    }
+}
+
+#[inline(never)]
 fn enter_exit(span: &ttlog::Span, n: u64) {
     for _ in 0..n {
         drop(black_box(span.enter()));
@@ -58,6 +88,30 @@ fn main() {
             events(n);
         }
         Ok("enter_exit") => enter_exit(&span, n),
+        Ok("tracing") => {
+            use tracing_subscriber::prelude::*;
+            use ttlog_integrations::tracing_compat::{TtlogFilter, TtlogTracingLayer};
+            let subscriber = tracing_subscriber::registry()
+                .with(TtlogTracingLayer::new().with_filter(TtlogFilter::new()));
+            tracing::subscriber::with_default(subscriber, || {
+                tracing_events(1);
+                tracing_events(n);
+            });
+        }
+        Ok("log") => {
+            ttlog_integrations::log_compat::install().expect("the only logger");
+            log_events(1);
+            log_events(n);
+        }
+        Ok("slog") => {
+            use slog::Drain;
+            let logger = slog::Logger::root(
+                ttlog_integrations::slog_compat::TtlogDrain::new().fuse(),
+                slog::o!(),
+            );
+            slog_events(&logger, 1);
+            slog_events(&logger, n);
+        }
         _ => events(n),
     }
     logger.flush();

@@ -345,26 +345,72 @@ impl<'a> Encoder<'a> {
     /// Writes a group of named values (see [`Fields`](crate::Fields)). With `flat`, the group
     /// stands for the field that holds it: sinks list its values in the field's place.
     pub fn fields(&mut self, flat: bool, build: impl FnOnce(&mut FieldsWriter<'_, 'a>)) {
-        const GROUP_HEADER: usize = 8;
+        let mut group = self.open_fields(flat);
+        build(&mut self.fields_writer(&mut group));
+        self.close_fields(group);
+    }
+
+    /// Starts a group of named values that is written field by field, for adapters whose
+    /// values arrive one call at a time (a `tracing` visitor): [`Encoder::fields`] split in
+    /// three. Between this and [`close_fields`](Encoder::close_fields), write only through
+    /// [`fields_writer`](Encoder::fields_writer); anything else written in between drops the
+    /// group and what follows (the record is marked truncated).
+    #[doc(hidden)]
+    pub fn open_fields(&mut self, flat: bool) -> OpenFields {
         if self.overflow || self.count == u16::MAX || !self.reserve(GROUP_HEADER) {
             self.overflow = true;
-            return;
+            return OpenFields {
+                start: self.pos,
+                outer_count: self.count,
+                count: 0,
+                open: false,
+            };
         }
         let start = self.pos;
-        let outer_count = self.count;
         let flags = if flat { FIELDS_FLAT } else { 0 };
         // SAFETY: reserved above.
         unsafe { self.put_reserved(&[TAG_FIELDS, flags, 0, 0, 0, 0, 0, 0]) };
-        let mut count = 0u16;
-        build(&mut FieldsWriter {
+        OpenFields {
+            start,
+            outer_count: self.count,
+            count: 0,
+            open: true,
+        }
+    }
+
+    /// Writes fields into a group opened by [`open_fields`](Encoder::open_fields).
+    #[doc(hidden)]
+    pub fn fields_writer<'w>(&'w mut self, group: &'w mut OpenFields) -> FieldsWriter<'w, 'a> {
+        if !group.open {
+            // Nothing may land in a group that was never started.
+            self.overflow = true;
+        }
+        FieldsWriter {
             enc: self,
             prefix: None,
-            count: &mut count,
-        });
-        let len = (self.pos - start - GROUP_HEADER) as u32;
-        self.patch(start + 2, &count.to_le_bytes());
-        self.patch(start + 4, &len.to_le_bytes());
-        self.count = outer_count + 1;
+            count: &mut group.count,
+        }
+    }
+
+    /// Ends a group opened by [`open_fields`](Encoder::open_fields): patches its count and
+    /// length into its header.
+    #[doc(hidden)]
+    pub fn close_fields(&mut self, group: OpenFields) {
+        if !group.open {
+            return;
+        }
+        if self.count != group.outer_count {
+            // Something other than the group's writer wrote a value inside the group: its
+            // header would not describe its body. Drop the group and what follows.
+            self.pos = group.start;
+            self.count = group.outer_count;
+            self.overflow = true;
+            return;
+        }
+        let len = (self.pos - group.start - GROUP_HEADER) as u32;
+        self.patch(group.start + 2, &group.count.to_le_bytes());
+        self.patch(group.start + 4, &len.to_le_bytes());
+        self.count = group.outer_count + 1;
     }
 
     /// Overwrites bytes already written.
@@ -523,6 +569,21 @@ impl fmt::Write for TextWriter<'_, '_> {
         }
         Err(fmt::Error)
     }
+}
+
+/// The header of a group of fields: tag, flags, count (u16), body length (u32).
+const GROUP_HEADER: usize = 8;
+
+/// A group of fields being written; see [`Encoder::open_fields`].
+#[doc(hidden)]
+#[derive(Debug)]
+#[must_use = "a group must be closed with `Encoder::close_fields`"]
+pub struct OpenFields {
+    start: usize,
+    outer_count: u16,
+    count: u16,
+    /// False when there was no room for the header (the encoder overflowed).
+    open: bool,
 }
 
 /// Writes the named values of a [`Fields`](crate::Fields) group; see
@@ -802,6 +863,55 @@ mod tests {
                 ValueRef::None,
             ]
         );
+    }
+
+    #[test]
+    fn a_group_written_field_by_field_equals_one_written_at_once() {
+        let mut whole = [0u8; 256];
+        let mut enc = Encoder::over_slice(&mut whole, true);
+        enc.str("message");
+        enc.fields(true, |out| {
+            out.field("user_id", &42_u64);
+            out.field("path", "/api/v1/items");
+        });
+        let (whole_len, whole_count) = (enc.len(), enc.count());
+
+        let mut split = [0u8; 256];
+        let mut enc = Encoder::over_slice(&mut split, true);
+        enc.str("message");
+        let mut group = enc.open_fields(true);
+        enc.fields_writer(&mut group).field("user_id", &42_u64);
+        enc.fields_writer(&mut group).field("path", "/api/v1/items");
+        enc.close_fields(group);
+        assert_eq!((enc.len(), enc.count()), (whole_len, whole_count));
+        assert_eq!(whole[..whole_len], split[..whole_len]);
+        assert_eq!(decode_all(&split[..whole_len], whole_count).len(), 2);
+    }
+
+    #[test]
+    fn a_value_written_inside_an_open_group_drops_the_group() {
+        let mut buf = [0u8; 128];
+        let mut enc = Encoder::over_slice(&mut buf, true);
+        enc.u64(1);
+        let mut group = enc.open_fields(true);
+        enc.fields_writer(&mut group).field("a", &2_u64);
+        enc.u64(3); // not through the group's writer
+        enc.close_fields(group);
+        let (len, count) = (enc.len(), enc.count());
+        assert!(enc.overflowed());
+        assert_eq!(count, 1);
+        assert_eq!(decode_all(&buf[..len], count), vec![ValueRef::U64(1)]);
+    }
+
+    #[test]
+    fn a_group_without_room_for_its_header_writes_nothing() {
+        let mut buf = [0u8; 4];
+        let mut enc = Encoder::over_slice(&mut buf, true);
+        let mut group = enc.open_fields(true);
+        enc.fields_writer(&mut group).field("a", &2_u64);
+        enc.close_fields(group);
+        assert_eq!((enc.len(), enc.count()), (0, 0));
+        assert!(enc.overflowed());
     }
 
     #[test]

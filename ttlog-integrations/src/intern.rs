@@ -11,7 +11,7 @@
 //! at run time would otherwise grow the table without end. Past the bound, an adapter logs
 //! through a shared callsite of its own and says so once on stderr.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
@@ -103,48 +103,45 @@ impl Site<'_> {
     }
 }
 
-/// One adapter's callsites, by key.
-pub(crate) struct Interner<K> {
-    map: Mutex<Option<FxHashMap<K, &'static Callsite>>>,
+/// One adapter's callsites, by key: each entry is what the adapter made for a call site (a
+/// callsite, or a callsite with facts the adapter keeps beside it).
+pub(crate) struct Interner<K, V = &'static Callsite> {
+    map: Mutex<Option<FxHashMap<K, V>>>,
     what: &'static str,
 }
 
-impl<K: Hash + Eq> Interner<K> {
+impl<K: Hash + Eq, V: Copy> Interner<K, V> {
     /// An empty table; `what` names the adapter in the message printed when it is full.
-    pub(crate) const fn new(what: &'static str) -> Interner<K> {
+    pub(crate) const fn new(what: &'static str) -> Interner<K, V> {
         Interner {
             map: Mutex::new(None),
             what,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<FxHashMap<K, &'static Callsite>>> {
+    fn lock(&self) -> MutexGuard<'_, Option<FxHashMap<K, V>>> {
         // Nothing panics while the lock is held, but a poisoned table is still a valid one.
         self.map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The callsite for `key`, made from `site()` the first time; `None` once the table is
-    /// full and `key` is not in it.
-    pub(crate) fn get<'s>(
-        &self,
-        key: K,
-        site: impl FnOnce() -> Site<'s>,
-    ) -> Option<&'static Callsite> {
+    /// The entry for `key`, made by `make()` the first time; `None` once the table is full
+    /// and `key` is not in it.
+    pub(crate) fn get(&self, key: K, make: impl FnOnce() -> V) -> Option<V> {
         let mut guard = self.lock();
         let map = guard.get_or_insert_with(FxHashMap::default);
-        if let Some(callsite) = map.get(&key) {
-            return Some(callsite);
+        if let Some(entry) = map.get(&key) {
+            return Some(*entry);
         }
         if map.len() >= MAX_CALLSITES {
             drop(guard);
             report_full(self.what);
             return None;
         }
-        let callsite = site().leak();
-        map.insert(key, callsite);
-        Some(callsite)
+        let entry = make();
+        map.insert(key, entry);
+        Some(entry)
     }
 }
 
@@ -161,39 +158,50 @@ fn report_full(what: &'static str) {
     }
 }
 
-/// A thread's cache in front of an [`Interner`].
-pub(crate) struct ThreadCache<K> {
-    map: RefCell<FxHashMap<K, &'static Callsite>>,
+/// A thread's cache in front of an [`Interner`]: the last entry looked up, then a map.
+pub(crate) struct ThreadCache<K, V = &'static Callsite> {
+    last: Cell<Option<(K, V)>>,
+    map: RefCell<FxHashMap<K, V>>,
 }
 
-impl<K: Hash + Eq + Copy> ThreadCache<K> {
-    pub(crate) fn new() -> ThreadCache<K> {
+impl<K: Hash + Eq + Copy, V: Copy> ThreadCache<K, V> {
+    pub(crate) fn new() -> ThreadCache<K, V> {
         ThreadCache {
+            last: Cell::new(None),
             map: RefCell::new(FxHashMap::default()),
         }
     }
 
-    /// The callsite for `key`: from this cache, else from `miss()` (and cached).
+    /// The entry for `key`: from this cache, else from `miss()` (and cached).
     #[inline]
-    pub(crate) fn get(
-        &self,
-        key: K,
-        miss: impl FnOnce() -> Option<&'static Callsite>,
-    ) -> Option<&'static Callsite> {
+    pub(crate) fn get(&self, key: K, miss: impl FnOnce() -> Option<V>) -> Option<V> {
+        // The same call site twice in a row (a filter's check, then the event) is one compare.
+        if let Some((last, entry)) = self.last.get()
+            && last == key
+        {
+            return Some(entry);
+        }
         // Nothing below calls back into the cache, so the borrow cannot fail; a failure would
         // only cost a trip to the shared table.
-        if let Ok(map) = self.map.try_borrow()
-            && let Some(callsite) = map.get(&key)
-        {
-            return Some(callsite);
-        }
-        let callsite = miss()?;
-        if let Ok(mut map) = self.map.try_borrow_mut() {
-            if map.len() >= MAX_CACHED {
-                map.clear();
+        let cached = self
+            .map
+            .try_borrow()
+            .ok()
+            .and_then(|map| map.get(&key).copied());
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let entry = miss()?;
+                if let Ok(mut map) = self.map.try_borrow_mut() {
+                    if map.len() >= MAX_CACHED {
+                        map.clear();
+                    }
+                    map.insert(key, entry);
+                }
+                entry
             }
-            map.insert(key, callsite);
-        }
-        Some(callsite)
+        };
+        self.last.set(Some((key, entry)));
+        Some(entry)
     }
 }

@@ -86,13 +86,16 @@ fn callsite(record: &log::Record<'_>, level: LogLevel) -> Option<&'static Callsi
             file: file.into(),
             line,
         };
-        CALLSITES.get(key, || Site {
-            level,
-            target,
-            module,
-            file,
-            line,
-            kind: Kind::Event { message: true },
+        CALLSITES.get(key, || {
+            Site {
+                level,
+                target,
+                module,
+                file,
+                line,
+                kind: Kind::Event { message: true },
+            }
+            .leak()
         })
     };
     let fast = (

@@ -60,13 +60,16 @@ fn callsite(record: &Record<'_>, level: LogLevel) -> Option<&'static Callsite> {
         record.line(),
         level as u8,
     );
-    let site = || Site {
-        level,
-        target: record.module(),
-        module: record.module(),
-        file: record.file(),
-        line: record.line(),
-        kind: Kind::Event { message: true },
+    let site = || {
+        Site {
+            level,
+            target: record.module(),
+            module: record.module(),
+            file: record.file(),
+            line: record.line(),
+            kind: Kind::Event { message: true },
+        }
+        .leak()
     };
     CACHE
         .try_with(|cache| cache.get(key, || CALLSITES.get(key, site)))

@@ -47,6 +47,7 @@ use tracing_core::subscriber::Interest;
 use tracing_core::{Dispatch, Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Filter, Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
+use ttlog_core::__macro_support::OpenFields;
 use ttlog_core::{
     Builder, Callsite, Encoder, EnteredSpan, FieldsWriter, LogLevel, STATIC_MAX_LEVEL, Span,
     TtlogHandle, level_enabled,
@@ -77,41 +78,73 @@ enum Role {
 /// Keyed by the address of `tracing`'s `&'static Metadata` and the role.
 type Key = (usize, Role);
 
-static CALLSITES: Interner<Key> = Interner::new("tracing");
+/// Where a `tracing` event carries its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageAt {
+    /// No `message` field.
+    Nowhere,
+    /// The first field (what `tracing`'s macros generate): one pass over the values.
+    First,
+    /// Elsewhere: a first pass finds the message, a second writes the other fields.
+    Elsewhere,
+}
+
+/// What the layer keeps for a `tracing` callsite in one role.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    callsite: &'static Callsite,
+    message: MessageAt,
+}
+
+static CALLSITES: Interner<Key, Entry> = Interner::new("tracing");
 
 std::thread_local! {
-    static CACHE: ThreadCache<Key> = ThreadCache::new();
+    static CACHE: ThreadCache<Key, Entry> = ThreadCache::new();
     /// The ttlog spans this thread entered for `tracing` spans, innermost last.
     static ENTERED: RefCell<Vec<(Id, EnteredSpan)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The ttlog callsite for `meta` in `role`. `tracing`'s callsites keep their metadata in a
-/// `static`, so its address names the callsite.
-fn callsite(meta: &Metadata<'_>, role: Role) -> Option<&'static Callsite> {
+/// The entry for `meta` in `role`. `tracing`'s callsites keep their metadata in a `static`,
+/// so its address names the callsite.
+fn entry(meta: &Metadata<'_>, role: Role) -> Option<Entry> {
     let key = (meta as *const Metadata<'_> as usize, role);
-    let site = || Site {
-        level: level_from_tracing(meta.level()),
-        target: meta.target(),
-        module: meta.module_path().unwrap_or(""),
-        file: meta.file().unwrap_or(""),
-        line: meta.line().unwrap_or(0),
-        kind: match role {
-            Role::Event => Kind::Event {
-                message: meta.fields().field("message").is_some(),
+    let make = || {
+        let fields = meta.fields();
+        let message = match fields.iter().position(|f| f.name() == "message") {
+            None => MessageAt::Nowhere,
+            Some(0) => MessageAt::First,
+            Some(_) => MessageAt::Elsewhere,
+        };
+        let callsite = Site {
+            level: level_from_tracing(meta.level()),
+            target: meta.target(),
+            module: meta.module_path().unwrap_or(""),
+            file: meta.file().unwrap_or(""),
+            line: meta.line().unwrap_or(0),
+            kind: match role {
+                Role::Event => Kind::Event {
+                    message: message != MessageAt::Nowhere,
+                },
+                Role::Span => Kind::Span { name: meta.name() },
+                Role::Close => Kind::SpanClose { name: meta.name() },
             },
-            Role::Span => Kind::Span { name: meta.name() },
-            Role::Close => Kind::SpanClose { name: meta.name() },
-        },
+        }
+        .leak();
+        Entry { callsite, message }
     };
     CACHE
-        .try_with(|cache| cache.get(key, || CALLSITES.get(key, site)))
-        .unwrap_or_else(|_| CALLSITES.get(key, site))
+        .try_with(|cache| cache.get(key, || CALLSITES.get(key, make)))
+        .unwrap_or_else(|_| CALLSITES.get(key, make))
+}
+
+fn callsite(meta: &Metadata<'_>, role: Role) -> Option<&'static Callsite> {
+    entry(meta, role).map(|entry| entry.callsite)
 }
 
 /// Whether ttlog wants what `meta` describes: the level checks first, then the callsite's
 /// cached interest under ttlog's filter.
 #[inline]
-fn wanted(meta: &Metadata<'_>) -> Option<&'static Callsite> {
+fn wanted(meta: &Metadata<'_>) -> Option<Entry> {
     let level = level_from_tracing(meta.level());
     if !STATIC_MAX_LEVEL.enables(level) || !level_enabled(level) {
         return None;
@@ -121,7 +154,7 @@ fn wanted(meta: &Metadata<'_>) -> Option<&'static Callsite> {
     } else {
         Role::Event
     };
-    callsite(meta, role).filter(|callsite| callsite.is_enabled())
+    entry(meta, role).filter(|entry| entry.callsite.is_enabled())
 }
 
 /// The ttlog span of a `tracing` span, kept in the registry's extensions.
@@ -178,27 +211,45 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(callsite) = wanted(event.metadata()) else {
+        let Some(Entry { callsite, message }) = wanted(event.metadata()) else {
             return;
         };
         if suppressed_here() {
             return;
         }
-        let has_message = callsite.metadata().arg_count() == 1;
-        let encode = |enc: &mut Encoder<'_>| {
-            if has_message {
-                let mut message = MessageVisitor { enc, done: false };
-                event.record(&mut message);
-                if !message.done {
-                    message.enc.str("");
-                }
+        let encode = |enc: &mut Encoder<'_>| match message {
+            MessageAt::First => {
+                let mut visitor = OnePass { enc, group: None };
+                event.record(&mut visitor);
+                let OnePass { enc, group } = visitor;
+                let group = match group {
+                    Some(group) => group,
+                    None => {
+                        enc.str("");
+                        enc.open_fields(true)
+                    }
+                };
+                enc.close_fields(group);
             }
-            enc.fields(true, |out| {
+            MessageAt::Elsewhere => {
+                let mut visitor = MessageVisitor { enc, done: false };
+                event.record(&mut visitor);
+                if !visitor.done {
+                    visitor.enc.str("");
+                }
+                enc.fields(true, |out| {
+                    event.record(&mut FieldVisitor {
+                        out,
+                        skip_message: true,
+                    })
+                });
+            }
+            MessageAt::Nowhere => enc.fields(true, |out| {
                 event.record(&mut FieldVisitor {
                     out,
-                    skip_message: has_message,
+                    skip_message: false,
                 })
-            });
+            }),
         };
         if event.is_contextual() {
             // ttlog's current span is the innermost `tracing` span this layer entered here.
@@ -211,7 +262,7 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        let Some(callsite) = wanted(meta) else {
+        let Some(Entry { callsite, .. }) = wanted(meta) else {
             return;
         };
         let Some(close) = callsite_for_close(meta) else {
@@ -307,6 +358,91 @@ where
             .get::<TtlogSpan>()
             .map(|span| span.0.clone())
     })
+}
+
+/// One pass over an event whose first field is its message: the message is written as the
+/// event's first value, then a group is opened for the other fields as they come.
+struct OnePass<'e, 'a> {
+    enc: &'e mut Encoder<'a>,
+    group: Option<OpenFields>,
+}
+
+impl<'a> OnePass<'_, 'a> {
+    /// Whether `field` is the message, not yet written (then the caller writes it, and the
+    /// group opens).
+    #[inline]
+    fn is_message(&self, field: &Field) -> bool {
+        self.group.is_none() && field.index() == 0
+    }
+
+    #[inline]
+    fn opened(&mut self) {
+        self.group = Some(self.enc.open_fields(true));
+    }
+
+    /// The writer for a field other than the message (an event without its message value
+    /// gets an empty one first).
+    #[inline]
+    fn out(&mut self) -> FieldsWriter<'_, 'a> {
+        if self.group.is_none() {
+            self.enc.str("");
+            self.opened();
+        }
+        let group = self.group.as_mut().expect("opened above");
+        self.enc.fields_writer(group)
+    }
+}
+
+macro_rules! one_pass_typed {
+    ($($method:ident: $ty:ty => $encode:ident),* $(,)?) => {$(
+        fn $method(&mut self, field: &Field, value: $ty) {
+            if self.is_message(field) {
+                self.enc.$encode(value);
+                self.opened();
+            } else {
+                self.out().field(field.name(), &value);
+            }
+        }
+    )*};
+}
+
+impl Visit for OnePass<'_, '_> {
+    one_pass_typed!(
+        record_f64: f64 => f64,
+        record_i64: i64 => i64,
+        record_u64: u64 => u64,
+        record_i128: i128 => i128,
+        record_u128: u128 => u128,
+        record_bool: bool => bool,
+    );
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.is_message(field) {
+            self.enc.str(value);
+            self.opened();
+        } else {
+            self.out().field(field.name(), value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.is_message(field) {
+            ttlog_core::Value::encode(value, self.enc);
+            self.opened();
+        } else {
+            self.out().field(field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.is_message(field) {
+            // `format_args!` and `%` values: their Debug is their Display.
+            self.enc.debug(value);
+            self.opened();
+        } else {
+            self.out().field_debug(field.name(), value);
+        }
+    }
 }
 
 /// Writes the `message` field as the event's first value.
