@@ -139,6 +139,25 @@ fn max_level_follows_the_filter() {
 }
 
 #[test]
+fn records_match_native_events() {
+    logger();
+    let (user_id, path, latency_ms) = (42_u64, "/api/v1/items", 3.25);
+    ttlog::info!(target: "same_as_native", "request handled", user_id, path, latency_ms);
+    log::info!(target: "same_as_native", user_id, path, latency_ms; "request handled");
+    let lines = lines("same_as_native");
+    assert_eq!(lines.len(), 2);
+    let strip = |line: &serde_json::Value| {
+        let mut line = line.clone();
+        for key in ["timestamp", "line"] {
+            line.as_object_mut().unwrap().remove(key);
+        }
+        line
+    };
+    assert_eq!(strip(&lines[0]), strip(&lines[1]));
+    assert_eq!(common::keys(&lines[1]), common::CONTRACT_KEYS);
+}
+
+#[test]
 fn targets_built_at_run_time() {
     logger();
     for tenant in ["acme", "globex"] {

@@ -33,8 +33,24 @@ fn records_and_logger_values_become_fields() {
     slog::crit!(root, "database unreachable {}", "db-1"; "retry" => -1_i32);
     slog::warn!(root, # "audit", "password changed"; "user" => "ana");
     slog::trace!(root, "below the level");
+    let bare = slog::Logger::root(TtlogDrain::new().fuse(), o!());
+    let (user_id, path, latency_ms) = (42_u64, "/api/v1/items", 3.25);
+    // slog serializes key-values last first: written in reverse, they come out in order.
+    slog::info!(bare, "request handled"; "latency_ms" => latency_ms, "path" => path, "user_id" => user_id);
+    ttlog::info!("request handled", user_id, path, latency_ms);
     handle.flush();
-    let lines = out.json();
+    let mut lines = out.json();
+    let native = lines.pop().unwrap();
+    let adapted = lines.pop().unwrap();
+    let strip = |line: &serde_json::Value| {
+        let mut line = line.clone();
+        for key in ["timestamp", "line"] {
+            line.as_object_mut().unwrap().remove(key);
+        }
+        serde_json::to_string(&line).unwrap()
+    };
+    // Compared as text: the same keys, values, types and order.
+    assert_eq!(strip(&adapted), strip(&native));
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert_eq!(common::keys(&lines[0]), common::CONTRACT_KEYS);
     assert_eq!(lines[0]["message"], "request handled");

@@ -17,6 +17,7 @@ use ttlog_integrations::tracing_compat::{TtlogFilter, TtlogTracingLayer};
 struct Logger {
     handle: TtlogHandle,
     out: SharedBuf,
+    capture: ttlog::CaptureSink,
 }
 
 /// One ttlog logger for the whole test binary (tests run in parallel and tell their lines
@@ -25,18 +26,24 @@ fn logger() -> &'static Logger {
     static LOGGER: OnceLock<Logger> = OnceLock::new();
     LOGGER.get_or_init(|| {
         let out = SharedBuf::new();
+        let capture = ttlog::CaptureSink::new();
         let handle = ttlog::init()
             .with_env(false)
             .level(LogLevel::Debug)
             .recorder_level(LogLevel::Trace)
             .format(Format::Json)
             .writer(out.clone())
+            .sink(capture.clone())
             .snapshot_dir(common::temp_dir("tracing-layer"))
             .panic_hook(false)
             .signals(false)
             .try_init()
             .expect("the only logger of this test binary");
-        Logger { handle, out }
+        Logger {
+            handle,
+            out,
+            capture,
+        }
     })
 }
 
@@ -94,6 +101,42 @@ fn events_match_native_events() {
     assert_eq!(native["line"], native_line);
     assert_eq!(adapted["line"], tracing_line);
     assert_eq!(adapted["file"], file!());
+
+    // The capture sink sees the same typed values.
+    let captured: Vec<ttlog::CapturedEvent> = logger()
+        .capture
+        .events()
+        .into_iter()
+        .filter(|e| e.target == "cmp")
+        .collect();
+    assert_eq!(captured.len(), 2);
+    let (native, adapted) = (&captured[0], &captured[1]);
+    // Typed values keep their kind. `tracing` hands `%` values to layers through `Debug` (its
+    // `DisplayValue` records itself with `record_debug`), so `peer` arrives as Debug text:
+    // the same text, the same JSON string.
+    let text = |e: &ttlog::CapturedEvent| -> Vec<(String, String)> {
+        e.fields
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_text()))
+            .collect()
+    };
+    assert_eq!(text(native), text(adapted));
+    assert_eq!(native.fields[..5], adapted.fields[..5]);
+    assert_eq!(
+        (native.level, &native.message),
+        (adapted.level, &adapted.message)
+    );
+    assert_eq!((native.file.as_str(), native.line), (file!(), native_line));
+    assert_eq!(
+        (adapted.file.as_str(), adapted.line),
+        (file!(), tracing_line)
+    );
+    assert_eq!(adapted.field("user_id"), Some(&ttlog::OwnedValue::U64(42)));
+    assert_eq!(
+        adapted.field("latency_ms"),
+        Some(&ttlog::OwnedValue::F64(3.25))
+    );
+    assert_eq!(adapted.field("delta"), Some(&ttlog::OwnedValue::I64(-7)));
 }
 
 #[test]
