@@ -8,11 +8,11 @@
 //!
 //! One cargo feature per facade, none by default:
 //!
-//! | feature   | what                                                                     |
-//! |-----------|--------------------------------------------------------------------------|
-//! | `tracing` | [`tracing_compat::TtlogTracingLayer`], [`tracing_compat::enable_tracing_compatibility`] |
-//! | `log`     | [`log_compat::TtlogLogAdapter`], [`log_compat::init_with_log_compatibility`] |
-//! | `slog`    | [`slog_compat::TtlogDrain`]                                              |
+//! | feature   | module           | what                                                        |
+//! |-----------|------------------|-------------------------------------------------------------|
+//! | `tracing` | `tracing_compat` | `TtlogTracingLayer`, `TtlogFilter`, `enable_tracing_compatibility()` |
+//! | `log`     | `log_compat`     | `TtlogLogAdapter`, `init_with_log_compatibility()`, `install()` |
+//! | `slog`    | `slog_compat`    | `TtlogDrain`                                                |
 //!
 //! Each adapter keeps the facade's level, target, module, file and line, and its typed
 //! values (integers stay integers), and encodes the event into the calling thread's ring like
