@@ -259,7 +259,27 @@ fn contains_impl_trait(ty: &Type) -> bool {
     quote!(#ty).into_iter().any(|t| t.to_string() == "impl")
 }
 
+/// What `#[instrument]` generates from, once the options are checked against the function.
+struct Checked {
+    krate: TokenStream,
+    level: Ident,
+    name: LitStr,
+    target: Option<Expr>,
+    /// The span's fields: the recorded arguments, then `fields(..)`.
+    span_fields: Vec<Item>,
+    err: Option<Style>,
+    ret: Option<Style>,
+    item: ItemFn,
+}
+
+/// Parse, check, generate: the attribute's three stages.
 pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream> {
+    generate(check(options, item)?)
+}
+
+/// Checks the options against the function (every `skip` name is an argument; all unknown
+/// names are reported together) and decides the span's fields.
+fn check(options: Options, item: ItemFn) -> syn::Result<Checked> {
     let krate = match &options.krate {
         Some(path) => quote!(#path),
         None => quote!(::ttlog),
@@ -336,6 +356,31 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         items.extend(fields.items.iter().cloned());
     }
     let target: Option<Expr> = options.target.as_ref().map(|t| syn::parse_quote!(#t));
+    Ok(Checked {
+        krate,
+        level,
+        name,
+        target,
+        span_fields: items,
+        err: options.err,
+        ret: options.ret,
+        item,
+    })
+}
+
+/// Generates the instrumented function.
+fn generate(checked: Checked) -> syn::Result<TokenStream> {
+    let Checked {
+        krate,
+        level,
+        name,
+        target,
+        span_fields: items,
+        err,
+        ret,
+        item,
+    } = checked;
+    let sig = &item.sig;
     let span = expand_span(
         &krate,
         SpanInput {
@@ -385,7 +430,7 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         }
     };
     let value = format_ident!("__ttlog_value");
-    let ret_event = match options.ret {
+    let ret_event = match ret {
         Some(style) => Some(event(
             &level_name,
             format!("{} returned", name.value()),
@@ -400,7 +445,7 @@ pub(crate) fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream>
         )?),
         None => None,
     };
-    let err_event = match options.err {
+    let err_event = match err {
         Some(style) => Some(event(
             "Error",
             format!("{} failed", name.value()),
