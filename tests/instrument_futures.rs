@@ -7,9 +7,8 @@ mod common;
 
 use std::future::Future;
 
-use common::SharedBuf;
 use serde_json::json;
-use ttlog::{Format, LogLevel, info, instrument};
+use ttlog::{LogLevel, info, instrument};
 
 #[instrument(err)]
 fn fetch_price(sku: u64) -> impl Future<Output = Result<u64, String>> + Send {
@@ -47,16 +46,7 @@ impl Inventory for Warehouse {
 
 #[test]
 fn futures_run_inside_their_span() {
-    let out = SharedBuf::new();
-    let handle = ttlog::init()
-        .with_env(false)
-        .level(LogLevel::Info)
-        .format(Format::Json)
-        .writer(out.clone())
-        .panic_hook(false)
-        .signals(false)
-        .try_init()
-        .unwrap();
+    let (handle, out) = common::json_logger(LogLevel::Info);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()

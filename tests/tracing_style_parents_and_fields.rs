@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::SharedBuf;
 use serde_json::json;
 use ttlog::field::Empty;
-use ttlog::{Format, Level, LogLevel, enabled, event, info, info_span, span};
+use ttlog::{Level, LogLevel, enabled, event, info, info_span, span};
 
 #[derive(Debug)]
 struct ConfigError(std::io::Error);
@@ -27,16 +26,7 @@ impl std::error::Error for ConfigError {
 
 #[test]
 fn tracing_style_parents_and_fields() {
-    let out = SharedBuf::new();
-    let handle = ttlog::init()
-        .with_env(false)
-        .level(LogLevel::Info)
-        .format(Format::Json)
-        .writer(out.clone())
-        .panic_hook(false)
-        .signals(false)
-        .try_init()
-        .unwrap();
+    let (handle, out) = common::json_logger(LogLevel::Info);
 
     let request = info_span!("request", id = 7_u64, user = Empty);
     let batch = span!(Level::INFO, "batch");

@@ -94,3 +94,19 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A JSON logger at `level` writing into a buffer, ignoring the environment, with no panic
+/// hook or signal handlers (the test harness has its own): what most JSON tests start with.
+pub fn json_logger(level: ttlog::LogLevel) -> (ttlog::TtlogHandle, SharedBuf) {
+    let out = SharedBuf::new();
+    let handle = ttlog::init()
+        .with_env(false)
+        .level(level)
+        .format(ttlog::Format::Json)
+        .writer(out.clone())
+        .panic_hook(false)
+        .signals(false)
+        .try_init()
+        .expect("the only logger of this test process");
+    (handle, out)
+}
