@@ -4,9 +4,13 @@
 //!
 //! Every case measures what the logging thread pays per event:
 //!
-//! - `ttlog_native`, `ttlog_via_tracing`, `ttlog_via_log`, `ttlog_via_slog`: into ttlog (JSON
-//!   to `io::sink()` on the consumer thread), timed in chunks that fit the thread's ring with
-//!   an untimed flush between chunks (as in `hot_path`);
+//! - `ttlog_native`, `ttlog_via_tracing` (`TtlogTracingLayer::sole()`, what
+//!   `enable_tracing_compatibility()` installs), `ttlog_via_log`, `ttlog_via_slog`: into ttlog
+//!   (JSON to `io::sink()` on the consumer thread), timed in chunks that fit the thread's ring
+//!   with an untimed flush between chunks (as in `hot_path`);
+//! - `tracing_noop_subscriber`, `log_noop_visiting`, `slog_noop_serializing`: each facade into
+//!   a backend that visits every value and does nothing: the facade's own cost, a floor no
+//!   backend goes below;
 //! - `tracing_fmt_json`: `tracing` + `tracing-subscriber`'s JSON formatter into `io::sink()`,
 //!   formatted and written on the calling thread;
 //! - `log_env_logger`: `log` + `env_logger` writing into `io::sink()`, on the calling thread;
@@ -24,46 +28,69 @@
 use std::hint::black_box;
 use std::io;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::{
-    LATENCY_MS, PATH, USER_ID, json_logger, time_in_chunks, tracing_event, tracing_json,
-    ttlog_event,
+    LATENCY_MS, NoopSubscriber, PATH, USER_ID, json_logger, time_in_chunks, tracing_event,
+    tracing_json, ttlog_event,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slog::{Drain, o};
 use tracing_subscriber::prelude::*;
 use ttlog_integrations::log_compat::TtlogLogAdapter;
 use ttlog_integrations::slog_compat::TtlogDrain;
-use ttlog_integrations::tracing_compat::{TtlogFilter, TtlogTracingLayer};
+use ttlog_integrations::tracing_compat::TtlogTracingLayer;
 
-/// Forwards `log` records to ttlog's adapter or to `env_logger`.
+/// Forwards `log` records to ttlog's adapter, to `env_logger`, or to a logger that visits
+/// the key-values and does nothing (the facade's own cost).
 struct Switch {
     ttlog: TtlogLogAdapter,
     env_logger: OnceLock<env_logger::Logger>,
 }
 
-static TO_ENV_LOGGER: AtomicBool = AtomicBool::new(false);
+const TO_TTLOG: u8 = 0;
+const TO_ENV_LOGGER: u8 = 1;
+const TO_NOTHING: u8 = 2;
+static LOG_TO: AtomicU8 = AtomicU8::new(TO_TTLOG);
+
+/// Visits every key-value and does nothing with it.
+struct NoopVisit;
+
+impl<'kvs> log::kv::VisitSource<'kvs> for NoopVisit {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        black_box((key, value));
+        Ok(())
+    }
+}
 
 impl log::Log for Switch {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        if TO_ENV_LOGGER.load(Ordering::Relaxed) {
-            self.env_logger.get().is_some_and(|l| l.enabled(metadata))
-        } else {
-            self.ttlog.enabled(metadata)
+        match LOG_TO.load(Ordering::Relaxed) {
+            TO_ENV_LOGGER => self.env_logger.get().is_some_and(|l| l.enabled(metadata)),
+            TO_NOTHING => true,
+            _ => self.ttlog.enabled(metadata),
         }
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if TO_ENV_LOGGER.load(Ordering::Relaxed) {
-            if let Some(logger) = self.env_logger.get() {
-                logger.log(record);
+        match LOG_TO.load(Ordering::Relaxed) {
+            TO_ENV_LOGGER => {
+                if let Some(logger) = self.env_logger.get() {
+                    logger.log(record);
+                }
             }
-        } else {
-            self.ttlog.log(record);
+            TO_NOTHING => {
+                black_box(record.args());
+                let _ = record.key_values().visit(&mut NoopVisit);
+            }
+            _ => self.ttlog.log(record),
         }
     }
 
@@ -74,6 +101,34 @@ static SWITCH: Switch = Switch {
     ttlog: TtlogLogAdapter::new(),
     env_logger: OnceLock::new(),
 };
+
+/// A `slog` drain that serializes every key-value into nothing: the facade's own cost.
+struct NoopDrain;
+
+struct NoopSerializer;
+
+impl slog::Serializer for NoopSerializer {
+    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
+        black_box((key, value));
+        Ok(())
+    }
+}
+
+impl Drain for NoopDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(
+        &self,
+        record: &slog::Record<'_>,
+        values: &slog::OwnedKVList,
+    ) -> Result<(), slog::Never> {
+        black_box(record.msg());
+        let _ = slog::KV::serialize(&record.kv(), record, &mut NoopSerializer);
+        let _ = slog::KV::serialize(values, record, &mut NoopSerializer);
+        Ok(())
+    }
+}
 
 #[inline(always)]
 fn log_event() {
@@ -125,9 +180,10 @@ fn benches(c: &mut Criterion) {
         .build()
         .fuse();
     let slog_async_json = slog::Logger::root(async_json, o!());
-    let ttlog_tracing = tracing_subscriber::registry()
-        .with(TtlogTracingLayer::new().with_filter(TtlogFilter::new()));
-    let ttlog_tracing = tracing::Dispatch::new(ttlog_tracing);
+    // What `enable_tracing_compatibility()` installs.
+    let ttlog_tracing =
+        tracing::Dispatch::new(tracing_subscriber::registry().with(TtlogTracingLayer::sole()));
+    let slog_noop = slog::Logger::root(NoopDrain, o!());
 
     // Callsites and this thread's ring are created outside the measurements.
     ttlog_event();
@@ -149,20 +205,30 @@ fn benches(c: &mut Criterion) {
     group.bench_function("tracing_fmt_json", |b| {
         tracing::subscriber::with_default(tracing_json(), || b.iter(tracing_event))
     });
+    group.bench_function("tracing_noop_subscriber", |b| {
+        tracing::subscriber::with_default(NoopSubscriber, || b.iter(tracing_event))
+    });
     group.bench_function("ttlog_via_log", |b| {
-        TO_ENV_LOGGER.store(false, Ordering::Relaxed);
+        LOG_TO.store(TO_TTLOG, Ordering::Relaxed);
         b.iter_custom(|iters| time_in_chunks(&logger, iters, log_event))
     });
     group.bench_function("log_env_logger", |b| {
-        TO_ENV_LOGGER.store(true, Ordering::Relaxed);
+        LOG_TO.store(TO_ENV_LOGGER, Ordering::Relaxed);
         b.iter(log_event);
-        TO_ENV_LOGGER.store(false, Ordering::Relaxed);
+    });
+    group.bench_function("log_noop_visiting", |b| {
+        LOG_TO.store(TO_NOTHING, Ordering::Relaxed);
+        b.iter(log_event);
+        LOG_TO.store(TO_TTLOG, Ordering::Relaxed);
     });
     group.bench_function("ttlog_via_slog", |b| {
         b.iter_custom(|iters| time_in_chunks(&logger, iters, || slog_event(&ttlog_slog)))
     });
     group.bench_function("slog_async_json", |b| {
         b.iter_custom(|iters| time_with_pauses(iters, || slog_event(&slog_async_json)))
+    });
+    group.bench_function("slog_noop_serializing", |b| {
+        b.iter(|| slog_event(&slog_noop))
     });
     group.finish();
 

@@ -98,6 +98,15 @@ fn main() {
                 tracing_events(n);
             });
         }
+        Ok("tracing_sole") => {
+            use tracing_subscriber::prelude::*;
+            let subscriber = tracing_subscriber::registry()
+                .with(ttlog_integrations::tracing_compat::TtlogTracingLayer::sole());
+            tracing::subscriber::with_default(subscriber, || {
+                tracing_events(1);
+                tracing_events(n);
+            });
+        }
         Ok("log") => {
             ttlog_integrations::log_compat::install().expect("the only logger");
             log_events(1);

@@ -29,7 +29,9 @@
 //! The layer works beside other layers and under per-layer filters. [`TtlogFilter`] makes
 //! ttlog's own directives (`TTLOG`, `RUST_LOG`, [`TtlogHandle::set_filter`]) decide which
 //! events reach it; without it, the layer still drops what ttlog's filter rejects, after
-//! `tracing` has dispatched it.
+//! `tracing` has dispatched it. As the only layer of its subscriber (what
+//! [`enable_tracing_compatibility`] installs), [`TtlogTracingLayer::sole`] applies ttlog's
+//! filter itself, without the per-layer-filter machinery.
 //!
 //! Costs: per enabled event, one lookup of the callsite in a thread-local map and one pass
 //! over the event's values, encoded into the thread's ring (no heap allocation once a thread
@@ -166,13 +168,32 @@ struct TtlogSpan(Span);
 /// installed (`ttlog::init()`); without a running logger it costs a level check per event.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TtlogTracingLayer {
-    _private: (),
+    /// Answer `tracing`'s `enabled` with ttlog's filter (see [`TtlogTracingLayer::sole`]).
+    sole: bool,
 }
 
 impl TtlogTracingLayer {
-    /// The layer.
+    /// The layer, for a subscriber with other layers: it leaves `tracing`'s `enabled` to
+    /// them (add [`TtlogFilter`] with `.with_filter(..)` to apply ttlog's directives early).
     pub fn new() -> TtlogTracingLayer {
-        TtlogTracingLayer { _private: () }
+        TtlogTracingLayer { sole: false }
+    }
+
+    /// The layer, for a subscriber where it is the only layer that consumes events (what
+    /// [`enable_tracing_compatibility`] installs): it answers `tracing`'s `enabled` with
+    /// ttlog's filter itself, which spares the per-layer-filter bookkeeping on every event.
+    /// Beside other layers, use [`new`](TtlogTracingLayer::new): this one's answer would
+    /// disable events for them too.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use ttlog_integrations::tracing_compat::TtlogTracingLayer;
+    ///
+    /// let subscriber = tracing_subscriber::registry().with(TtlogTracingLayer::sole());
+    /// # drop(subscriber);
+    /// ```
+    pub fn sole() -> TtlogTracingLayer {
+        TtlogTracingLayer { sole: true }
     }
 }
 
@@ -210,6 +231,20 @@ impl<S> Layer<S> for TtlogTracingLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.sole {
+            // Asked per event (ttlog's filter can change at any time); the entry is made now.
+            let _ = wanted(meta);
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        !self.sole || wanted(meta).is_some()
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let Some(Entry { callsite, message }) = wanted(event.metadata()) else {
             return;
@@ -619,8 +654,7 @@ pub fn enable_tracing_compatibility_with(builder: Builder) -> Result<TtlogHandle
         return Err(already_set());
     }
     let handle = builder.try_init()?;
-    let subscriber = tracing_subscriber::registry()
-        .with(TtlogTracingLayer::new().with_filter(TtlogFilter::new()));
+    let subscriber = tracing_subscriber::registry().with(TtlogTracingLayer::sole());
     // Another thread may have won the race since the check: then ttlog stops again (the
     // handle drops) and the error says why.
     tracing_core::dispatcher::set_global_default(Dispatch::new(subscriber))
