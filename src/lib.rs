@@ -43,6 +43,24 @@
 pub use ttlog_core::*;
 pub use ttlog_macros::{Fields, instrument};
 
+/// Sinks for production, from the `ttlog-sinks` crate (cargo feature `sinks`, on by
+/// default): [`FileSink`](sinks::FileSink) with rotation by size and time, retention and
+/// compression.
+///
+/// ```
+/// use ttlog::sinks::{FileSink, Period};
+///
+/// # let dir = std::env::temp_dir().join(format!("ttlog-doc-facade-sinks-{}", std::process::id()));
+/// let file = FileSink::builder(dir.join("app.log")).rotate_every(Period::DAILY).max_files(7).build();
+/// let _handle = ttlog::init().sink(file).init();
+/// # drop(_handle);
+/// # let _ = std::fs::remove_dir_all(dir);
+/// ```
+#[cfg(feature = "sinks")]
+pub mod sinks {
+    pub use ttlog_sinks::*;
+}
+
 /// What the macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

@@ -1,0 +1,95 @@
+//! Helpers shared by the sink tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+use ttlog::{LogLevel, Overflow, Sink, TtlogHandle};
+
+/// A fresh, empty directory for this test process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ttlog-sinks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A logger at info that blocks rather than drops, with `sinks` and no console.
+pub fn logger(sinks: Vec<Box<dyn Sink>>) -> TtlogHandle {
+    let mut builder = ttlog::init()
+        .with_env(false)
+        .console(false)
+        .level(LogLevel::Info)
+        .overflow(Overflow::Block)
+        .panic_hook(false)
+        .signals(false);
+    for sink in sinks {
+        builder = builder.sink(BoxedSink(sink));
+    }
+    builder
+        .try_init()
+        .expect("the only logger of this test process")
+}
+
+struct BoxedSink(Box<dyn Sink>);
+
+impl Sink for BoxedSink {
+    fn enabled(&self, metadata: &ttlog::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+    fn write(&mut self, event: &ttlog::Event<'_>) -> std::io::Result<()> {
+        self.0.write(event)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `seq` field of every JSON line in `text`.
+pub fn seqs(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            event["fields"]["seq"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// The rotated files of `{stem}.log` in `dir`, oldest first (by the time in their name, then
+/// their number, compared as numbers), followed by the active file.
+pub fn files_in_order(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    let prefix = format!("{stem}.");
+    let mut rotated: Vec<(String, u32, PathBuf)> = file_names(dir)
+        .into_iter()
+        .filter(|name| name.starts_with(&prefix) && name != &format!("{stem}.log"))
+        .filter_map(|name| {
+            let rest = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(".gz")
+                .unwrap_or(&name[prefix.len()..]);
+            let rest = rest.strip_suffix(".log")?;
+            let (stamp, seq) = match rest.split_once('.') {
+                Some((stamp, seq)) => (stamp.to_owned(), seq.parse().ok()?),
+                None => (rest.to_owned(), 0),
+            };
+            Some((stamp, seq, dir.join(&name)))
+        })
+        .collect();
+    rotated.sort();
+    let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, _, path)| path).collect();
+    files.push(dir.join(format!("{stem}.log")));
+    files
+}
