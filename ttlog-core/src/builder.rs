@@ -468,7 +468,10 @@ impl Builder {
             let history = Arc::clone(&recorder.history);
             receivers.push(Box::new(RecorderSink::new(history, errors)));
         }
-        receivers.push(Box::new(SinkSet::new(sinks, shared)));
+        let sink_filters: Vec<Option<Filter>> = sinks.iter().map(|sink| sink.filter()).collect();
+        let own_filters: Vec<Filter> = sink_filters.iter().flatten().cloned().collect();
+        let followers = sink_filters.iter().filter(|f| f.is_none()).count();
+        receivers.push(Box::new(SinkSet::new(sinks, sink_filters, shared)));
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
         runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);
@@ -500,6 +503,7 @@ impl Builder {
                 .recorder
                 .then(|| self.recorder_level.unwrap_or(LevelFilter::Off));
             registry.set_recorder_level(recorder_level);
+            registry.set_sink_filters(own_filters, followers);
             registry.set_filter(filter, true);
             callsite::set_span_events(self.span_events);
         }

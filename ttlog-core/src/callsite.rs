@@ -298,6 +298,12 @@ pub(crate) struct Registry {
     active: bool,
     /// Told the new threshold whenever it changes (see [`watch_max_level`]).
     watchers: Vec<fn(LevelFilter)>,
+    /// The filters of sinks that have their own ([`Sink::filter`](crate::Sink::filter)).
+    sink_filters: Vec<Filter>,
+    /// Whether the logger's filter routes events to the sinks: some sink follows it, or no
+    /// sink has a filter of its own (also with no sink at all, so that a flight recorder that
+    /// keeps "what the sinks get" keeps what the filter lets through).
+    logger_routes: bool,
 }
 
 impl Registry {
@@ -306,7 +312,11 @@ impl Registry {
         if !self.active {
             return interest;
         }
-        let sinks = self.filter.enabled(meta.level, meta.target);
+        let sinks = (self.logger_routes && self.filter.enabled(meta.level, meta.target))
+            || self
+                .sink_filters
+                .iter()
+                .any(|f| f.enabled(meta.level, meta.target));
         if sinks {
             interest |= INTEREST_SINKS;
         }
@@ -324,14 +334,28 @@ impl Registry {
         self.recorder_level = level;
     }
 
+    /// Sets the filters of the sinks that have their own, and whether any sink follows the
+    /// logger's filter. Takes effect with the next [`set_filter`](Self::set_filter).
+    pub(crate) fn set_sink_filters(&mut self, own: Vec<Filter>, followers: usize) {
+        self.logger_routes = followers > 0 || own.is_empty();
+        self.sink_filters = own;
+    }
+
     /// Installs a new filter and recomputes every callsite's interest and the threshold.
     pub(crate) fn set_filter(&mut self, filter: Filter, active: bool) {
         self.filter = filter;
         self.active = active;
+        LOGGER_FILTER_EPOCH.fetch_add(1, Ordering::Relaxed);
+        let sinks_max = self.sink_filters.iter().map(Filter::max_level).fold(
+            if self.logger_routes {
+                self.filter.max_level()
+            } else {
+                LevelFilter::Off
+            },
+            LevelFilter::min,
+        );
         let max = if active {
-            self.filter
-                .max_level()
-                .min(self.recorder_level.unwrap_or(LevelFilter::Off))
+            sinks_max.min(self.recorder_level.unwrap_or(LevelFilter::Off))
         } else {
             LevelFilter::Off
         };
@@ -364,7 +388,27 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     recorder_level: None,
     active: false,
     watchers: Vec::new(),
+    sink_filters: Vec::new(),
+    logger_routes: true,
 });
+
+/// Counts changes of the logger's filter, so that the consumer can cache answers of it.
+static LOGGER_FILTER_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The logger filter's current epoch (it changes with every `set_filter`).
+pub(crate) fn logger_filter_epoch() -> u64 {
+    LOGGER_FILTER_EPOCH.load(Ordering::Relaxed)
+}
+
+/// Whether the logger's filter (not a sink's own) lets an event of `meta` through, and the
+/// epoch the answer belongs to. Takes the callsite lock: for the consumer's cache misses.
+pub(crate) fn logger_filter_enables(meta: &Metadata<'_>) -> (bool, u64) {
+    let registry = registry();
+    (
+        registry.filter.enabled(meta.level, meta.target),
+        logger_filter_epoch(),
+    )
+}
 
 /// Calls `watcher` with the global threshold ([`max_level`]) now and after every change (a
 /// logger installed or dropped, [`TtlogHandle::set_level`](crate::TtlogHandle::set_level),

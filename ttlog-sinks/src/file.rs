@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ttlog_core::{Event, EventFormatter, Format, LevelFilter, Metadata, Sink};
+use ttlog_core::{Event, EventFormatter, Filter, Format, LevelFilter, ParseDirectiveError, Sink};
 
 use crate::names::{Names, epoch_secs, gz};
 
@@ -58,7 +58,7 @@ struct Config {
 pub struct FileSinkBuilder {
     path: PathBuf,
     format: Format,
-    level: LevelFilter,
+    filter: Option<Filter>,
     max_size: Option<u64>,
     period: Option<Period>,
     max_files: Option<usize>,
@@ -73,11 +73,31 @@ impl FileSinkBuilder {
         self
     }
 
-    /// Writes only events at `level` and above. The logger's own filter applies first: a sink
-    /// sees at most what the logger lets through.
+    /// Writes events at `level` and above, whatever the logger's level: a file at `debug`
+    /// beside a console at `info` (see [`Sink::filter`]). Without it (or
+    /// [`filter`](FileSinkBuilder::filter)) the sink follows the logger's filter.
     pub fn level(mut self, level: impl Into<LevelFilter>) -> FileSinkBuilder {
-        self.level = level.into();
+        self.filter = Some(Filter::from_level(level));
         self
+    }
+
+    /// Writes the events that `directives` (`RUST_LOG` syntax: `info,billing=debug`) let
+    /// through, whatever the logger's filter.
+    ///
+    /// ```
+    /// let sink = ttlog_sinks::FileSink::builder("logs/billing.log")
+    ///     .filter("warn,billing=debug")
+    ///     .expect("valid directives")
+    ///     .build();
+    /// # drop(sink);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A malformed directive, named in the error.
+    pub fn filter(mut self, directives: &str) -> Result<FileSinkBuilder, ParseDirectiveError> {
+        self.filter = Some(directives.parse()?);
+        Ok(self)
     }
 
     /// Rotates before a line would take the file past `bytes` (a line is never split, and a
@@ -131,7 +151,7 @@ impl FileSinkBuilder {
         FileSink {
             formatter: EventFormatter::new(self.format, false),
             format: self.format,
-            level: self.level,
+            filter: self.filter,
             config,
             file: None,
             size: 0,
@@ -228,7 +248,7 @@ pub struct FileSink {
     config: Arc<Config>,
     formatter: EventFormatter,
     format: Format,
-    level: LevelFilter,
+    filter: Option<Filter>,
     file: Option<File>,
     /// Bytes in the active file.
     size: u64,
@@ -252,7 +272,7 @@ impl std::fmt::Debug for FileSink {
         f.debug_struct("FileSink")
             .field("path", &self.config.names.active())
             .field("format", &self.format)
-            .field("level", &self.level)
+            .field("filter", &self.filter)
             .finish_non_exhaustive()
     }
 }
@@ -263,7 +283,7 @@ impl FileSink {
         FileSinkBuilder {
             path: path.into(),
             format: Format::Json,
-            level: LevelFilter::Trace,
+            filter: None,
             max_size: None,
             period: None,
             max_files: None,
@@ -396,8 +416,8 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.level.enables(metadata.level())
+    fn filter(&self) -> Option<Filter> {
+        self.filter.clone()
     }
 
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {

@@ -57,6 +57,31 @@ pub trait Sink: Send + 'static {
         true
     }
 
+    /// The sink's own filter, which replaces the logger's for this sink: a file at `debug`
+    /// (or `info,db=trace`) beside a console at `info`. Callsites that only this sink wants
+    /// are enabled for it; the logger's filter, and changes to it through the handle, no
+    /// longer apply to this sink. Asked once, when the logger is installed. `None` (the
+    /// default): the sink follows the logger's filter.
+    ///
+    /// ```
+    /// use ttlog_core::{Filter, Format, WriterSink};
+    ///
+    /// struct DebugFile(WriterSink);
+    ///
+    /// impl ttlog_core::Sink for DebugFile {
+    ///     fn write(&mut self, event: &ttlog_core::Event<'_>) -> std::io::Result<()> {
+    ///         self.0.write(event)
+    ///     }
+    ///     fn filter(&self) -> Option<Filter> {
+    ///         Some("info,billing=debug".parse().expect("valid directives"))
+    ///     }
+    /// }
+    /// # let _ = DebugFile(WriterSink::new(std::io::sink(), Format::Json));
+    /// ```
+    fn filter(&self) -> Option<crate::filter::Filter> {
+        None
+    }
+
     /// Writes one event. An error is counted in [`Stats::sink_errors`](crate::Stats) and
     /// reported once on stderr; the consumer goes on with the next event.
     fn write(&mut self, event: &Event<'_>) -> io::Result<()>;

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Sink;
+use crate::callsite::{Metadata, logger_filter_enables, logger_filter_epoch};
 use crate::consumer::{Ordered, Receiver};
 use crate::event::{Event, GAP_METADATA};
+use crate::filter::Filter;
 use crate::guard::guarded;
 use crate::runtime::{ConsumerShared, SinkCounters};
 use crate::thread::ThreadInfo;
@@ -19,8 +21,50 @@ use crate::value::ValueRef;
 /// recovers gets events again soon. Counted in events, not time, so it is deterministic.
 const MAX_BACKOFF_EVENTS: u64 = 1024;
 
+/// A direct-mapped cache of filter answers by callsite (the address of its metadata): the
+/// consumer evaluates a directive filter once per callsite, not per event.
+struct FilterCache {
+    /// (metadata address, epoch of the answer, answer); address 0 never matches.
+    entries: Box<[(usize, u64, bool)]>,
+}
+
+impl FilterCache {
+    const SIZE: usize = 256;
+
+    fn new() -> FilterCache {
+        FilterCache {
+            entries: vec![(0, 0, false); Self::SIZE].into_boxed_slice(),
+        }
+    }
+
+    /// The answer for `meta` at `epoch`, from the cache or from `eval` (which returns the
+    /// answer and the epoch it belongs to).
+    fn check(
+        &mut self,
+        meta: &Metadata<'_>,
+        epoch: u64,
+        eval: impl FnOnce() -> (bool, u64),
+    ) -> bool {
+        if meta.is_stored() {
+            // Metadata read back from a snapshot: its address may be reused later.
+            return eval().0;
+        }
+        let key = meta as *const Metadata<'_> as usize;
+        let at = ((key >> 4) ^ (key >> 12)) % Self::SIZE;
+        let entry = &mut self.entries[at];
+        if entry.0 == key && entry.1 == epoch {
+            return entry.2;
+        }
+        let (answer, answer_epoch) = eval();
+        *entry = (key, answer_epoch, answer);
+        answer
+    }
+}
+
 struct SinkSlot {
     sink: Box<dyn Sink>,
+    /// The sink's own filter ([`Sink::filter`]), with its answers cached.
+    own: Option<(Filter, FilterCache)>,
     disabled: bool,
     error_reported: bool,
     /// Events still to skip before the next attempt.
@@ -46,18 +90,31 @@ impl SinkSlot {
 pub(crate) struct SinkSet {
     slots: Vec<SinkSlot>,
     shared: &'static ConsumerShared,
+    /// Some sink has a filter of its own: the callsite's interest then says only that *some*
+    /// sink wants an event, and the sinks that follow the logger's filter must ask it.
+    mixed: bool,
+    /// The logger filter's answers, for the sinks that follow it.
+    logger: FilterCache,
 }
 
 impl SinkSet {
     /// The sinks, counting their errors in `shared`.
-    pub(crate) fn new(sinks: Vec<Box<dyn Sink>>, shared: &'static ConsumerShared) -> SinkSet {
+    /// `filters` are the sinks' own filters (`Sink::filter`), in the same order.
+    pub(crate) fn new(
+        sinks: Vec<Box<dyn Sink>>,
+        filters: Vec<Option<Filter>>,
+        shared: &'static ConsumerShared,
+    ) -> SinkSet {
+        let mixed = filters.iter().any(Option::is_some);
         let slots: Vec<SinkSlot> = sinks
             .into_iter()
-            .map(|sink| SinkSlot {
+            .zip(filters)
+            .map(|(sink, own)| SinkSlot {
                 counters: Arc::new(SinkCounters {
                     name: sink.name().to_owned(),
                     ..SinkCounters::default()
                 }),
+                own: own.map(|filter| (filter, FilterCache::new())),
                 sink,
                 disabled: false,
                 error_reported: false,
@@ -68,12 +125,43 @@ impl SinkSet {
         let _ = shared
             .sinks
             .set(slots.iter().map(|s| Arc::clone(&s.counters)).collect());
-        SinkSet { slots, shared }
+        SinkSet {
+            slots,
+            shared,
+            mixed,
+            logger: FilterCache::new(),
+        }
     }
 
-    fn dispatch(&mut self, event: &Event<'_>) {
+    /// Hands `event` to every sink that wants it; a gap marker (`filtered` false) goes to
+    /// every sink whatever its filter, since it reports events that are missing.
+    fn dispatch(&mut self, event: &Event<'_>, filtered: bool) {
+        let meta = event.metadata();
+        let epoch = if filtered && self.mixed {
+            logger_filter_epoch()
+        } else {
+            0
+        };
+        let mut logger_answer = None;
         for slot in &mut self.slots {
-            if slot.disabled || !slot.sink.enabled(event.metadata()) || slot.backing_off() {
+            if slot.disabled {
+                continue;
+            }
+            if filtered && self.mixed {
+                let wanted = match &mut slot.own {
+                    Some((filter, cache)) => {
+                        cache.check(meta, 0, || (filter.enabled(meta.level(), meta.target()), 0))
+                    }
+                    None => *logger_answer.get_or_insert_with(|| {
+                        self.logger
+                            .check(meta, epoch, || logger_filter_enables(meta))
+                    }),
+                };
+                if !wanted {
+                    continue;
+                }
+            }
+            if !slot.sink.enabled(meta) || slot.backing_off() {
                 continue;
             }
             let result = guarded(|| catch_unwind(AssertUnwindSafe(|| slot.sink.write(event))));
@@ -85,14 +173,14 @@ impl SinkSet {
 impl Receiver for SinkSet {
     fn event(&mut self, ordered: &Ordered<'_>) {
         if ordered.to_sinks {
-            self.dispatch(ordered.event);
+            self.dispatch(ordered.event, true);
         }
     }
 
     fn gap(&mut self, thread: &ThreadInfo, timestamp_ns: u64, count: u64) {
         let values = [ValueRef::U64(count), ValueRef::U64(count)];
         let event = Event::new(&GAP_METADATA, timestamp_ns, thread, &values, false);
-        self.dispatch(&event);
+        self.dispatch(&event, false);
     }
 
     fn flush(&mut self) {

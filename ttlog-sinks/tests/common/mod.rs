@@ -42,6 +42,9 @@ impl Sink for BoxedSink {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+    fn filter(&self) -> Option<ttlog::Filter> {
+        self.0.filter()
+    }
     fn name(&self) -> &str {
         self.0.name()
     }
