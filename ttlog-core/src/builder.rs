@@ -64,6 +64,7 @@ pub struct Builder {
     use_env: bool,
     format: Option<Format>,
     ansi: Option<bool>,
+    flatten_fields: bool,
     console: Console,
     sinks: Vec<Box<dyn Sink>>,
     overflow: Overflow,
@@ -126,6 +127,7 @@ impl Builder {
             use_env: true,
             format: None,
             ansi: None,
+            flatten_fields: false,
             console: Console::Stderr,
             sinks: Vec::new(),
             overflow: Overflow::Drop,
@@ -265,6 +267,13 @@ impl Builder {
     /// `NO_COLOR` is not set).
     pub fn ansi(mut self, ansi: bool) -> Builder {
         self.ansi = Some(ansi);
+        self
+    }
+
+    /// JSON console output: fields at the top level of each object instead of under
+    /// `"fields"` (see [`EventFormatter::with_flattened_fields`](crate::EventFormatter::with_flattened_fields)).
+    pub fn flatten_fields(mut self, flatten: bool) -> Builder {
+        self.flatten_fields = flatten;
         self
     }
 
@@ -443,11 +452,13 @@ impl Builder {
             Console::Stderr => sinks.push(Box::new(
                 WriterSink::new(io::stderr(), format)
                     .with_ansi(ansi)
+                    .with_flattened_fields(self.flatten_fields)
                     .with_name("stderr"),
             )),
             Console::Writer(writer) => sinks.push(Box::new(
                 WriterSink::new(writer, format)
                     .with_ansi(self.ansi.unwrap_or(false))
+                    .with_flattened_fields(self.flatten_fields)
                     .with_name("console writer"),
             )),
             Console::Off => {}

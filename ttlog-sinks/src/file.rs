@@ -58,6 +58,7 @@ struct Config {
 pub struct FileSinkBuilder {
     path: PathBuf,
     format: Format,
+    flatten_fields: bool,
     filter: Option<Filter>,
     max_size: Option<u64>,
     period: Option<Period>,
@@ -70,6 +71,13 @@ impl FileSinkBuilder {
     /// The line format: JSON lines (the default), or `Compact`/`Pretty` text (no colours).
     pub fn format(mut self, format: Format) -> FileSinkBuilder {
         self.format = format;
+        self
+    }
+
+    /// JSON: each field at the top level of the object instead of under `"fields"` (see
+    /// [`EventFormatter::with_flattened_fields`]).
+    pub fn flatten_fields(mut self, flatten: bool) -> FileSinkBuilder {
+        self.flatten_fields = flatten;
         self
     }
 
@@ -149,7 +157,8 @@ impl FileSinkBuilder {
         });
         let name = format!("file:{}", config.names.active().display());
         FileSink {
-            formatter: EventFormatter::new(self.format, false),
+            formatter: EventFormatter::new(self.format, false)
+                .with_flattened_fields(self.flatten_fields),
             format: self.format,
             filter: self.filter,
             config,
@@ -283,6 +292,7 @@ impl FileSink {
         FileSinkBuilder {
             path: path.into(),
             format: Format::Json,
+            flatten_fields: false,
             filter: None,
             max_size: None,
             period: None,

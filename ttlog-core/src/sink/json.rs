@@ -105,6 +105,40 @@ pub(crate) struct JsonFormatter {
     callsites: LastHitCache<usize, CallsiteJson>,
     /// `"thread-name"` escaped, by thread id.
     threads: LastHitCache<u64, Vec<u8>>,
+    /// Fields at the top level of the object rather than under `"fields"`.
+    pub(crate) flatten: bool,
+}
+
+/// The keys of the JSON contract: a field of the same name, lifted to the top level, is
+/// written `fields.<name>` instead so that it cannot shadow them.
+const RESERVED_KEYS: [&str; 12] = [
+    "timestamp",
+    "level",
+    "target",
+    "message",
+    "fields",
+    "thread",
+    "file",
+    "line",
+    "span",
+    "spans",
+    "trace_id",
+    "span_id",
+];
+
+/// `,"name":value` at the top level of a flattened event.
+fn write_top_level_pair(out: &mut Vec<u8>, name: &str, value: &ValueRef<'_>) {
+    out.push(b',');
+    if RESERVED_KEYS.contains(&name) || name == "context" {
+        let mut prefixed = String::with_capacity(7 + name.len());
+        prefixed.push_str("fields.");
+        prefixed.push_str(name);
+        write_str(out, &prefixed);
+    } else {
+        write_str(out, name);
+    }
+    out.push(b':');
+    write_value(out, value);
 }
 
 impl fmt::Debug for JsonFormatter {
@@ -177,26 +211,15 @@ impl JsonFormatter {
                 let _ = event.write_message(&mut Escaper(out));
             }
         }
-        out.extend_from_slice(b"\",\"fields\":{");
-        let mut first = true;
-        for ((_, value), key) in event.call_fields().zip(&parts.keys) {
-            match value {
-                // A struct given by its variable alone: its fields stand in its place.
-                ValueRef::Fields(group) if group.is_flat() => {
-                    for (name, value) in group.iter() {
-                        write_pair(out, &mut first, name, &value);
-                    }
-                }
-                _ => {
-                    if !std::mem::take(&mut first) {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(key);
-                    write_value(out, &value);
-                }
+        if self.flatten {
+            out.push(b'"');
+            for (name, value) in event.fields() {
+                write_top_level_pair(out, name, &value);
             }
+            out.extend_from_slice(b",\"thread\":");
+        } else {
+            write_fields_object(event, &parts.keys, out);
         }
-        out.extend_from_slice(b"},\"thread\":");
         let thread = event.thread();
         if meta.is_stored() {
             // Thread ids are per process: one formatter may see several snapshots.
@@ -213,6 +236,31 @@ impl JsonFormatter {
         write_scope(event, out);
         out.extend_from_slice(b"}\n");
     }
+}
+
+/// `","fields":{…},"thread":` after the message: the call's fields under `"fields"`, each
+/// key precomputed per callsite (`keys`).
+fn write_fields_object(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\",\"fields\":{");
+    let mut first = true;
+    for ((_, value), key) in event.call_fields().zip(keys) {
+        match value {
+            // A struct given by its variable alone: its fields stand in its place.
+            ValueRef::Fields(group) if group.is_flat() => {
+                for (name, value) in group.iter() {
+                    write_pair(out, &mut first, name, &value);
+                }
+            }
+            _ => {
+                if !std::mem::take(&mut first) {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key);
+                write_value(out, &value);
+            }
+        }
+    }
+    out.extend_from_slice(b"},\"thread\":");
 }
 
 /// `"name":value`, after a comma unless it is the first.

@@ -199,6 +199,21 @@ impl EventFormatter {
         self.format
     }
 
+    /// JSON only: writes each field at the top level of the object (`"user_id":42` beside
+    /// `"message"`) instead of under `"fields"`, as some log pipelines expect. A field named
+    /// like a key of the contract (`level`, `message`, …) is written `fields.<name>`. Spans and
+    /// context keep their keys. The default schema (DESIGN.md, "Contracts") is unchanged
+    /// unless this is asked for.
+    ///
+    /// ```
+    /// use ttlog_core::{EventFormatter, Format};
+    /// let _flat = EventFormatter::new(Format::Json, false).with_flattened_fields(true);
+    /// ```
+    pub fn with_flattened_fields(mut self, flatten: bool) -> EventFormatter {
+        self.json.flatten = flatten;
+        self
+    }
+
     /// Appends one line (with its newline) for `event` to `out`.
     pub fn write(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         match self.format {
@@ -255,6 +270,13 @@ impl WriterSink {
     /// Turns ANSI colours on or off (pretty format only).
     pub fn with_ansi(mut self, ansi: bool) -> WriterSink {
         self.formatter.ansi = ansi;
+        self
+    }
+
+    /// JSON only: fields at the top level of each object (see
+    /// [`EventFormatter::with_flattened_fields`]).
+    pub fn with_flattened_fields(mut self, flatten: bool) -> WriterSink {
+        self.formatter.json.flatten = flatten;
         self
     }
 
