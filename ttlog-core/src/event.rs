@@ -92,6 +92,37 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// An event made by a sink itself (a summary of what it suppressed, a marker), to hand to
+    /// another sink or an [`EventFormatter`](crate::EventFormatter). `values` are the message
+    /// arguments (`meta.arg_count()` of them) then one per field name of `meta`, as a
+    /// callsite records them. It carries no span or context.
+    ///
+    /// ```
+    /// use std::fmt::Write as _;
+    /// use ttlog_core::{Event, EventFormatter, Format, LogLevel, Metadata, ValueRef};
+    ///
+    /// static SUMMARY: Metadata<'static> = Metadata::new(
+    ///     LogLevel::Warn, "ttlog", "ttlog", file!(), line!(),
+    ///     "{} events suppressed", 1, &["suppressed"],
+    ///     Some(|out, args| write!(out, "{} events suppressed", args[0])),
+    /// );
+    ///
+    /// fn summarize(seen: &Event<'_>, count: u64, out: &mut Vec<u8>) {
+    ///     let values = [ValueRef::U64(count), ValueRef::U64(count)];
+    ///     let summary = Event::synthetic(&SUMMARY, seen.timestamp_nanos(), seen.thread(), &values);
+    ///     EventFormatter::new(Format::Json, false).write(&summary, out);
+    /// }
+    /// # let _ = summarize;
+    /// ```
+    pub fn synthetic(
+        meta: &'a Metadata<'a>,
+        timestamp_ns: u64,
+        thread: &'a ThreadInfo,
+        values: &'a [ValueRef<'a>],
+    ) -> Event<'a> {
+        Event::new(meta, timestamp_ns, thread, values, false)
+    }
+
     pub(crate) fn with_scope(mut self, scope: EventScope<'a>) -> Event<'a> {
         self.scope = scope;
         self

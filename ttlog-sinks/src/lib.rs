@@ -1,6 +1,7 @@
 //! Sinks for [ttlog](https://docs.rs/ttlog) that production needs, kept out of the hot-path
 //! core: a file sink with rotation by size and by time, retention by count and by age, and
-//! optional gzip compression of rotated files.
+//! optional gzip compression of rotated files ([`FileSink`]); sampling by level and rate
+//! limiting by callsite in front of any sink ([`Sampled`]).
 //!
 //! Every sink runs on ttlog's consumer thread (or a thread of its own): the thread that logs
 //! never does I/O.
@@ -23,5 +24,7 @@
 
 mod file;
 mod names;
+mod sampling;
 
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
+pub use sampling::{Sampled, Sampling, SamplingCounters};
