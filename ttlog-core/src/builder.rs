@@ -65,6 +65,9 @@ pub struct Builder {
     format: Option<Format>,
     ansi: Option<bool>,
     flatten_fields: bool,
+    /// Static fields: encoded (name, value) pairs and their count.
+    statics: (Vec<u8>, u16),
+    process_fields: bool,
     console: Console,
     sinks: Vec<Box<dyn Sink>>,
     overflow: Overflow,
@@ -128,6 +131,8 @@ impl Builder {
             format: None,
             ansi: None,
             flatten_fields: false,
+            statics: (Vec::new(), 0),
+            process_fields: false,
             console: Console::Stderr,
             sinks: Vec::new(),
             overflow: Overflow::Drop,
@@ -277,6 +282,47 @@ impl Builder {
         self
     }
 
+    /// Adds `name = value` to every event the sinks get, under `"context"` (before the
+    /// event's own context): the service, its version, the region. Added on the consumer
+    /// thread, not by the threads that log; the flight recorder's snapshots do not carry them
+    /// (their process information has the pid and the service name).
+    ///
+    /// ```
+    /// let _handle = ttlog_core::init()
+    ///     .console(false)
+    ///     .static_field("service", "checkout")
+    ///     .static_field("version", env!("CARGO_PKG_VERSION"))
+    ///     .static_field("replica", &3_u32)
+    ///     .init();
+    /// ```
+    pub fn static_field<V: crate::value::Value + ?Sized>(
+        mut self,
+        name: &str,
+        value: &V,
+    ) -> Builder {
+        let group = crate::scope::OwnedValues::encode(|enc| {
+            enc.fields(false, |out| out.field(name, value));
+        });
+        let bytes = &group.bytes;
+        // One group value: an 8-byte header (tag, flags, count, length), then its one pair.
+        if group.count == 1
+            && bytes.len() > 8
+            && u16::from_le_bytes([bytes[2], bytes[3]]) == 1
+            && self.statics.1 < u16::MAX
+        {
+            self.statics.0.extend_from_slice(&bytes[8..]);
+            self.statics.1 += 1;
+        }
+        self
+    }
+
+    /// Adds `hostname` and `pid` to every event the sinks get, as
+    /// [`static_field`](Builder::static_field) does.
+    pub fn process_fields(mut self, enabled: bool) -> Builder {
+        self.process_fields = enabled;
+        self
+    }
+
     /// Writes the console output to `writer` instead of stderr.
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Builder {
         self.console = Console::Writer(Box::new(writer));
@@ -382,7 +428,7 @@ impl Builder {
         self.build(true)
     }
 
-    fn build(self, strict: bool) -> Result<TtlogHandle, InitError> {
+    fn build(mut self, strict: bool) -> Result<TtlogHandle, InitError> {
         let env = |name: &str| {
             if self.use_env {
                 std::env::var(name).ok()
@@ -482,7 +528,17 @@ impl Builder {
         let sink_filters: Vec<Option<Filter>> = sinks.iter().map(|sink| sink.filter()).collect();
         let own_filters: Vec<Filter> = sink_filters.iter().flatten().cloned().collect();
         let followers = sink_filters.iter().filter(|f| f.is_none()).count();
-        receivers.push(Box::new(SinkSet::new(sinks, sink_filters, shared)));
+        let mut statics = std::mem::take(&mut self.statics);
+        if self.process_fields {
+            let with = Builder::new()
+                .static_field("hostname", hostname().as_str())
+                .static_field("pid", &std::process::id());
+            statics.0.extend_from_slice(&with.statics.0);
+            statics.1 = statics.1.saturating_add(with.statics.1);
+        }
+        receivers.push(Box::new(
+            SinkSet::new(sinks, sink_filters, shared).with_statics(statics.0, statics.1),
+        ));
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);
         runtime::RING_BYTES.store(thread_buffer, Ordering::Relaxed);
@@ -679,6 +735,17 @@ fn checked_size(
     let clamped = value.clamp(min, max);
     diag!("ttlog: {error}; using {clamped}");
     Ok(clamped)
+}
+
+/// The machine's host name (`HOSTNAME`, else `/etc/hostname`, else `unknown`).
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Why [`Builder::try_init`] did not install the logger.

@@ -421,6 +421,7 @@ impl Consumer {
                     trace_id: chain.first().map(|s| s.trace_id),
                     // SAFETY: as for the spans above.
                     context: unsafe { scope.ctx_ref() }.map(|c| c.fields()),
+                    statics: None,
                 };
                 let event = Event::new(meta, timestamp, &state.shared.info, &values, truncated)
                     .with_scope(event_scope);

@@ -72,6 +72,8 @@ pub(crate) struct EventScope<'a> {
     pub(crate) spans: &'a [SpanRef<'a>],
     pub(crate) trace_id: Option<TraceId>,
     pub(crate) context: Option<FieldsRef<'a>>,
+    /// The logger's static fields (`Builder::static_field`), listed before the context.
+    pub(crate) statics: Option<FieldsRef<'a>>,
 }
 
 impl<'a> Event<'a> {
@@ -224,17 +226,30 @@ impl<'a> Event<'a> {
     }
 
     /// The context fields in force where the event was logged (see
-    /// [`with_context`](crate::with_context)), outermost first.
+    /// [`with_context`](crate::with_context)), outermost first; the logger's static fields
+    /// ([`Builder::static_field`](crate::Builder::static_field)) come first of all.
     pub fn context(&self) -> FieldsIter<'a> {
-        self.scope
+        let context = self
+            .scope
             .context
-            .unwrap_or_else(|| FieldsRef::new(&[], 0, false))
-            .iter()
+            .unwrap_or_else(|| FieldsRef::new(&[], 0, false));
+        match self.scope.statics {
+            Some(statics) => statics.iter().chain(context),
+            None => context.iter(),
+        }
     }
 
     /// Whether the event carries context fields.
     pub fn has_context(&self) -> bool {
         self.scope.context.is_some_and(|c| !c.is_empty())
+            || self.scope.statics.is_some_and(|c| !c.is_empty())
+    }
+
+    /// The event with the logger's static fields (listed first in its context).
+    pub(crate) fn with_statics<'s: 'a>(&self, statics: FieldsRef<'s>) -> Event<'a> {
+        let mut event = *self;
+        event.scope.statics = Some(statics);
+        event
     }
 
     pub(crate) fn scope(&self) -> &EventScope<'a> {

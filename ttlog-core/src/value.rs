@@ -104,6 +104,7 @@ impl<'a> FieldsRef<'a> {
         FieldsIter {
             rest: self.body,
             left: self.count,
+            then: None,
         }
     }
 
@@ -124,13 +125,24 @@ impl fmt::Debug for FieldsRef<'_> {
 pub struct FieldsIter<'a> {
     rest: &'a [u8],
     left: u16,
+    /// A second group, iterated after this one (an event's static fields, then its context).
+    then: Option<FieldsRef<'a>>,
 }
 
 impl<'a> FieldsIter<'a> {
+    /// The pairs of this group, then those of `next`.
+    pub(crate) fn chain(mut self, next: FieldsRef<'a>) -> FieldsIter<'a> {
+        self.then = Some(next);
+        self
+    }
+
     /// The next pair and its encoded bytes.
     pub(crate) fn next_raw(&mut self) -> Option<(&'a str, ValueRef<'a>, &'a [u8])> {
         if self.left == 0 {
-            return None;
+            let next = self.then.take()?;
+            self.rest = next.body;
+            self.left = next.count;
+            return self.next_raw();
         }
         let parsed = (|| {
             let len = u16::from_le_bytes(self.rest.get(..2)?.try_into().ok()?) as usize;

@@ -14,7 +14,7 @@ use crate::filter::Filter;
 use crate::guard::guarded;
 use crate::runtime::{ConsumerShared, SinkCounters};
 use crate::thread::ThreadInfo;
-use crate::value::ValueRef;
+use crate::value::{FieldsRef, ValueRef};
 
 /// After a failure a sink sits out 1 event, then 2, 4, ... up to this many, until a write
 /// succeeds: a sink that fails on every event (a closed pipe) costs little, and one that
@@ -95,6 +95,8 @@ pub(crate) struct SinkSet {
     mixed: bool,
     /// The logger filter's answers, for the sinks that follow it.
     logger: FilterCache,
+    /// The logger's static fields (encoded pairs and their count), added to every event.
+    statics: Option<(Vec<u8>, u16)>,
 }
 
 impl SinkSet {
@@ -130,12 +132,27 @@ impl SinkSet {
             shared,
             mixed,
             logger: FilterCache::new(),
+            statics: None,
         }
+    }
+
+    /// Adds `count` static fields (encoded pairs) to every event the sinks get.
+    pub(crate) fn with_statics(mut self, pairs: Vec<u8>, count: u16) -> SinkSet {
+        self.statics = (count > 0).then_some((pairs, count));
+        self
     }
 
     /// Hands `event` to every sink that wants it; a gap marker (`filtered` false) goes to
     /// every sink whatever its filter, since it reports events that are missing.
     fn dispatch(&mut self, event: &Event<'_>, filtered: bool) {
+        let enriched;
+        let event = match &self.statics {
+            Some((pairs, count)) => {
+                enriched = event.with_statics(FieldsRef::new(pairs, *count, false));
+                &enriched
+            }
+            None => event,
+        };
         let meta = event.metadata();
         let epoch = if filtered && self.mixed {
             logger_filter_epoch()

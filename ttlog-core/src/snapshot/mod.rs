@@ -694,6 +694,7 @@ mod tests {
             spans: &spans,
             trace_id: TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
             context: Some(context),
+            statics: None,
         };
         let mut out = Vec::new();
         put_record_header(

@@ -213,6 +213,7 @@ impl Snapshot {
                     trace_id: TraceId::from_u128(scope.trace_id),
                     context: (scope.ncontext > 0)
                         .then(|| FieldsRef::new(scope.context, scope.ncontext, false)),
+                    statics: None,
                 });
             }
             f(&event);
