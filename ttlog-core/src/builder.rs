@@ -34,6 +34,7 @@ pub enum Overflow {
 
 enum Console {
     Stderr,
+    Stdout,
     Writer(Box<dyn Write + Send>),
     Off,
 }
@@ -329,6 +330,19 @@ impl Builder {
         self
     }
 
+    /// Writes the console output to stdout instead of stderr (for programs whose logs are
+    /// their output, as in containers that collect stdout). Formats and colours follow
+    /// stdout as they follow stderr otherwise: pretty and coloured on a terminal, unless
+    /// `NO_COLOR` or [`ansi`](Builder::ansi) say otherwise.
+    ///
+    /// ```
+    /// let _handle = ttlog_core::init().stdout().init();
+    /// ```
+    pub fn stdout(mut self) -> Builder {
+        self.console = Console::Stdout;
+        self
+    }
+
     /// Turns the console output off (or back on, to stderr).
     pub fn console(mut self, enabled: bool) -> Builder {
         self.console = if enabled {
@@ -455,8 +469,11 @@ impl Builder {
             }
         };
 
-        let console_is_stderr = matches!(self.console, Console::Stderr);
-        let terminal = console_is_stderr && io::stderr().is_terminal();
+        let terminal = match self.console {
+            Console::Stderr => io::stderr().is_terminal(),
+            Console::Stdout => io::stdout().is_terminal(),
+            _ => false,
+        };
         let format = match env("TTLOG_FORMAT").filter(|s| !s.trim().is_empty()) {
             Some(name) => match name.parse::<Format>() {
                 Ok(format) => Some(format),
@@ -500,6 +517,12 @@ impl Builder {
                     .with_ansi(ansi)
                     .with_flattened_fields(self.flatten_fields)
                     .with_name("stderr"),
+            )),
+            Console::Stdout => sinks.push(Box::new(
+                WriterSink::new(io::stdout(), format)
+                    .with_ansi(ansi)
+                    .with_flattened_fields(self.flatten_fields)
+                    .with_name("stdout"),
             )),
             Console::Writer(writer) => sinks.push(Box::new(
                 WriterSink::new(writer, format)
