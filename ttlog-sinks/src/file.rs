@@ -168,6 +168,8 @@ impl FileSinkBuilder {
             buf: Vec::with_capacity(BATCH + 4096),
             pending_lines: 0,
             lost: 0,
+            marker: None,
+            partial: false,
             last_error: None,
             last_rotated: None,
             housekeeping: Housekeeping::default(),
@@ -268,6 +270,11 @@ pub struct FileSink {
     pending_lines: u64,
     /// Lines dropped while the file could not be written, not yet reported in it.
     lost: u64,
+    /// The "N events dropped" line at the front of `buf`, not yet written: its bytes left to
+    /// write and the count it reports.
+    marker: Option<(usize, u64)>,
+    /// The file ends in the middle of a line (a write failed part way).
+    partial: bool,
     last_error: Option<String>,
     /// The time (seconds) and number of the last rotation, so the next sorts after it.
     last_rotated: Option<(u64, u32)>,
@@ -322,8 +329,10 @@ impl FileSink {
         self.size = meta.len();
         self.file = Some(file);
         self.period = self.config.period.map(|p| p.index(now));
+        // (Not while the file ends mid-line: the rest of that line must go into it first.)
         if let (Some(period), Ok(modified)) = (self.config.period, meta.modified())
             && self.size > 0
+            && !self.partial
             && period.index(modified) < period.index(now)
         {
             self.rotate(modified)?;
@@ -332,7 +341,10 @@ impl FileSink {
         Ok(())
     }
 
-    /// Writes the pending lines (after a line about lost ones, if any).
+    /// Writes the pending lines (after a line about lost ones, if any). On a failure part way
+    /// (a disk that fills up), what was written leaves the buffer and the rest stays, so that
+    /// the next attempt continues exactly where the file stops: no line is written twice, and
+    /// a line cut by the failure is completed by the next write.
     fn write_pending(&mut self, now: SystemTime) -> io::Result<()> {
         if self.buf.is_empty() && self.lost == 0 {
             return Ok(());
@@ -340,18 +352,56 @@ impl FileSink {
         if self.file.is_none() {
             self.open(now)?;
         }
-        let file = self.file.as_mut().expect("opened above");
         if self.lost > 0 {
-            let line = lost_line(self.format, now, self.lost, self.last_error.as_deref());
-            file.write_all(line.as_bytes())?;
-            self.size += line.len() as u64;
+            // Lines were dropped while the file failed: say so, in place of them. A line cut
+            // by the failure that preceded the drop is ended first (it stays incomplete).
+            let mut marker = Vec::new();
+            if self.partial {
+                marker.push(b'\n');
+            }
+            marker.extend_from_slice(
+                lost_line(self.format, now, self.lost, self.last_error.as_deref()).as_bytes(),
+            );
+            self.buf.splice(0..0, marker.iter().copied());
+            self.marker = Some((marker.len(), self.lost));
             self.lost = 0;
+            self.partial = false;
         }
-        file.write_all(&self.buf)?;
-        self.size += self.buf.len() as u64;
-        self.buf.clear();
-        self.pending_lines = 0;
-        Ok(())
+        let file = self.file.as_mut().expect("opened above");
+        let mut written = 0;
+        let mut failure = None;
+        while written < self.buf.len() {
+            match file.write(&self.buf[written..]) {
+                Ok(0) => {
+                    failure = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        self.size += written as u64;
+        let mut lines = self.buf[..written].iter().filter(|b| **b == b'\n').count() as u64;
+        if let Some((bytes, _)) = self.marker {
+            if written >= bytes {
+                // The marker is not an event; its line is not one of the pending ones.
+                lines = lines.saturating_sub(1);
+                self.marker = None;
+            } else {
+                self.marker = Some((bytes - written, self.marker.map_or(0, |m| m.1)));
+            }
+        }
+        self.pending_lines = self.pending_lines.saturating_sub(lines);
+        self.partial = written > 0 && self.buf[written - 1] != b'\n';
+        self.buf.drain(..written);
+        match failure {
+            None => Ok(()),
+            Some(err) => Err(err),
+        }
     }
 
     /// `write_pending`, keeping the lines for the next attempt on failure (up to
@@ -366,7 +416,9 @@ impl FileSink {
                 self.file = None;
                 self.last_error = Some(err.to_string());
                 if self.buf.len() > MAX_PENDING {
-                    self.lost += self.pending_lines;
+                    // A marker still waiting goes with them; its count comes back.
+                    let marker_count = self.marker.take().map_or(0, |(_, count)| count);
+                    self.lost += self.pending_lines + marker_count;
                     self.pending_lines = 0;
                     self.buf.clear();
                 }
