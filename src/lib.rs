@@ -61,6 +61,24 @@ pub mod sinks {
     pub use ttlog_sinks::*;
 }
 
+/// Starts configuring the logger: [`Builder`] with the defaults, which also reads the
+/// configuration file named by `TTLOG_CONFIG` (or given with [`Builder::config_file`]) when
+/// the logger is installed. Precedence: the environment variables (`TTLOG`, `RUST_LOG`,
+/// `TTLOG_FORMAT`, ...) override the file, which overrides the code. See
+/// `docs/configuration.md`.
+///
+/// ```
+/// let handle = ttlog::init()
+///     .level(ttlog::LogLevel::Info)
+///     .console(false)
+///     .init();
+/// # drop(handle);
+/// ```
+#[cfg(feature = "sinks")]
+pub fn init() -> Builder {
+    ttlog_sinks::config::read_at_init(ttlog_core::init())
+}
+
 /// What the macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

@@ -39,6 +39,9 @@ enum Console {
     Off,
 }
 
+/// A step that configures a builder when it is installed; see [`Builder::at_init`].
+type AtInit = Box<dyn FnOnce(Builder) -> (Builder, Option<String>) + Send>;
+
 /// Default flight-recorder history, in events.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
@@ -69,6 +72,10 @@ pub struct Builder {
     /// Static fields: encoded (name, value) pairs and their count.
     statics: (Vec<u8>, u16),
     process_fields: bool,
+    /// Applied when the logger is installed, over the code's settings (a configuration file).
+    at_init: Option<AtInit>,
+    /// A configuration file to read when installed (by the facade's `sinks` feature).
+    config_file: Option<PathBuf>,
     console: Console,
     sinks: Vec<Box<dyn Sink>>,
     overflow: Overflow,
@@ -134,6 +141,8 @@ impl Builder {
             flatten_fields: false,
             statics: (Vec::new(), 0),
             process_fields: false,
+            at_init: None,
+            config_file: None,
             console: Console::Stderr,
             sinks: Vec::new(),
             overflow: Overflow::Drop,
@@ -330,6 +339,49 @@ impl Builder {
         self
     }
 
+    /// Reads a configuration file (YAML, or TOML for `*.toml`) when the logger is installed;
+    /// `TTLOG_CONFIG` names another file that is read instead. The file overrides what the
+    /// code set, the environment variables override the file. Reading it is the `ttlog`
+    /// facade's work (its `sinks` feature, on by default); without it the file is not read,
+    /// and installing says so (an error from [`try_init`](Builder::try_init)).
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Takes the path given with [`config_file`](Builder::config_file), for the code that
+    /// reads it (in [`at_init`](Builder::at_init)).
+    #[doc(hidden)]
+    pub fn take_config_file(&mut self) -> Option<PathBuf> {
+        self.config_file.take()
+    }
+
+    /// Runs `configure` on this builder when the logger is installed (`init`/`try_init`):
+    /// after the settings made in code, before the environment variables, which override
+    /// both. This is how a configuration file applies (`ttlog::init()` reads `TTLOG_CONFIG`
+    /// this way): the file overrides the code, the environment overrides the file.
+    /// `configure` returns the builder and, if it could not apply everything, why: then
+    /// [`try_init`](Builder::try_init) fails with [`InitError::Config`] and
+    /// [`init`](Builder::init) says so on stderr and goes on with the builder as returned.
+    /// Calling it again replaces the earlier step.
+    ///
+    /// ```
+    /// let handle = ttlog_core::init()
+    ///     .console(false)
+    ///     .level(ttlog_core::LogLevel::Info)
+    ///     .at_init(|builder| (builder.level(ttlog_core::LogLevel::Warn), None))
+    ///     .with_env(false)
+    ///     .init();
+    /// assert_eq!(handle.filter().max_level(), ttlog_core::LevelFilter::Warn);
+    /// ```
+    pub fn at_init(
+        mut self,
+        configure: impl FnOnce(Builder) -> (Builder, Option<String>) + Send + 'static,
+    ) -> Builder {
+        self.at_init = Some(Box::new(configure));
+        self
+    }
+
     /// Writes the console output to stdout instead of stderr (for programs whose logs are
     /// their output, as in containers that collect stdout). Formats and colours follow
     /// stdout as they follow stderr otherwise: pretty and coloured on a terminal, unless
@@ -443,6 +495,27 @@ impl Builder {
     }
 
     fn build(mut self, strict: bool) -> Result<TtlogHandle, InitError> {
+        if let Some(configure) = self.at_init.take() {
+            let (configured, problem) = configure(self);
+            self = configured;
+            if let Some(problem) = problem {
+                if strict {
+                    return Err(InitError::Config(problem));
+                }
+                diag!("ttlog: {problem}; going on without it");
+            }
+        }
+        if let Some(path) = self.config_file.take() {
+            let problem = format!(
+                "configuration file {} not read: reading configuration files needs the `ttlog` \
+                 facade with its `sinks` feature",
+                path.display()
+            );
+            if strict {
+                return Err(InitError::Config(problem));
+            }
+            diag!("ttlog: {problem}");
+        }
         let env = |name: &str| {
             if self.use_env {
                 std::env::var(name).ok()
@@ -797,6 +870,9 @@ pub enum InitError {
         /// The largest value allowed.
         max: usize,
     },
+    /// The configuration (a file given with `TTLOG_CONFIG` or `config_file`) could not be
+    /// read or applied; the message names the file, the key, the value and the line.
+    Config(String),
     /// The persisted recorder file could not be created or mapped.
     Persist {
         /// The file given to [`Builder::persist`].
@@ -814,6 +890,7 @@ impl fmt::Display for InitError {
                 "the previous ttlog logger is still shutting down (one of its sinks does not return)",
             ),
             InitError::Filter(err) => write!(f, "{err}"),
+            InitError::Config(problem) => f.write_str(problem),
             InitError::Format(err) => write!(f, "TTLOG_FORMAT: {err}"),
             InitError::Spawn(err) => write!(f, "could not start the consumer thread: {err}"),
             InitError::Size {
@@ -844,6 +921,7 @@ impl std::error::Error for InitError {
             InitError::Spawn(err) => Some(err),
             InitError::Persist { source, .. } => Some(source),
             InitError::AlreadyInstalled
+            | InitError::Config(_)
             | InitError::PreviousStillRunning
             | InitError::Size { .. } => None,
         }

@@ -22,9 +22,11 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod config;
 mod file;
 mod names;
 mod sampling;
 
+pub use config::{Config, ConfigError};
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
 pub use sampling::{Sampled, Sampling, SamplingCounters};

@@ -1,0 +1,597 @@
+//! The configuration file: YAML (or TOML), in the shape of the seed documents.
+//!
+//! ```yaml
+//! logging:
+//!   level: info,billing=debug        # directives, RUST_LOG syntax
+//!   format: json                     # pretty | compact | json (the console's default)
+//!   sinks:
+//!     - type: console
+//!       stream: stderr               # stderr | stdout
+//!     - type: file
+//!       path: logs/api.log
+//!       level: debug                 # this sink's own filter
+//!       rotation: { max_size: 100MB, every: daily, max_age: 7d, max_files: 5 }
+//!       compress: true
+//!   enrichment: { fields: { service: api, version: "1.4.2" }, process: true }
+//!   sampling: { info_rate: 0.1, per_callsite_per_second: 100 }
+//!   recorder: { capacity: 100000, level: trace, snapshot_dir: /var/lib/api/snapshots }
+//! ```
+//!
+//! Every value is checked while the file is read: an unknown key or a bad value is an error
+//! that names the key, the value and the line, and nothing of a file with an error is applied.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use ttlog_core::{Builder, Filter, Format, LevelFilter, Sink, WriterSink};
+
+use crate::{FileSink, Period, Sampled, Sampling};
+
+/// Why a configuration could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A configuration read from a file or a string; [`apply`](Config::apply) it to a builder.
+///
+/// ```
+/// let config = ttlog_sinks::Config::from_yaml(r#"
+/// logging:
+///   level: info
+///   sinks:
+///     - type: console
+///       format: compact
+/// "#).expect("a valid configuration");
+/// let handle = config.apply(ttlog_core::init().with_env(false)).init();
+/// # drop(handle);
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    logging: Logging,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Logging {
+    level: Option<Directives>,
+    format: Option<FormatName>,
+    sinks: Option<Vec<SinkConfig>>,
+    enrichment: Option<Enrichment>,
+    sampling: Option<SamplingConfig>,
+    recorder: Option<RecorderConfig>,
+    /// Not supported yet: refused (while reading) rather than ignored.
+    #[allow(dead_code)]
+    redaction: Option<Unsupported>,
+}
+
+/// One sink. A flat struct rather than an enum tagged by `type`, so that every error inside a
+/// sink keeps its exact line; what applies to which type is checked after reading.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinkConfig {
+    #[serde(rename = "type")]
+    kind: SinkKind,
+    path: Option<PathBuf>,
+    level: Option<Directives>,
+    format: Option<FormatName>,
+    stream: Option<Stream>,
+    flatten_fields: Option<bool>,
+    rotation: Option<Rotation>,
+    compress: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SinkKind {
+    Console,
+    File,
+}
+
+impl SinkConfig {
+    /// The keys that do not belong to this type of sink, and a file sink's path.
+    fn check(&self, index: usize) -> Result<(), ConfigError> {
+        let misplaced = match self.kind {
+            SinkKind::Console => [
+                ("path", self.path.is_some()),
+                ("rotation", self.rotation.is_some()),
+                ("compress", self.compress.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, given)| *given),
+            SinkKind::File => [("stream", self.stream.is_some())]
+                .into_iter()
+                .find(|(_, given)| *given),
+        };
+        let kind = match self.kind {
+            SinkKind::Console => "console",
+            SinkKind::File => "file",
+        };
+        if let Some((key, _)) = misplaced {
+            return Err(ConfigError::new(format!(
+                "logging.sinks[{index}].{key}: a {kind} sink has no `{key}`"
+            )));
+        }
+        if self.kind == SinkKind::File && self.path.is_none() {
+            return Err(ConfigError::new(format!(
+                "logging.sinks[{index}]: a file sink needs `path`"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Stream {
+    Stderr,
+    Stdout,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    max_size: Option<ByteSize>,
+    every: Option<Every>,
+    max_age: Option<Span>,
+    max_files: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrichment {
+    fields: Option<BTreeMap<String, Scalar>>,
+    process: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamplingConfig {
+    error_rate: Option<Rate>,
+    warn_rate: Option<Rate>,
+    info_rate: Option<Rate>,
+    debug_rate: Option<Rate>,
+    trace_rate: Option<Rate>,
+    per_callsite_per_second: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecorderConfig {
+    capacity: Option<usize>,
+    level: Option<Level>,
+    snapshot_dir: Option<PathBuf>,
+    persist: Option<PathBuf>,
+}
+
+/// Directives (`info,billing=debug`), checked while reading.
+#[derive(Debug, Clone)]
+struct Directives(String);
+
+impl<'de> Deserialize<'de> for Directives {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<Filter>()
+            .map_err(|err| de::Error::custom(format!("`{text}`: {err}")))?;
+        Ok(Directives(text))
+    }
+}
+
+impl Directives {
+    fn filter(&self) -> Filter {
+        self.0.parse().expect("checked when read")
+    }
+}
+
+/// A single level (`trace` .. `error`, `off`).
+#[derive(Debug, Clone, Copy)]
+struct Level(LevelFilter);
+
+impl<'de> Deserialize<'de> for Level {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<LevelFilter>()
+            .map(Level)
+            .map_err(|err| de::Error::custom(format!("`{text}`: {err}")))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FormatName(Format);
+
+impl<'de> Deserialize<'de> for FormatName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<Format>()
+            .map(FormatName)
+            .map_err(|err| de::Error::custom(format!("`{text}`: {err}")))
+    }
+}
+
+/// `100MB`, `512KiB`, `1GB`, or a number of bytes.
+#[derive(Debug, Clone, Copy)]
+struct ByteSize(u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(text) => parse_size(&text).map(ByteSize).ok_or_else(|| {
+                de::Error::custom(format!(
+                    "`{text}` is not a size (write e.g. 100MB, 512KiB or a number of bytes)"
+                ))
+            }),
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(unit)
+}
+
+/// A duration: `7d`, `12h`, `30m`.
+#[derive(Debug, Clone, Copy)]
+struct Span(Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(Span)
+            .map_err(|err| de::Error::custom(format!("`{text}` is not a duration ({err})")))
+    }
+}
+
+/// `hourly`, `daily`, or a duration (`30m`).
+#[derive(Debug, Clone, Copy)]
+struct Every(Period);
+
+impl<'de> Deserialize<'de> for Every {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim().to_ascii_lowercase().as_str() {
+            "hourly" => Ok(Every(Period::HOURLY)),
+            "daily" => Ok(Every(Period::DAILY)),
+            other => humantime::parse_duration(other)
+                .map(|d| Every(Period::every(d)))
+                .map_err(|_| {
+                    de::Error::custom(format!(
+                        "`{text}` is not a period (hourly, daily, or a duration such as 30m)"
+                    ))
+                }),
+        }
+    }
+}
+
+/// A fraction between 0 and 1.
+#[derive(Debug, Clone, Copy)]
+struct Rate(f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let rate = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&rate) {
+            Ok(Rate(rate))
+        } else {
+            Err(de::Error::custom(format!(
+                "`{rate}` is not a rate (a fraction between 0 and 1)"
+            )))
+        }
+    }
+}
+
+/// A key that is known but not supported yet.
+#[derive(Debug, Clone)]
+struct Unsupported;
+
+impl<'de> Deserialize<'de> for Unsupported {
+    fn deserialize<D: Deserializer<'de>>(_d: D) -> Result<Self, D::Error> {
+        Err(de::Error::custom(
+            "redaction is not supported by this version of ttlog yet; remove the key",
+        ))
+    }
+}
+
+impl Config {
+    /// Reads a YAML configuration.
+    ///
+    /// # Errors
+    ///
+    /// The text is not valid YAML, has an unknown key, or a bad value; the message names the
+    /// key, the value and the line.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            yaml_serde::from_str(text).map_err(|err| ConfigError::new(err.to_string()))?;
+        config.check()
+    }
+
+    fn check(self) -> Result<Config, ConfigError> {
+        for (index, sink) in self.logging.sinks.iter().flatten().enumerate() {
+            sink.check(index)?;
+        }
+        Ok(self)
+    }
+
+    /// Reads a TOML configuration (the same keys, under `[logging]`).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_yaml`](Config::from_yaml).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)
+            .map_err(|err| ConfigError::new(err.to_string().trim_end().to_owned()))?;
+        config.check()
+    }
+
+    /// Reads `path`: TOML if its name ends in `.toml`, YAML otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or its content is not a valid configuration; the message
+    /// names the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| ConfigError::new(format!("{}: {err}", path.display())))?;
+        let config = if path.extension().is_some_and(|e| e == "toml") {
+            Config::from_toml(&text)
+        } else {
+            Config::from_yaml(&text)
+        };
+        config.map_err(|err| ConfigError::new(format!("{}: {err}", path.display())))
+    }
+
+    /// Applies the configuration to `builder`: what the file sets replaces what the builder
+    /// had; what it leaves out stays. With `sinks`, the file's sinks replace the console.
+    pub fn apply(self, mut builder: Builder) -> Builder {
+        let logging = self.logging;
+        if let Some(level) = &logging.level {
+            builder = builder.filter(level.0.clone());
+        }
+        let default_format = logging.format.map(|f| f.0);
+        if let Some(format) = default_format {
+            builder = builder.format(format);
+        }
+        if let Some(enrichment) = &logging.enrichment {
+            for (name, value) in enrichment.fields.iter().flatten() {
+                builder = match value {
+                    Scalar::Bool(v) => builder.static_field(name, v),
+                    Scalar::Int(v) => builder.static_field(name, v),
+                    Scalar::Float(v) => builder.static_field(name, v),
+                    Scalar::Str(v) => builder.static_field(name, v.as_str()),
+                };
+            }
+            if let Some(process) = enrichment.process {
+                builder = builder.process_fields(process);
+            }
+        }
+        if let Some(recorder) = &logging.recorder {
+            if let Some(capacity) = recorder.capacity {
+                builder = builder.capacity(capacity);
+            }
+            if let Some(level) = recorder.level {
+                builder = builder.recorder_level(level.0);
+            }
+            if let Some(dir) = &recorder.snapshot_dir {
+                builder = builder.snapshot_dir(dir);
+            }
+            if let Some(path) = &recorder.persist {
+                builder = builder.persist(path);
+            }
+        }
+        let sampling = logging.sampling.as_ref().map(|s| {
+            let defaults = Sampling::default();
+            Sampling {
+                error_rate: s.error_rate.map_or(defaults.error_rate, |r| r.0),
+                warn_rate: s.warn_rate.map_or(defaults.warn_rate, |r| r.0),
+                info_rate: s.info_rate.map_or(defaults.info_rate, |r| r.0),
+                debug_rate: s.debug_rate.map_or(defaults.debug_rate, |r| r.0),
+                trace_rate: s.trace_rate.map_or(defaults.trace_rate, |r| r.0),
+                per_callsite_per_second: s.per_callsite_per_second,
+            }
+        });
+        let Some(sinks) = logging.sinks else {
+            return builder;
+        };
+        builder = builder.console(false);
+        for sink in sinks {
+            let SinkConfig {
+                kind,
+                path,
+                level,
+                format,
+                stream,
+                flatten_fields,
+                rotation,
+                compress,
+            } = sink;
+            let sink: Box<dyn Sink> = match kind {
+                SinkKind::Console => {
+                    let stdout = matches!(stream, Some(Stream::Stdout));
+                    let terminal = if stdout {
+                        std::io::IsTerminal::is_terminal(&std::io::stdout())
+                    } else {
+                        std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    };
+                    let format = format
+                        .map(|f| f.0)
+                        .or(default_format)
+                        .unwrap_or(if terminal {
+                            Format::Pretty
+                        } else {
+                            Format::Compact
+                        });
+                    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                    let writer: Box<dyn std::io::Write + Send> = if stdout {
+                        Box::new(std::io::stdout())
+                    } else {
+                        Box::new(std::io::stderr())
+                    };
+                    let console = WriterSink::new(writer, format)
+                        .with_ansi(terminal && !no_color)
+                        .with_flattened_fields(flatten_fields.unwrap_or(false))
+                        .with_name(if stdout { "stdout" } else { "stderr" });
+                    Box::new(WithFilter(console, level.map(|l| l.filter())))
+                }
+                SinkKind::File => {
+                    let path = path.expect("checked when read");
+                    let mut file = FileSink::builder(path)
+                        .format(
+                            format
+                                .map(|f| f.0)
+                                .or(default_format)
+                                .unwrap_or(Format::Json),
+                        )
+                        .flatten_fields(flatten_fields.unwrap_or(false));
+                    if let Some(level) = &level {
+                        file = file.filter(&level.0).expect("checked when read");
+                    }
+                    let rotation = rotation.unwrap_or_default();
+                    if let Some(size) = rotation.max_size {
+                        file = file.max_size(size.0);
+                    }
+                    if let Some(every) = rotation.every {
+                        file = file.rotate_every(every.0);
+                    }
+                    if let Some(age) = rotation.max_age {
+                        file = file.max_age(age.0);
+                    }
+                    if let Some(files) = rotation.max_files {
+                        file = file.max_files(files);
+                    }
+                    #[cfg(feature = "gzip")]
+                    if let Some(compress) = compress {
+                        file = file.compress(compress);
+                    }
+                    #[cfg(not(feature = "gzip"))]
+                    let _ = compress;
+                    Box::new(file.build())
+                }
+            };
+            builder = match sampling {
+                Some(sampling) => builder.sink(Sampled::new(BoxedSink(sink), sampling)),
+                None => builder.sink(BoxedSink(sink)),
+            };
+        }
+        builder
+    }
+}
+
+/// A sink with the filter given to it in the configuration (if any).
+struct WithFilter<S>(S, Option<Filter>);
+
+impl<S: Sink> Sink for WithFilter<S> {
+    fn write(&mut self, event: &ttlog_core::Event<'_>) -> std::io::Result<()> {
+        self.0.write(event)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+
+    fn filter(&self) -> Option<Filter> {
+        self.1.clone()
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// A boxed sink as a sink (forwarding every method, the filter included).
+struct BoxedSink(Box<dyn Sink>);
+
+impl Sink for BoxedSink {
+    fn enabled(&self, metadata: &ttlog_core::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn write(&mut self, event: &ttlog_core::Event<'_>) -> std::io::Result<()> {
+        self.0.write(event)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+
+    fn filter(&self) -> Option<Filter> {
+        self.0.filter()
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+/// Makes `builder` read its configuration file when it is installed: the file named by
+/// `TTLOG_CONFIG`, else the one given with [`Builder::config_file`]. The file applies after
+/// the code's settings and before the environment's (see [`Builder::at_init`]). What
+/// `ttlog::init()` does when the facade's `sinks` feature is on.
+pub fn read_at_init(builder: Builder) -> Builder {
+    builder.at_init(|mut builder| {
+        let given = builder.take_config_file();
+        let path = match std::env::var_os("TTLOG_CONFIG").filter(|p| !p.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => match given {
+                Some(path) => path,
+                None => return (builder, None),
+            },
+        };
+        match Config::from_file(&path) {
+            Ok(config) => (config.apply(builder), None),
+            Err(err) => (builder, Some(format!("configuration {err}"))),
+        }
+    })
+}
