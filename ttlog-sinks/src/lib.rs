@@ -1,7 +1,9 @@
 //! Sinks for [ttlog](https://docs.rs/ttlog) that production needs, kept out of the hot-path
 //! core: a file sink with rotation by size and by time, retention by count and by age, and
 //! optional gzip compression of rotated files ([`FileSink`]); sampling by level and rate
-//! limiting by callsite in front of any sink ([`Sampled`]).
+//! limiting by callsite in front of any sink ([`Sampled`]); the queue, batches and retries a
+//! slow destination needs ([`BatchingSink`] around a [`BatchWriter`]); and the configuration
+//! file ([`Config`]).
 //!
 //! Every sink runs on ttlog's consumer thread (or a thread of its own): the thread that logs
 //! never does I/O.
@@ -22,11 +24,13 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod batch;
 pub mod config;
 mod file;
 mod names;
 mod sampling;
 
+pub use batch::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
 pub use config::{Config, ConfigError};
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
 pub use sampling::{Sampled, Sampling, SamplingCounters};

@@ -143,6 +143,40 @@ fn find<'a>(pairs: &'a [(String, OwnedValue)], name: &str) -> Option<&'a OwnedVa
 }
 
 impl CapturedEvent {
+    /// An owned copy of `event`: for sinks that keep events beyond the call (a queue to a
+    /// worker thread, a batch for a store).
+    ///
+    /// ```
+    /// fn keep(event: &ttlog_core::Event<'_>, queue: &mut Vec<ttlog_core::CapturedEvent>) {
+    ///     queue.push(ttlog_core::CapturedEvent::from_event(event));
+    /// }
+    /// # let _ = keep;
+    /// ```
+    pub fn from_event(event: &Event<'_>) -> CapturedEvent {
+        CapturedEvent {
+            level: event.level(),
+            target: event.target().to_owned(),
+            message: event.message().to_string(),
+            template: event.metadata().template().to_owned(),
+            fields: owned_pairs(event.fields()),
+            spans: event
+                .spans()
+                .iter()
+                .map(|span| CapturedSpan {
+                    name: span.name().to_owned(),
+                    id: span.id(),
+                    fields: owned_pairs(span.fields()),
+                })
+                .collect(),
+            trace_id: event.trace_id(),
+            context: owned_pairs(event.context()),
+            thread: event.thread().name().to_owned(),
+            file: event.metadata().file().to_owned(),
+            line: event.metadata().line(),
+            timestamp: event.timestamp(),
+        }
+    }
+
     /// The value of field `name`.
     pub fn field(&self, name: &str) -> Option<&OwnedValue> {
         find(&self.fields, name)
@@ -221,28 +255,7 @@ impl CaptureSink {
 
 impl Sink for CaptureSink {
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
-        let captured = CapturedEvent {
-            level: event.level(),
-            target: event.target().to_owned(),
-            message: event.message().to_string(),
-            template: event.metadata().template().to_owned(),
-            fields: owned_pairs(event.fields()),
-            spans: event
-                .spans()
-                .iter()
-                .map(|span| CapturedSpan {
-                    name: span.name().to_owned(),
-                    id: span.id(),
-                    fields: owned_pairs(span.fields()),
-                })
-                .collect(),
-            trace_id: event.trace_id(),
-            context: owned_pairs(event.context()),
-            thread: event.thread().name().to_owned(),
-            file: event.metadata().file().to_owned(),
-            line: event.metadata().line(),
-            timestamp: event.timestamp(),
-        };
+        let captured = CapturedEvent::from_event(event);
         self.lock().push(captured);
         Ok(())
     }
