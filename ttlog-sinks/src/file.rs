@@ -499,13 +499,11 @@ impl Sink for FileSink {
         if (new_period || too_big) && self.file.is_some() {
             // Everything before this line goes into the file being closed.
             let line_bytes = self.buf.split_off(start);
-            let pending_before = self.pending_lines;
             let result = self.try_write_pending(at).and_then(|()| self.rotate(at));
             self.buf.extend_from_slice(&line_bytes);
             if let Err(err) = result {
-                if self.pending_lines == pending_before {
-                    self.pending_lines += 1;
-                }
+                // This line waits with the others (counted, in case they must be dropped).
+                self.pending_lines += 1;
                 self.file = None;
                 return Err(err);
             }
