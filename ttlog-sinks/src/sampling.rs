@@ -235,7 +235,9 @@ impl<S: Sink> Sink for Sampled<S> {
             thread: event.thread().clone(),
             last_ns: event.timestamp_nanos(),
         });
-        if window.second != second {
+        // Events from several threads can arrive a little out of time order: an earlier second
+        // than the window's counts in the window rather than starting it over.
+        if second > window.second {
             let result = Self::summarize(&mut self.inner, window);
             window.second = second;
             window.passed = 0;
