@@ -7,6 +7,7 @@
 //!   sinks:
 //!     - type: console
 //!       stream: stderr               # stderr | stdout
+//!       colors: true                 # default: on a terminal, unless NO_COLOR
 //!     - type: file
 //!       path: logs/api.log
 //!       level: debug                 # this sink's own filter
@@ -100,6 +101,10 @@ struct SinkConfig {
     flatten_fields: Option<bool>,
     rotation: Option<Rotation>,
     compress: Option<bool>,
+    /// Console only: colours on or off (default: on a terminal, unless `NO_COLOR`).
+    colors: Option<bool>,
+    /// This sink's own sampling, instead of the file's `sampling`.
+    sampling: Option<SamplingConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -120,9 +125,12 @@ impl SinkConfig {
             ]
             .into_iter()
             .find(|(_, given)| *given),
-            SinkKind::File => [("stream", self.stream.is_some())]
-                .into_iter()
-                .find(|(_, given)| *given),
+            SinkKind::File => [
+                ("stream", self.stream.is_some()),
+                ("colors", self.colors.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, given)| *given),
         };
         let kind = match self.kind {
             SinkKind::Console => "console",
@@ -183,6 +191,20 @@ struct SamplingConfig {
     debug_rate: Option<Rate>,
     trace_rate: Option<Rate>,
     per_callsite_per_second: Option<u32>,
+}
+
+impl SamplingConfig {
+    fn sampling(&self) -> Sampling {
+        let defaults = Sampling::default();
+        Sampling {
+            error_rate: self.error_rate.map_or(defaults.error_rate, |r| r.0),
+            warn_rate: self.warn_rate.map_or(defaults.warn_rate, |r| r.0),
+            info_rate: self.info_rate.map_or(defaults.info_rate, |r| r.0),
+            debug_rate: self.debug_rate.map_or(defaults.debug_rate, |r| r.0),
+            trace_rate: self.trace_rate.map_or(defaults.trace_rate, |r| r.0),
+            per_callsite_per_second: self.per_callsite_per_second,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -431,17 +453,7 @@ impl Config {
                 builder = builder.persist(path);
             }
         }
-        let sampling = logging.sampling.as_ref().map(|s| {
-            let defaults = Sampling::default();
-            Sampling {
-                error_rate: s.error_rate.map_or(defaults.error_rate, |r| r.0),
-                warn_rate: s.warn_rate.map_or(defaults.warn_rate, |r| r.0),
-                info_rate: s.info_rate.map_or(defaults.info_rate, |r| r.0),
-                debug_rate: s.debug_rate.map_or(defaults.debug_rate, |r| r.0),
-                trace_rate: s.trace_rate.map_or(defaults.trace_rate, |r| r.0),
-                per_callsite_per_second: s.per_callsite_per_second,
-            }
-        });
+        let sampling = logging.sampling.as_ref().map(SamplingConfig::sampling);
         let Some(sinks) = logging.sinks else {
             return builder;
         };
@@ -456,6 +468,8 @@ impl Config {
                 flatten_fields,
                 rotation,
                 compress,
+                colors,
+                sampling: own_sampling,
             } = sink;
             let sink: Box<dyn Sink> = match kind {
                 SinkKind::Console => {
@@ -480,7 +494,7 @@ impl Config {
                         Box::new(std::io::stderr())
                     };
                     let console = WriterSink::new(writer, format)
-                        .with_ansi(terminal && !no_color)
+                        .with_ansi(colors.unwrap_or(terminal && !no_color))
                         .with_flattened_fields(flatten_fields.unwrap_or(false))
                         .with_name(if stdout { "stdout" } else { "stderr" });
                     Box::new(WithFilter(console, level.map(|l| l.filter())))
@@ -520,6 +534,10 @@ impl Config {
                     Box::new(file.build())
                 }
             };
+            let sampling = own_sampling
+                .as_ref()
+                .map(SamplingConfig::sampling)
+                .or(sampling);
             builder = match sampling {
                 Some(sampling) => builder.sink(Sampled::new(BoxedSink(sink), sampling)),
                 None => builder.sink(BoxedSink(sink)),

@@ -17,7 +17,7 @@ fn yaml_error(text: &str) -> String {
 
 #[test]
 fn mistakes_name_the_key_the_value_and_the_line() {
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 10] = [
         (
             "logging:\n  level: info\n  levle: debug\n",
             &["levle", "line 3"],
@@ -47,6 +47,10 @@ fn mistakes_name_the_key_the_value_and_the_line() {
         (
             "logging:\n  sinks:\n    - type: file\n      level: info\n",
             &["sinks[0]", "path"],
+        ),
+        (
+            "logging:\n  sinks:\n    - type: file\n      path: a.log\n      colors: true\n",
+            &["sinks[0].colors", "file sink"],
         ),
     ];
     for (text, expected) in cases {
@@ -129,11 +133,15 @@ logging:
     - type: file
       path: {billing}
       level: warn,billing=debug
+    - type: file
+      path: {quiet}
+      sampling: {{ info_rate: 0.0 }}
   enrichment:
     fields: {{ service: api, replica: 2 }}
 "#,
             all = dir.join("all.log").display(),
-            billing = dir.join("billing.log").display()
+            billing = dir.join("billing.log").display(),
+            quiet = dir.join("quiet.log").display()
         ),
     )
     .unwrap();
@@ -149,10 +157,14 @@ logging:
     // The second file has its own filter.
     let billing = std::fs::read_to_string(dir.join("billing.log")).unwrap();
     assert_eq!(common::seqs(&billing), [0, 2]);
+    // The third has its own sampling: no info events, warnings kept.
+    let quiet = std::fs::read_to_string(dir.join("quiet.log")).unwrap();
+    assert_eq!(common::seqs(&quiet), [2]);
 
     // The environment overrides the file.
     std::fs::remove_file(dir.join("all.log")).unwrap();
     std::fs::remove_file(dir.join("billing.log")).unwrap();
+    std::fs::remove_file(dir.join("quiet.log")).unwrap();
     let out = run(&config, "lenient", &[("TTLOG", "warn")]);
     assert!(out.status.success(), "{out:?}");
     let all = std::fs::read_to_string(dir.join("all.log")).unwrap();
