@@ -6,6 +6,17 @@
 use std::fmt;
 use std::io::Write as _;
 
+/// Writes one line to stderr, ignoring every error (a closed pipe, a full disk): how ttlog,
+/// its adapters and its sinks report their own problems, since `eprintln!` panics when
+/// stderr is a closed pipe.
+///
+/// ```
+/// ttlog_core::write_diagnostic(format_args!("my-sink: cannot reach {}; retrying", "db-1"));
+/// ```
+pub fn write_diagnostic(line: fmt::Arguments<'_>) {
+    print(line)
+}
+
 /// Writes one line to stderr, ignoring every error (a closed pipe, a full disk).
 pub(crate) fn print(line: fmt::Arguments<'_>) {
     let mut stderr = std::io::stderr().lock();

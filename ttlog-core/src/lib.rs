@@ -69,6 +69,7 @@ pub use callsite::{
     watch_max_level,
 };
 pub use context::{Instrument, Instrumented, with_context};
+pub use diag::write_diagnostic;
 pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};
 pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};

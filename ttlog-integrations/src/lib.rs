@@ -27,7 +27,6 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 use std::fmt;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[allow(dead_code)]
@@ -78,11 +77,7 @@ fn suppress() {
 }
 
 /// Writes one line on stderr, ignoring errors (stderr may be a closed pipe).
-pub(crate) fn diag(args: fmt::Arguments<'_>) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_fmt(args);
-    let _ = stderr.write_all(b"\n");
-}
+pub(crate) use ttlog_core::write_diagnostic as diag;
 
 /// Why an adapter could not be installed.
 #[derive(Debug)]

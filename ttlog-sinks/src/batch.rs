@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use ttlog_core::write_diagnostic as diag;
 use ttlog_core::{CapturedEvent, Event, Filter, Sink};
 
 /// Writes batches of events somewhere slow. Implemented by a store or a remote sink and run
@@ -411,12 +412,4 @@ fn drain_count(rx: &Receiver<Message>) -> u64 {
     rx.try_iter()
         .filter(|m| matches!(m, Message::Event(_)))
         .count() as u64
-}
-
-/// One line on stderr, ignoring errors.
-fn diag(args: std::fmt::Arguments<'_>) {
-    use std::io::Write as _;
-    let mut stderr = io::stderr().lock();
-    let _ = stderr.write_fmt(args);
-    let _ = stderr.write_all(b"\n");
 }

@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
+use ttlog_core::write_diagnostic as diag;
 use ttlog_core::{Event, EventFormatter, Filter, Format, LevelFilter, ParseDirectiveError, Sink};
 
 use crate::names::{Names, epoch_secs, gz};
@@ -386,13 +387,13 @@ impl FileSink {
         }
         self.size += written as u64;
         let mut lines = self.buf[..written].iter().filter(|b| **b == b'\n').count() as u64;
-        if let Some((bytes, _)) = self.marker {
+        if let Some((bytes, count)) = self.marker {
             if written >= bytes {
                 // The marker is not an event; its line is not one of the pending ones.
                 lines = lines.saturating_sub(1);
                 self.marker = None;
             } else {
-                self.marker = Some((bytes - written, self.marker.map_or(0, |m| m.1)));
+                self.marker = Some((bytes - written, count));
             }
         }
         self.pending_lines = self.pending_lines.saturating_sub(lines);
@@ -649,11 +650,4 @@ fn apply_retention(config: &Config) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// One line on stderr, ignoring errors (stderr may be a closed pipe).
-fn diag(args: std::fmt::Arguments<'_>) {
-    let mut stderr = io::stderr().lock();
-    let _ = stderr.write_fmt(args);
-    let _ = stderr.write_all(b"\n");
 }
