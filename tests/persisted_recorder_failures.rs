@@ -168,21 +168,11 @@ fn an_unusable_path_keeps_console_logging_with_one_warning() {
 fn a_full_disk_is_an_error_at_init_not_a_sigbus_later() {
     // A 64 KiB file system: too small for the recorder file (about 1.1 MiB).
     let dir = common::temp_dir("full");
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        mounted,
-        "this test mounts a tiny tmpfs and needs root (CI runs as root)"
-    );
+    let tmpfs = common::Tmpfs::mount(&dir, "64k");
     let file = dir.join("orders.ttrec");
     let strict = run("strict", &file);
     let lenient = run("lenient", &file);
-    let _ = Command::new("umount").arg(&dir).status();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmpfs);
 
     let stdout = String::from_utf8_lossy(&strict.stdout);
     assert!(

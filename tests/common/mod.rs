@@ -31,6 +31,14 @@ impl SharedBuf {
             .collect()
     }
 
+    /// The JSON lines whose target is `target`.
+    pub fn json_of_target(&self, target: &str) -> Vec<serde_json::Value> {
+        self.json()
+            .into_iter()
+            .filter(|line| line["target"] == target)
+            .collect()
+    }
+
     pub fn clear(&self) {
         self.0.lock().unwrap().clear();
     }
@@ -109,4 +117,31 @@ pub fn json_logger(level: ttlog::LogLevel) -> (ttlog::TtlogHandle, SharedBuf) {
         .try_init()
         .expect("the only logger of this test process");
     (handle, out)
+}
+
+/// A tiny tmpfs mounted on `dir` (to fill a disk), unmounted and removed on drop. Needs root
+/// (CI runs as root); fails the test with a message saying so otherwise.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            mounted,
+            "this test mounts a tiny tmpfs and needs root (CI runs as root)"
+        );
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

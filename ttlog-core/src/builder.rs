@@ -310,19 +310,7 @@ impl Builder {
         name: &str,
         value: &V,
     ) -> Builder {
-        let group = crate::scope::OwnedValues::encode(|enc| {
-            enc.fields(false, |out| out.field(name, value));
-        });
-        let bytes = &group.bytes;
-        // One group value: an 8-byte header (tag, flags, count, length), then its one pair.
-        if group.count == 1
-            && bytes.len() > 8
-            && u16::from_le_bytes([bytes[2], bytes[3]]) == 1
-            && self.statics.1 < u16::MAX
-        {
-            self.statics.0.extend_from_slice(&bytes[8..]);
-            self.statics.1 += 1;
-        }
+        add_static(&mut self.statics, name, value);
         self
     }
 
@@ -626,11 +614,8 @@ impl Builder {
         let followers = sink_filters.iter().filter(|f| f.is_none()).count();
         let mut statics = std::mem::take(&mut self.statics);
         if self.process_fields {
-            let with = Builder::new()
-                .static_field("hostname", hostname().as_str())
-                .static_field("pid", &std::process::id());
-            statics.0.extend_from_slice(&with.statics.0);
-            statics.1 = statics.1.saturating_add(with.statics.1);
+            add_static(&mut statics, "hostname", hostname().as_str());
+            add_static(&mut statics, "pid", &std::process::id());
         }
         receivers.push(Box::new(
             SinkSet::new(sinks, sink_filters, shared).with_statics(statics.0, statics.1),
@@ -831,6 +816,27 @@ fn checked_size(
     let clamped = value.clamp(min, max);
     diag!("ttlog: {error}; using {clamped}");
     Ok(clamped)
+}
+
+/// Appends `name = value` to the static fields: their encoded pairs and their count.
+fn add_static<V: crate::value::Value + ?Sized>(
+    statics: &mut (Vec<u8>, u16),
+    name: &str,
+    value: &V,
+) {
+    let group = crate::scope::OwnedValues::encode(|enc| {
+        enc.fields(false, |out| out.field(name, value));
+    });
+    let bytes = &group.bytes;
+    // One group value: an 8-byte header (tag, flags, count, length), then its one pair.
+    if group.count == 1
+        && bytes.len() > 8
+        && u16::from_le_bytes([bytes[2], bytes[3]]) == 1
+        && statics.1 < u16::MAX
+    {
+        statics.0.extend_from_slice(&bytes[8..]);
+        statics.1 += 1;
+    }
 }
 
 /// The machine's host name (`HOSTNAME`, else `/etc/hostname`, else `unknown`).

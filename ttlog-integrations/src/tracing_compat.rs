@@ -139,10 +139,6 @@ fn entry(meta: &Metadata<'_>, role: Role) -> Option<Entry> {
         .unwrap_or_else(|_| CALLSITES.get(key, make))
 }
 
-fn callsite(meta: &Metadata<'_>, role: Role) -> Option<&'static Callsite> {
-    entry(meta, role).map(|entry| entry.callsite)
-}
-
 /// Whether ttlog wants what `meta` describes: the level checks first, then the callsite's
 /// cached interest under ttlog's filter.
 #[inline]
@@ -300,7 +296,10 @@ where
         let Some(Entry { callsite, .. }) = wanted(meta) else {
             return;
         };
-        let Some(close) = callsite_for_close(meta) else {
+        let Some(Entry {
+            callsite: close, ..
+        }) = entry(meta, Role::Close)
+        else {
             return;
         };
         if suppressed_here() {
@@ -365,10 +364,6 @@ where
             .and_then(|data| data.extensions_mut().remove::<TtlogSpan>());
         drop(removed);
     }
-}
-
-fn callsite_for_close(meta: &Metadata<'_>) -> Option<&'static Callsite> {
-    callsite(meta, Role::Close)
 }
 
 /// A new handle on the ttlog span of the `tracing` span `id`.

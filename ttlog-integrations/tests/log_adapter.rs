@@ -62,12 +62,7 @@ fn logger() -> &'static Logger {
 fn lines(target: &str) -> Vec<serde_json::Value> {
     let logger = logger();
     logger.handle.flush();
-    logger
-        .out
-        .json()
-        .into_iter()
-        .filter(|line| line["target"] == target)
-        .collect()
+    logger.out.json_of_target(target)
 }
 
 mod billing {

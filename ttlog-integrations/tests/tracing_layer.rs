@@ -51,12 +51,7 @@ fn logger() -> &'static Logger {
 fn lines(target: &str) -> Vec<Value> {
     let logger = logger();
     logger.handle.flush();
-    logger
-        .out
-        .json()
-        .into_iter()
-        .filter(|line| line["target"] == target)
-        .collect()
+    logger.out.json_of_target(target)
 }
 
 fn with_ttlog<R>(f: impl FnOnce() -> R) -> R {

@@ -539,8 +539,8 @@ impl Config {
                 .map(SamplingConfig::sampling)
                 .or(sampling);
             builder = match sampling {
-                Some(sampling) => builder.sink(Sampled::new(BoxedSink(sink), sampling)),
-                None => builder.sink(BoxedSink(sink)),
+                Some(sampling) => builder.sink(Sampled::new(sink, sampling)),
+                None => builder.sink(sink),
             };
         }
         builder
@@ -561,31 +561,6 @@ impl<S: Sink> Sink for WithFilter<S> {
 
     fn filter(&self) -> Option<Filter> {
         self.1.clone()
-    }
-
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-}
-
-/// A boxed sink as a sink (forwarding every method, the filter included).
-struct BoxedSink(Box<dyn Sink>);
-
-impl Sink for BoxedSink {
-    fn enabled(&self, metadata: &ttlog_core::Metadata<'_>) -> bool {
-        self.0.enabled(metadata)
-    }
-
-    fn write(&mut self, event: &ttlog_core::Event<'_>) -> std::io::Result<()> {
-        self.0.write(event)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-
-    fn filter(&self) -> Option<Filter> {
-        self.0.filter()
     }
 
     fn name(&self) -> &str {

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use ttlog::CaptureSink;
@@ -18,24 +17,7 @@ const EVENTS: u64 = 1_000;
 #[test]
 fn a_full_disk() {
     let dir = common::temp_dir("full-disk");
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        mounted,
-        "this test mounts a tiny tmpfs and needs root (CI runs as root)"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _unmount = Unmount(dir.clone());
+    let _tmpfs = common::Tmpfs::mount(&dir, "256k");
     // Leave about 56 KiB free: the ~150 KiB of lines below do not fit.
     let filler = dir.join("filler");
     std::fs::write(&filler, vec![b'x'; 200 * 1024]).unwrap();

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use ttlog_sinks::Config;
 
 fn yaml_error(text: &str) -> String {
@@ -97,19 +95,8 @@ fn child() {
 }
 
 fn run(config: &std::path::Path, mode: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, mode)
-    .env("TTLOG_CONFIG", config)
-    .env_remove("TTLOG")
-    .env_remove("RUST_LOG")
-    .env_remove("TTLOG_FORMAT");
+    let mut cmd = common::child_process(CHILD, mode);
+    cmd.env("TTLOG_CONFIG", config);
     for (name, value) in env {
         cmd.env(name, value);
     }

@@ -111,7 +111,7 @@ pub(crate) struct JsonFormatter {
 
 /// The keys of the JSON contract: a field of the same name, lifted to the top level, is
 /// written `fields.<name>` instead so that it cannot shadow them.
-const RESERVED_KEYS: [&str; 12] = [
+const RESERVED_KEYS: [&str; 13] = [
     "timestamp",
     "level",
     "target",
@@ -124,12 +124,13 @@ const RESERVED_KEYS: [&str; 12] = [
     "spans",
     "trace_id",
     "span_id",
+    "context",
 ];
 
 /// `,"name":value` at the top level of a flattened event.
 fn write_top_level_pair(out: &mut Vec<u8>, name: &str, value: &ValueRef<'_>) {
     out.push(b',');
-    if RESERVED_KEYS.contains(&name) || name == "context" {
+    if RESERVED_KEYS.contains(&name) {
         let mut prefixed = String::with_capacity(7 + name.len());
         prefixed.push_str("fields.");
         prefixed.push_str(name);

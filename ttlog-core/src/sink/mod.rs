@@ -97,6 +97,41 @@ pub trait Sink: Send + 'static {
     }
 }
 
+/// A boxed sink is a sink: every method, the filter included, goes to the one in the box
+/// (for lists of sinks chosen at run time, as a configuration file makes).
+///
+/// ```
+/// use ttlog_core::{CaptureSink, Sink};
+///
+/// let sinks: Vec<Box<dyn Sink>> = vec![Box::new(CaptureSink::new())];
+/// let mut builder = ttlog_core::init().console(false);
+/// for sink in sinks {
+///     builder = builder.sink(sink);
+/// }
+/// # drop(builder);
+/// ```
+impl Sink for Box<dyn Sink> {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        (**self).enabled(metadata)
+    }
+
+    fn filter(&self) -> Option<crate::filter::Filter> {
+        (**self).filter()
+    }
+
+    fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+        (**self).write(event)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
 /// How a [`WriterSink`] lays out each event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

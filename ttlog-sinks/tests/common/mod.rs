@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 
 use ttlog::{LogLevel, Overflow, Sink, TtlogHandle};
 
-/// A fresh, empty directory for this test process.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ttlog-sinks-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+/// The facade's test helpers (temporary directories, child processes, a tmpfs).
+#[path = "../../../tests/common/mod.rs"]
+mod shared;
+
+#[allow(unused_imports)] // each test binary uses a part
+pub use shared::{Tmpfs, child_process, temp_dir};
 
 /// A logger at info that blocks rather than drops, with `sinks` and no console.
 pub fn logger(sinks: Vec<Box<dyn Sink>>) -> TtlogHandle {
@@ -23,31 +22,11 @@ pub fn logger(sinks: Vec<Box<dyn Sink>>) -> TtlogHandle {
         .panic_hook(false)
         .signals(false);
     for sink in sinks {
-        builder = builder.sink(BoxedSink(sink));
+        builder = builder.sink(sink);
     }
     builder
         .try_init()
         .expect("the only logger of this test process")
-}
-
-struct BoxedSink(Box<dyn Sink>);
-
-impl Sink for BoxedSink {
-    fn enabled(&self, metadata: &ttlog::Metadata<'_>) -> bool {
-        self.0.enabled(metadata)
-    }
-    fn write(&mut self, event: &ttlog::Event<'_>) -> std::io::Result<()> {
-        self.0.write(event)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-    fn filter(&self) -> Option<ttlog::Filter> {
-        self.0.filter()
-    }
-    fn name(&self) -> &str {
-        self.0.name()
-    }
 }
 
 /// The names of the files in `dir`, sorted.
