@@ -72,6 +72,7 @@ pub struct Builder {
     /// Static fields: encoded (name, value) pairs and their count.
     statics: (Vec<u8>, u16),
     process_fields: bool,
+    redactor: Option<Arc<dyn crate::redactor::Redactor>>,
     /// Applied when the logger is installed, over the code's settings (a configuration file).
     at_init: Option<AtInit>,
     /// A configuration file to read when installed (by the facade's `sinks` feature).
@@ -141,6 +142,7 @@ impl Builder {
             flatten_fields: false,
             statics: (Vec::new(), 0),
             process_fields: false,
+            redactor: None,
             at_init: None,
             config_file: None,
             console: Console::Stderr,
@@ -318,6 +320,25 @@ impl Builder {
     /// [`static_field`](Builder::static_field) does.
     pub fn process_fields(mut self, enabled: bool) -> Builder {
         self.process_fields = enabled;
+        self
+    }
+
+    /// Redacts secrets from every event before any sink sees it, by `rules` (see
+    /// [`Redactor`](crate::Redactor); `ttlog::sinks::Redaction` has the default rules). It
+    /// runs on the consumer thread: the calling thread pays nothing for it. The flight
+    /// recorder keeps events as logged; tools that read snapshots redact what they print.
+    ///
+    /// ```
+    /// # struct Rules;
+    /// # impl ttlog_core::Redactor for Rules {
+    /// #     fn is_secret_name(&self, name: &str) -> bool { name == "password" }
+    /// #     fn find_secret(&self, _: &str) -> bool { false }
+    /// #     fn redact_text(&self, text: &str, out: &mut String) { out.push_str(text) }
+    /// # }
+    /// let _builder = ttlog_core::init().redactor(Rules);
+    /// ```
+    pub fn redactor(mut self, rules: impl crate::redactor::Redactor) -> Builder {
+        self.redactor = Some(Arc::new(rules));
         self
     }
 
@@ -618,7 +639,9 @@ impl Builder {
             add_static(&mut statics, "pid", &std::process::id());
         }
         receivers.push(Box::new(
-            SinkSet::new(sinks, sink_filters, shared).with_statics(statics.0, statics.1),
+            SinkSet::new(sinks, sink_filters, shared)
+                .with_statics(statics.0, statics.1)
+                .with_redactor(self.redactor.take()),
         ));
         clock::warm_up();
         runtime::OVERFLOW_BLOCK.store(self.overflow == Overflow::Block, Ordering::Relaxed);

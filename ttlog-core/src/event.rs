@@ -63,6 +63,8 @@ pub struct Event<'a> {
     values: &'a [ValueRef<'a>],
     truncated: bool,
     scope: EventScope<'a>,
+    /// The message as redaction rewrote it, in place of the callsite's formatting.
+    message: Option<&'a str>,
 }
 
 /// The spans and context an event was logged in.
@@ -91,6 +93,7 @@ impl<'a> Event<'a> {
             values,
             truncated,
             scope: EventScope::default(),
+            message: None,
         }
     }
 
@@ -167,7 +170,43 @@ impl<'a> Event<'a> {
 
     /// Writes the message into `out`.
     pub fn write_message(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        self.meta.write_message(out, self.args())
+        match self.message {
+            Some(message) => out.write_str(message),
+            None => self.meta.write_message(out, self.args()),
+        }
+    }
+
+    /// The message text when redaction replaced it (formatters with a per-callsite copy of
+    /// a constant message must not use that copy then).
+    pub(crate) fn replaced_message(&self) -> Option<&'a str> {
+        self.message
+    }
+
+    /// The event with other values (as many, in the same order): redaction.
+    pub(crate) fn with_values(&self, values: &'a [ValueRef<'a>]) -> Event<'a> {
+        Event { values, ..*self }
+    }
+
+    /// The event with other spans: redaction.
+    pub(crate) fn with_spans(&self, spans: &'a [SpanRef<'a>]) -> Event<'a> {
+        let mut event = *self;
+        event.scope.spans = spans;
+        event
+    }
+
+    /// The event with other context fields: redaction.
+    pub(crate) fn with_context(&self, context: FieldsRef<'a>) -> Event<'a> {
+        let mut event = *self;
+        event.scope.context = Some(context);
+        event
+    }
+
+    /// The event with its message replaced: redaction.
+    pub(crate) fn with_message(&self, message: &'a str) -> Event<'a> {
+        Event {
+            message: Some(message),
+            ..*self
+        }
     }
 
     /// The message arguments, in placeholder order.

@@ -147,6 +147,33 @@ impl TtlogHandle {
         Ok(())
     }
 
+    /// Replaces the redaction rules (`None` turns redaction off), as a configuration reload
+    /// does. The consumer takes them before the next event it hands to the sinks; the
+    /// threads that log are not involved. Does nothing on a handle of no running logger.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # struct Rules;
+    /// # impl ttlog_core::Redactor for Rules {
+    /// #     fn is_secret_name(&self, name: &str) -> bool { name == "password" }
+    /// #     fn find_secret(&self, _: &str) -> bool { false }
+    /// #     fn redact_text(&self, text: &str, out: &mut String) { out.push_str(text) }
+    /// # }
+    /// let handle = ttlog_core::init().console(false).init();
+    /// handle.set_redactor(Some(Arc::new(Rules)));
+    /// # drop(handle);
+    /// ```
+    pub fn set_redactor(&self, rules: Option<Arc<dyn crate::redactor::Redactor>>) {
+        let Some(shared) = self.shared else {
+            return;
+        };
+        match shared.redactor.lock() {
+            Ok(mut slot) => slot.0 = Some(rules),
+            Err(poisoned) => poisoned.into_inner().0 = Some(rules),
+        }
+        shared.redactor_changed.store(true, Ordering::Release);
+    }
+
     /// The filter in force.
     pub fn filter(&self) -> Filter {
         callsite::registry().filter().clone()

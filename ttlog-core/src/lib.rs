@@ -47,6 +47,8 @@ mod level;
 mod producer;
 mod record;
 mod recorder;
+mod redact;
+mod redactor;
 mod ring;
 mod runtime;
 mod scope;
@@ -75,6 +77,8 @@ pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
 pub use handle::{FlushError, TtlogHandle, flush_running};
 pub use level::{Level, LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
+pub use redact::Redaction;
+pub use redactor::Redactor;
 pub use runtime::{DEFAULT_THREAD_BUFFER, DEFAULT_THREAD_BUFFER_MAX};
 pub use sink::{
     CaptureSink, CapturedEvent, CapturedSpan, EventFormatter, Format, OwnedValue, ParseFormatError,

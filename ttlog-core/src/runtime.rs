@@ -140,6 +140,19 @@ pub(crate) struct ConsumerShared {
     pub(crate) stalled: AtomicBool,
     /// Each sink's counters, in the order of the sinks (set once the sinks are built).
     pub(crate) sinks: std::sync::OnceLock<Vec<Arc<SinkCounters>>>,
+    /// New redaction rules for the consumer to take (`TtlogHandle::set_redactor`); `None`
+    /// inside turns redaction off. Read by the consumer only when `redactor_changed` is set.
+    pub(crate) redactor: Mutex<RedactorUpdate>,
+    pub(crate) redactor_changed: AtomicBool,
+}
+
+/// Redaction rules waiting for the consumer: `Some(None)` turns redaction off.
+pub(crate) struct RedactorUpdate(pub(crate) Option<Option<Arc<dyn crate::redactor::Redactor>>>);
+
+impl std::fmt::Debug for RedactorUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "pending" } else { "none" })
+    }
 }
 
 impl ConsumerShared {
@@ -156,6 +169,8 @@ impl ConsumerShared {
             delivered: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
             bad_records: AtomicU64::new(0),
+            redactor: Mutex::new(RedactorUpdate(None)),
+            redactor_changed: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             sinks: std::sync::OnceLock::new(),
         }

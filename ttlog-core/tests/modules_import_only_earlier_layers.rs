@@ -11,14 +11,14 @@ const LAYERS: &[(&str, &[&str])] = &[
         "vocabulary: callsite, value, encode",
         &[
             "diag", "guard", "sync", "level", "filter", "clock", "thread", "trace", "callsite",
-            "value", "encode", "record",
+            "value", "encode", "record", "redactor",
         ],
     ),
     (
         "ring and producer",
         &["ring", "runtime", "producer", "scope", "span", "context"],
     ),
-    ("consumer", &["event", "consumer"]),
+    ("consumer", &["event", "consumer", "redact"]),
     ("sinks and recorder", &["sink", "recorder"]),
     ("snapshot files", &["snapshot"]),
     (

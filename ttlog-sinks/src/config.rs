@@ -16,6 +16,7 @@
 //!   enrichment: { fields: { service: api, version: "1.4.2" }, process: true }
 //!   sampling: { info_rate: 0.1, per_callsite_per_second: 100 }
 //!   recorder: { capacity: 100000, level: trace, snapshot_dir: /var/lib/api/snapshots }
+//!   redaction: { fields: [customer_ssn], patterns: ['\bINT-[0-9]{6}\b'], mask: full }
 //! ```
 //!
 //! Every value is checked while the file is read: an unknown key or a bad value is an error
@@ -30,7 +31,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use ttlog_core::{Builder, Filter, Format, LevelFilter, Sink, WriterSink};
 
-use crate::{FileSink, Period, Sampled, Sampling};
+use crate::{FileSink, Mask, Period, RedactionRules, Sampled, Sampling};
 
 /// Why a configuration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +83,78 @@ struct Logging {
     enrichment: Option<Enrichment>,
     sampling: Option<SamplingConfig>,
     recorder: Option<RecorderConfig>,
-    /// Not supported yet: refused (while reading) rather than ignored.
-    #[allow(dead_code)]
-    redaction: Option<Unsupported>,
+    redaction: Option<RedactionConfig>,
+}
+
+/// `redaction:` turns redaction on for every sink (see [`RedactionRules`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedactionConfig {
+    /// Default: on when the section is there.
+    enabled: Option<bool>,
+    /// The default names and patterns, before `fields` and `patterns` (default: yes).
+    defaults: Option<bool>,
+    fields: Option<Vec<String>>,
+    patterns: Option<Vec<PatternSource>>,
+    mask: Option<MaskName>,
+    /// Card numbers (Luhn-checked); default: with the defaults.
+    cards: Option<bool>,
+}
+
+impl RedactionConfig {
+    /// The rules, or `None` when the section turns redaction off.
+    fn rules(&self) -> Option<RedactionRules> {
+        if self.enabled == Some(false) {
+            return None;
+        }
+        let defaults = self.defaults.unwrap_or(true);
+        let mut rules = if defaults {
+            RedactionRules::default()
+        } else {
+            RedactionRules::none()
+        };
+        for name in self.fields.iter().flatten() {
+            rules = rules.field(name);
+        }
+        for pattern in self.patterns.iter().flatten() {
+            rules = rules.pattern(&pattern.0).expect("checked when read");
+        }
+        if let Some(mask) = self.mask {
+            rules = rules.masking(mask.0);
+        }
+        Some(rules.cards(self.cards.unwrap_or(defaults)))
+    }
+}
+
+/// A regular expression, compiled (and so checked) while reading.
+#[derive(Debug, Clone)]
+struct PatternSource(String);
+
+impl<'de> Deserialize<'de> for PatternSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        RedactionRules::none()
+            .pattern(&text)
+            .map_err(de::Error::custom)?;
+        Ok(PatternSource(text))
+    }
+}
+
+/// `full` or `partial`.
+#[derive(Debug, Clone, Copy)]
+struct MaskName(Mask);
+
+impl<'de> Deserialize<'de> for MaskName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "full" => Ok(MaskName(Mask::Full)),
+            "partial" => Ok(MaskName(Mask::Partial)),
+            _ => Err(de::Error::custom(format!(
+                "`{text}` is not a mask (expected full or partial)"
+            ))),
+        }
+    }
 }
 
 /// One sink. A flat struct rather than an enum tagged by `type`, so that every error inside a
@@ -354,18 +424,6 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
-/// A key that is known but not supported yet.
-#[derive(Debug, Clone)]
-struct Unsupported;
-
-impl<'de> Deserialize<'de> for Unsupported {
-    fn deserialize<D: Deserializer<'de>>(_d: D) -> Result<Self, D::Error> {
-        Err(de::Error::custom(
-            "redaction is not supported by this version of ttlog yet; remove the key",
-        ))
-    }
-}
-
 impl Config {
     /// Reads a YAML configuration.
     ///
@@ -452,6 +510,9 @@ impl Config {
             if let Some(path) = &recorder.persist {
                 builder = builder.persist(path);
             }
+        }
+        if let Some(rules) = logging.redaction.as_ref().and_then(RedactionConfig::rules) {
+            builder = builder.redactor(rules);
         }
         let sampling = logging.sampling.as_ref().map(SamplingConfig::sampling);
         let Some(sinks) = logging.sinks else {
@@ -587,4 +648,46 @@ pub fn read_at_init(builder: Builder) -> Builder {
             Err(err) => (builder, Some(format!("configuration {err}"))),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ttlog_core::Redactor;
+
+    fn rules(yaml: &str) -> Option<RedactionRules> {
+        let config = Config::from_yaml(yaml).expect("a valid configuration");
+        config
+            .logging
+            .redaction
+            .as_ref()
+            .and_then(RedactionConfig::rules)
+    }
+
+    #[test]
+    fn the_redaction_section_builds_the_rules() {
+        let on = rules(
+            "logging:\n  redaction:\n    fields: [customer_ssn]\n    patterns: ['\\bINT-[0-9]{6}\\b']\n",
+        )
+        .expect("on when the section is there");
+        assert!(on.is_secret_name("customer_ssn"));
+        assert!(on.is_secret_name("password"), "the defaults stay");
+        assert!(on.find_secret("ref INT-004211"));
+        assert!(on.is_secret_number(4_111_111_111_111_111));
+
+        let only_mine =
+            rules("logging:\n  redaction:\n    defaults: false\n    fields: [pin]\n").expect("on");
+        assert!(only_mine.is_secret_name("pin"));
+        assert!(!only_mine.is_secret_name("password"));
+        assert!(!only_mine.find_secret("mail ada@example.com"));
+        assert!(!only_mine.is_secret_number(4_111_111_111_111_111));
+
+        let mut masked = String::new();
+        let partial = rules("logging:\n  redaction:\n    mask: partial\n").expect("on");
+        partial.redact_text("to ada@example.com", &mut masked);
+        assert_eq!(masked, "to ****@example.com");
+
+        assert!(rules("logging:\n  redaction:\n    enabled: false\n").is_none());
+        assert!(rules("logging:\n  level: info\n").is_none());
+    }
 }

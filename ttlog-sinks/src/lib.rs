@@ -28,9 +28,11 @@ mod batch;
 pub mod config;
 mod file;
 mod names;
+pub mod redact;
 mod sampling;
 
 pub use batch::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
 pub use config::{Config, ConfigError};
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
+pub use redact::{Mask, PatternError, RedactionRules};
 pub use sampling::{Sampled, Sampling, SamplingCounters};

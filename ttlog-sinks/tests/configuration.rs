@@ -15,7 +15,7 @@ fn yaml_error(text: &str) -> String {
 
 #[test]
 fn mistakes_name_the_key_the_value_and_the_line() {
-    let cases: [(&str, &[&str]); 10] = [
+    let cases: [(&str, &[&str]); 11] = [
         (
             "logging:\n  level: info\n  levle: debug\n",
             &["levle", "line 3"],
@@ -35,8 +35,12 @@ fn mistakes_name_the_key_the_value_and_the_line() {
             &["socket", "line 3"],
         ),
         (
-            "logging:\n  redaction:\n    fields: [password]\n",
-            &["redaction", "line 2"],
+            "logging:\n  redaction:\n    fields: [password]\n    patterns: ['(unclosed']\n",
+            &["(unclosed", "line 4"],
+        ),
+        (
+            "logging:\n  redaction:\n    mask: half\n",
+            &["half", "line 3"],
         ),
         (
             "logging:\n  sinks:\n    - type: file\n      level: info\n      colour: true\n",

@@ -205,10 +205,10 @@ impl JsonFormatter {
         self.timestamps
             .write(event.timestamp_nanos(), Precision::Nanos, out);
         out.extend_from_slice(&parts.head);
-        match &parts.message {
-            Some(message) => out.extend_from_slice(message),
+        match (&parts.message, event.replaced_message()) {
+            (Some(message), None) => out.extend_from_slice(message),
             // A failing Display of an argument was already replaced by a marker.
-            None => {
+            _ => {
                 let _ = event.write_message(&mut Escaper(out));
             }
         }

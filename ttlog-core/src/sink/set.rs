@@ -12,6 +12,8 @@ use crate::consumer::{Ordered, Receiver};
 use crate::event::{Event, GAP_METADATA};
 use crate::filter::Filter;
 use crate::guard::guarded;
+use crate::redact::Redaction;
+use crate::redactor::Redactor;
 use crate::runtime::{ConsumerShared, SinkCounters};
 use crate::thread::ThreadInfo;
 use crate::value::{FieldsRef, ValueRef};
@@ -97,6 +99,10 @@ pub(crate) struct SinkSet {
     logger: FilterCache,
     /// The logger's static fields (encoded pairs and their count), added to every event.
     statics: Option<(Vec<u8>, u16)>,
+    /// Redaction before any sink (`Builder::redactor`).
+    redaction: Option<Redaction>,
+    /// The redactor panicked once: reported, and every event it fails on is dropped (counted).
+    redaction_failed: bool,
 }
 
 impl SinkSet {
@@ -133,6 +139,8 @@ impl SinkSet {
             mixed,
             logger: FilterCache::new(),
             statics: None,
+            redaction: None,
+            redaction_failed: false,
         }
     }
 
@@ -142,17 +150,71 @@ impl SinkSet {
         self
     }
 
-    /// Hands `event` to every sink that wants it; a gap marker (`filtered` false) goes to
-    /// every sink whatever its filter, since it reports events that are missing.
+    /// Redacts every event by `rules` before the sinks see it.
+    pub(crate) fn with_redactor(mut self, rules: Option<Arc<dyn Redactor>>) -> SinkSet {
+        self.redaction = rules.map(Redaction::new);
+        self
+    }
+
+    /// Takes new redaction rules given through the handle, if any.
+    fn update_redaction(&mut self) {
+        if !self.shared.redactor_changed.swap(false, Ordering::Acquire) {
+            return;
+        }
+        let update = match self.shared.redactor.lock() {
+            Ok(mut slot) => slot.0.take(),
+            Err(poisoned) => poisoned.into_inner().0.take(),
+        };
+        match (update, &mut self.redaction) {
+            (Some(Some(rules)), Some(redaction)) => redaction.set_rules(rules),
+            (Some(Some(rules)), None) => self.redaction = Some(Redaction::new(rules)),
+            (Some(None), _) => self.redaction = None,
+            (None, _) => {}
+        }
+    }
+
+    /// Hands `event` to every sink that wants it, after the static fields are added and
+    /// secrets redacted; a gap marker (`filtered` false) goes to every sink whatever its
+    /// filter, since it reports events that are missing.
     fn dispatch(&mut self, event: &Event<'_>, filtered: bool) {
+        self.update_redaction();
+        // Taken out while the sinks run (they borrow `self`), put back below.
+        let statics = self.statics.take();
         let enriched;
-        let event = match &self.statics {
+        let event = match &statics {
             Some((pairs, count)) => {
                 enriched = event.with_statics(FieldsRef::new(pairs, *count, false));
                 &enriched
             }
             None => event,
         };
+        let Some(mut redaction) = self.redaction.take() else {
+            self.deliver(event, filtered);
+            self.statics = statics;
+            return;
+        };
+        let result = guarded(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                redaction.apply(event, |redacted| self.deliver(redacted, filtered))
+            }))
+        });
+        self.redaction = Some(redaction);
+        if result.is_err() {
+            // Fail closed: an event the rules could not be applied to is not written.
+            self.shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+            if !self.redaction_failed {
+                self.redaction_failed = true;
+                diag!(
+                    "ttlog: the redaction rules panicked on an event from `{}`; such events are \
+                     not written (counted in stats().sink_errors)",
+                    event.target()
+                );
+            }
+        }
+        self.statics = statics;
+    }
+
+    fn deliver(&mut self, event: &Event<'_>, filtered: bool) {
         let meta = event.metadata();
         let epoch = if filtered && self.mixed {
             logger_filter_epoch()
