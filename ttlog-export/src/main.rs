@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ttlog dump FILE [--level L] [--target PREFIX] [--thread NAME] [--since T] [--until T] [--salvage]
+//!                 [--no-redact | --config FILE]
 //! ttlog show FILE [same filters] [--color auto|always|never]
 //! ttlog ls [DIR]
 //! ttlog recover RECORDER_FILE [-o OUT]
@@ -16,10 +17,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use std::sync::Arc;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ttlog_core::{
-    Event, EventFormatter, Format, LevelFilter, SNAPSHOT_EXTENSION, Snapshot, SnapshotError,
+    Event, EventFormatter, Format, LevelFilter, Redaction, SNAPSHOT_EXTENSION, Snapshot,
+    SnapshotError,
 };
+use ttlog_sinks::{Config, RedactionRules};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,6 +91,14 @@ struct FilterArgs {
     /// Print every event that can still be decoded from a damaged or truncated file.
     #[arg(long)]
     salvage: bool,
+    /// Print values as recorded. By default secrets are masked on the way out (the flight
+    /// recorder keeps what was logged): ttlog's default redaction rules, or the `redaction`
+    /// section of --config.
+    #[arg(long)]
+    no_redact: bool,
+    /// A ttlog configuration file (YAML or TOML) whose `redaction` section gives the rules.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
+    config: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +114,21 @@ fn parse_time(s: &str) -> Result<SystemTime, String> {
 }
 
 impl FilterArgs {
+    /// The redaction to print through, if any.
+    fn redaction(&self) -> Result<Option<Redaction>, Failure> {
+        if self.no_redact {
+            return Ok(None);
+        }
+        let rules = match &self.config {
+            Some(path) => Config::from_file(path)
+                .map_err(|e| Failure::Io(e.to_string()))?
+                .redaction_rules()
+                .unwrap_or_default(),
+            None => RedactionRules::default(),
+        };
+        Ok(Some(Redaction::new(Arc::new(rules))))
+    }
+
     fn matches(&self, event: &Event<'_>) -> bool {
         self.level.is_none_or(|l| l.enables(event.level()))
             && self
@@ -199,6 +227,7 @@ fn print(
         text.push_str(&format!("# events: {}\n", snapshot.len()));
         write(&mut out, text.as_bytes())?;
     }
+    let mut redaction = filter.redaction()?;
     let mut formatter = EventFormatter::new(format, ansi);
     let mut line = Vec::with_capacity(512);
     let mut result = Ok(());
@@ -207,7 +236,10 @@ fn print(
             return;
         }
         line.clear();
-        formatter.write(event, &mut line);
+        match &mut redaction {
+            Some(redaction) => redaction.apply(event, |event| formatter.write(event, &mut line)),
+            None => formatter.write(event, &mut line),
+        }
         result = write(&mut out, &line);
     });
     result?;

@@ -48,6 +48,7 @@ fn snapshot() -> &'static Path {
         for t in threads {
             t.join().unwrap();
         }
+        info!(target: "checkout::auth", password = "hunter2", "login by {}", "ada@example.com");
         info!(target: "checkout::api", user_id = 7u64, "checkout completed");
         error!(target: "checkout::db", retries = 3u64, "database timeout after {} retries", 3);
         let path = handle.snapshot("cli-test").unwrap();
@@ -64,7 +65,7 @@ fn dump_writes_contract_json_lines() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6004);
+    assert_eq!(lines.len(), 6005);
     let last = lines.last().unwrap();
     let keys: Vec<&str> = last
         .as_object()
@@ -102,11 +103,11 @@ fn dump_filters_by_level_target_and_thread() {
         text(&out.stdout).lines().count()
     };
     assert_eq!(count(&["--level", "warn"]), 3);
-    assert_eq!(count(&["--target", "checkout::"]), 2);
+    assert_eq!(count(&["--target", "checkout::"]), 3);
     assert_eq!(count(&["--thread", "payment"]), 3001);
     assert_eq!(count(&["--thread", "payment", "--level", "info"]), 1);
     assert_eq!(count(&["--until", "2000-01-01T00:00:00Z"]), 0);
-    assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 6004);
+    assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 6005);
 }
 
 #[test]
@@ -124,7 +125,7 @@ fn show_and_ls_describe_snapshots() {
     assert!(out.status.success());
     let listed = text(&out.stdout);
     assert!(
-        listed.contains("cli-test") && listed.contains("6004"),
+        listed.contains("cli-test") && listed.contains("6005"),
         "{listed}"
     );
 }
@@ -151,7 +152,7 @@ fn damaged_or_foreign_files_exit_2_with_the_offset_and_salvage_prints_the_rest()
     let expected = ttlog::Snapshot::salvage(&bytes[..bytes.len() - 100])
         .snapshot
         .len();
-    assert!(expected > 0 && expected < 6004, "{expected}");
+    assert!(expected > 0 && expected < 6005, "{expected}");
     assert_eq!(salvaged, expected);
     assert!(text(&out.stderr).contains("salvaged"));
 
@@ -166,4 +167,42 @@ fn damaged_or_foreign_files_exit_2_with_the_offset_and_salvage_prints_the_rest()
 
     let out = ttlog(&["dump", dir.join("missing.ttsnap").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn dump_masks_secrets_unless_asked_not_to() {
+    let file = snapshot().to_str().unwrap();
+    let login = |extra: &[&str]| {
+        let mut args = vec!["dump", file, "--target", "checkout::auth"];
+        args.extend_from_slice(extra);
+        let out = ttlog(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+        line
+    };
+    let masked = login(&[]);
+    assert_eq!(masked["fields"]["password"], "[REDACTED]");
+    assert_eq!(masked["message"], "login by [REDACTED]");
+
+    let raw = login(&["--no-redact"]);
+    assert_eq!(raw["fields"]["password"], "hunter2");
+    assert_eq!(raw["message"], "login by ada@example.com");
+
+    let dir = std::env::temp_dir().join(format!("ttlog-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("ttlog.yaml");
+    std::fs::write(
+        &config,
+        "logging:\n  redaction:\n    defaults: false\n    fields: [password]\n    mask: partial\n",
+    )
+    .unwrap();
+    let own = login(&["--config", config.to_str().unwrap()]);
+    assert_eq!(own["fields"]["password"], "[REDACTED]", "too short to keep a part");
+    assert_eq!(own["message"], "login by ada@example.com", "no e-mail rule");
+
+    std::fs::write(&config, "logging:\n  redaction:\n    mask: halfway\n").unwrap();
+    let out = ttlog(&["dump", file, "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("halfway"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(dir);
 }

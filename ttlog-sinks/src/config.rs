@@ -473,6 +473,15 @@ impl Config {
         config.map_err(|err| ConfigError::new(format!("{}: {err}", path.display())))
     }
 
+    /// The redaction rules of the `redaction` section, if it turns redaction on (for tools
+    /// that print what a program logged, as `ttlog dump --config` does).
+    pub fn redaction_rules(&self) -> Option<RedactionRules> {
+        self.logging
+            .redaction
+            .as_ref()
+            .and_then(RedactionConfig::rules)
+    }
+
     /// Applies the configuration to `builder`: what the file sets replaces what the builder
     /// had; what it leaves out stays. With `sinks`, the file's sinks replace the console.
     pub fn apply(self, mut builder: Builder) -> Builder {

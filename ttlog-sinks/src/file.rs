@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use ttlog_core::write_diagnostic as diag;
 use ttlog_core::{Event, EventFormatter, Filter, Format, LevelFilter, ParseDirectiveError, Sink};
 
-use crate::names::{Names, epoch_secs, gz};
+#[cfg(feature = "gzip")]
+use crate::names::gz;
+use crate::names::{Names, epoch_secs};
 
 /// Lines are written in batches of about this many bytes (and whenever the consumer runs out
 /// of events, and on flush).
