@@ -73,6 +73,7 @@ pub struct Builder {
     statics: (Vec<u8>, u16),
     process_fields: bool,
     redactor: Option<Arc<dyn crate::redactor::Redactor>>,
+    reload: Option<Arc<crate::handle::ReloadFn>>,
     /// Applied when the logger is installed, over the code's settings (a configuration file).
     at_init: Option<AtInit>,
     /// A configuration file to read when installed (by the facade's `sinks` feature).
@@ -143,6 +144,7 @@ impl Builder {
             statics: (Vec::new(), 0),
             process_fields: false,
             redactor: None,
+            reload: None,
             at_init: None,
             config_file: None,
             console: Console::Stderr,
@@ -340,6 +342,36 @@ impl Builder {
     pub fn redactor(mut self, rules: impl crate::redactor::Redactor) -> Builder {
         self.redactor = Some(Arc::new(rules));
         self
+    }
+
+    /// What [`TtlogHandle::reload`] (and `SIGHUP`, when the logger handles signals) runs: it
+    /// reads the configuration again and applies it through the handle, returning notes on
+    /// what needs a restart, or an error when the new configuration is invalid. Set by the
+    /// configuration file support (`ttlog::init()` with a file); rarely set by hand.
+    ///
+    /// ```
+    /// let _builder = ttlog_core::init().on_reload(|handle| {
+    ///     let level = std::fs::read_to_string("/etc/api/log-level").map_err(|e| e.to_string())?;
+    ///     handle.set_filter(level.trim()).map_err(|e| e.to_string())?;
+    ///     Ok(Vec::new())
+    /// });
+    /// ```
+    pub fn on_reload(
+        mut self,
+        reload: impl Fn(&TtlogHandle) -> Result<Vec<String>, String> + Send + Sync + 'static,
+    ) -> Builder {
+        self.reload = Some(Arc::new(reload));
+        self
+    }
+
+    /// Whether the environment's `TTLOG`/`RUST_LOG` directives apply (see
+    /// [`with_env`](Builder::with_env)) and are set: they then override any other filter,
+    /// a reloaded configuration file's too.
+    pub fn env_filter_set(&self) -> bool {
+        self.use_env
+            && ["TTLOG", "RUST_LOG"]
+                .iter()
+                .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
     }
 
     /// Writes the console output to `writer` instead of stderr.
@@ -684,8 +716,14 @@ impl Builder {
                 trigger::install_panic_hook();
             }
         }
+        let reload = self.reload.take();
+        let reloadable = reload.is_some();
+        crate::handle::set_reload(reload);
         if self.signals {
             trigger::install_signal_handlers();
+            if reloadable {
+                trigger::install_reload_signal();
+            }
         }
         trigger::install_exit_flush();
         crate::fork::install_fork_handlers();

@@ -15,6 +15,42 @@ use crate::snapshot::SnapshotError;
 use crate::stats::{self, Stats};
 use crate::trigger::{self, RecorderShared};
 
+/// What `TtlogHandle::reload` runs: re-reads the configuration and applies what can change
+/// while the program runs; returns notes on what could not (or an error, nothing applied).
+pub(crate) type ReloadFn = dyn Fn(&TtlogHandle) -> Result<Vec<String>, String> + Send + Sync;
+
+/// The reload step of the installed logger (`Builder::on_reload`).
+static RELOAD: Mutex<Option<Arc<ReloadFn>>> = Mutex::new(None);
+
+pub(crate) fn set_reload(reload: Option<Arc<ReloadFn>>) {
+    *RELOAD.lock().unwrap_or_else(|p| p.into_inner()) = reload;
+}
+
+/// Why [`TtlogHandle::reload`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The logger was not configured from a file (nothing to reload), or is not running.
+    NotConfigured,
+    /// The new configuration is not valid; the running one stays, untouched.
+    Invalid(String),
+}
+
+impl fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadError::NotConfigured => {
+                f.write_str("the logger was not configured from a file: nothing to reload")
+            }
+            ReloadError::Invalid(message) => {
+                write!(f, "{message}; the running configuration stays")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReloadError {}
+
 /// How long `flush()` and shutdown wait for the consumer at most.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -174,6 +210,30 @@ impl TtlogHandle {
         shared.redactor_changed.store(true, Ordering::Release);
     }
 
+    /// Reads the configuration file again and applies it: the filter, the redaction rules and
+    /// the sinks' sampling change at once, without a restart and without a lock on the
+    /// threads that log; the notes say what changed in the file that only a restart applies
+    /// (the list of sinks, their paths and formats, enrichment, the recorder). A file with an
+    /// error changes nothing. `SIGHUP` does the same when the logger handles signals.
+    ///
+    /// ```
+    /// let handle = ttlog_core::init().console(false).init();
+    /// // Configured in code only: there is no file to read again.
+    /// assert_eq!(handle.reload(), Err(ttlog_core::ReloadError::NotConfigured));
+    /// # drop(handle);
+    /// ```
+    pub fn reload(&self) -> Result<Vec<String>, ReloadError> {
+        if self.shared.is_none() {
+            return Err(ReloadError::NotConfigured);
+        }
+        let reload = RELOAD
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(ReloadError::NotConfigured)?;
+        reload(self).map_err(ReloadError::Invalid)
+    }
+
     /// The filter in force.
     pub fn filter(&self) -> Filter {
         callsite::registry().filter().clone()
@@ -219,6 +279,7 @@ impl TtlogHandle {
     }
 
     fn shutdown(&self, shared: &'static ConsumerShared) {
+        set_reload(None);
         // Stop new events first, then let the consumer drain what was published and exit.
         let filter = callsite::registry().filter().clone();
         callsite::registry().set_filter(filter, false);

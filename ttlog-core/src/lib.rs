@@ -75,7 +75,7 @@ pub use diag::write_diagnostic;
 pub use encode::{Encoder, FieldsWriter, REDACTED, TRUNCATION_MARKER};
 pub use event::{Event, Message};
 pub use filter::{Directive, Filter, ParseDirectiveError};
-pub use handle::{FlushError, TtlogHandle, flush_running};
+pub use handle::{FlushError, ReloadError, TtlogHandle, flush_running};
 pub use level::{Level, LevelFilter, LogLevel, ParseLevelError, STATIC_MAX_LEVEL};
 pub use redact::Redaction;
 pub use redactor::Redactor;

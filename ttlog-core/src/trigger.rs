@@ -379,15 +379,19 @@ pub(crate) fn install_exit_flush() {
 }
 
 #[cfg(unix)]
-pub(crate) use unix::{after_fork_in_child, install_signal_handlers};
+pub(crate) use unix::{after_fork_in_child, install_reload_signal, install_signal_handlers};
 
 #[cfg(not(unix))]
 pub(crate) fn install_signal_handlers() {}
 
+#[cfg(not(unix))]
+pub(crate) fn install_reload_signal() {}
+
 #[cfg(unix)]
 mod unix {
     //! `SIGUSR1` takes a snapshot (registered through `signal-hook`, which chains a handler
-    //! already in place). `SIGTERM`/`SIGINT` flush: if the program had no handler, ttlog's own
+    //! already in place); `SIGHUP` reloads the configuration file, registered only when the
+    //! logger was configured from one. `SIGTERM`/`SIGINT` flush: if the program had no handler, ttlog's own
     //! handler flushes and then, unless someone registered a handler since, restores the
     //! default action and re-raises the signal, so the process ends as it would have; if the
     //! program had one, ttlog adds a flush through `signal-hook` and the program's handling
@@ -554,6 +558,19 @@ mod unix {
         });
     }
 
+    /// Registers `SIGHUP` (once per process) to reload the configuration, after
+    /// [`install_signal_handlers`]. Only for a logger configured from a file: SIGHUP then
+    /// reloads it instead of ending the process, as daemons conventionally do.
+    pub(crate) fn install_reload_signal() {
+        static RELOAD_SIGNAL: Once = Once::new();
+        if PIPE_WRITE.load(Ordering::Relaxed) < 0 {
+            return;
+        }
+        RELOAD_SIGNAL.call_once(|| {
+            register_chained(libc::SIGHUP);
+        });
+    }
+
     /// In a child process right after `fork` (async-signal-safe calls only): the signal
     /// thread is the parent's, so the child stops writing into its pipe, and SIGTERM and
     /// SIGINT get their default action back where ttlog had installed its own (they would
@@ -592,6 +609,21 @@ mod unix {
                         }
                         Err(err) => writeln!(stderr, "ttlog: SIGUSR1 snapshot failed: {err}"),
                     };
+                }
+                continue;
+            }
+            if sig == libc::SIGHUP {
+                if let Some(shared) = runtime::consumer() {
+                    let handle = crate::handle::TtlogHandle::secondary(shared);
+                    match handle.reload() {
+                        Ok(notes) => {
+                            diag!("ttlog: SIGHUP: configuration reloaded");
+                            for note in notes {
+                                diag!("ttlog: {note}");
+                            }
+                        }
+                        Err(err) => diag!("ttlog: SIGHUP: {err}"),
+                    }
                 }
                 continue;
             }

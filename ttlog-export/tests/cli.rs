@@ -197,12 +197,19 @@ fn dump_masks_secrets_unless_asked_not_to() {
     )
     .unwrap();
     let own = login(&["--config", config.to_str().unwrap()]);
-    assert_eq!(own["fields"]["password"], "[REDACTED]", "too short to keep a part");
+    assert_eq!(
+        own["fields"]["password"], "[REDACTED]",
+        "too short to keep a part"
+    );
     assert_eq!(own["message"], "login by ada@example.com", "no e-mail rule");
 
     std::fs::write(&config, "logging:\n  redaction:\n    mask: halfway\n").unwrap();
     let out = ttlog(&["dump", file, "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("halfway"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("halfway"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

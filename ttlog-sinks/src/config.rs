@@ -31,7 +31,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use ttlog_core::{Builder, Filter, Format, LevelFilter, Sink, WriterSink};
 
-use crate::{FileSink, Mask, Period, RedactionRules, Sampled, Sampling};
+use std::sync::Arc;
+
+use crate::{FileSink, Mask, Period, RedactionRules, Sampled, Sampling, SamplingControl};
 
 /// Why a configuration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,13 +70,13 @@ impl std::error::Error for ConfigError {}
 /// let handle = config.apply(ttlog_core::init().with_env(false)).init();
 /// # drop(handle);
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     logging: Logging,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Logging {
     level: Option<Directives>,
@@ -87,7 +89,7 @@ struct Logging {
 }
 
 /// `redaction:` turns redaction on for every sink (see [`RedactionRules`]).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RedactionConfig {
     /// Default: on when the section is there.
@@ -127,7 +129,7 @@ impl RedactionConfig {
 }
 
 /// A regular expression, compiled (and so checked) while reading.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct PatternSource(String);
 
 impl<'de> Deserialize<'de> for PatternSource {
@@ -141,7 +143,7 @@ impl<'de> Deserialize<'de> for PatternSource {
 }
 
 /// `full` or `partial`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct MaskName(Mask);
 
 impl<'de> Deserialize<'de> for MaskName {
@@ -159,7 +161,7 @@ impl<'de> Deserialize<'de> for MaskName {
 
 /// One sink. A flat struct rather than an enum tagged by `type`, so that every error inside a
 /// sink keeps its exact line; what applies to which type is checked after reading.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SinkConfig {
     #[serde(rename = "type")]
@@ -220,14 +222,14 @@ impl SinkConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Stream {
     Stderr,
     Stdout,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rotation {
     max_size: Option<ByteSize>,
@@ -236,14 +238,14 @@ struct Rotation {
     max_files: Option<usize>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Enrichment {
     fields: Option<BTreeMap<String, Scalar>>,
     process: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 enum Scalar {
     Bool(bool),
@@ -252,7 +254,7 @@ enum Scalar {
     Str(String),
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SamplingConfig {
     error_rate: Option<Rate>,
@@ -277,7 +279,7 @@ impl SamplingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecorderConfig {
     capacity: Option<usize>,
@@ -287,7 +289,7 @@ struct RecorderConfig {
 }
 
 /// Directives (`info,billing=debug`), checked while reading.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Directives(String);
 
 impl<'de> Deserialize<'de> for Directives {
@@ -306,7 +308,7 @@ impl Directives {
 }
 
 /// A single level (`trace` .. `error`, `off`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct Level(LevelFilter);
 
 impl<'de> Deserialize<'de> for Level {
@@ -318,7 +320,7 @@ impl<'de> Deserialize<'de> for Level {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct FormatName(Format);
 
 impl<'de> Deserialize<'de> for FormatName {
@@ -331,7 +333,7 @@ impl<'de> Deserialize<'de> for FormatName {
 }
 
 /// `100MB`, `512KiB`, `1GB`, or a number of bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct ByteSize(u64);
 
 impl<'de> Deserialize<'de> for ByteSize {
@@ -374,7 +376,7 @@ fn parse_size(text: &str) -> Option<u64> {
 }
 
 /// A duration: `7d`, `12h`, `30m`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct Span(Duration);
 
 impl<'de> Deserialize<'de> for Span {
@@ -387,7 +389,7 @@ impl<'de> Deserialize<'de> for Span {
 }
 
 /// `hourly`, `daily`, or a duration (`30m`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct Every(Period);
 
 impl<'de> Deserialize<'de> for Every {
@@ -408,7 +410,7 @@ impl<'de> Deserialize<'de> for Every {
 }
 
 /// A fraction between 0 and 1.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Copy)]
 struct Rate(f64);
 
 impl<'de> Deserialize<'de> for Rate {
@@ -484,8 +486,15 @@ impl Config {
 
     /// Applies the configuration to `builder`: what the file sets replaces what the builder
     /// had; what it leaves out stays. With `sinks`, the file's sinks replace the console.
-    pub fn apply(self, mut builder: Builder) -> Builder {
+    pub fn apply(self, builder: Builder) -> Builder {
+        self.apply_with_controls(builder).0
+    }
+
+    /// [`apply`](Config::apply), and a handle on the sampling of each of the file's sinks (in
+    /// their order), for a reload.
+    fn apply_with_controls(self, mut builder: Builder) -> (Builder, Vec<SamplingControl>) {
         let logging = self.logging;
+        let mut controls = Vec::new();
         if let Some(level) = &logging.level {
             builder = builder.filter(level.0.clone());
         }
@@ -525,7 +534,7 @@ impl Config {
         }
         let sampling = logging.sampling.as_ref().map(SamplingConfig::sampling);
         let Some(sinks) = logging.sinks else {
-            return builder;
+            return (builder, controls);
         };
         builder = builder.console(false);
         for sink in sinks {
@@ -608,12 +617,100 @@ impl Config {
                 .as_ref()
                 .map(SamplingConfig::sampling)
                 .or(sampling);
-            builder = match sampling {
-                Some(sampling) => builder.sink(Sampled::new(sink, sampling)),
-                None => builder.sink(sink),
-            };
+            // Always behind a `Sampled` (all rates 1.0 when the file sets none: a comparison
+            // per event), so that a reload can change the sampling.
+            let sampled = Sampled::new(sink, sampling.unwrap_or_default());
+            controls.push(sampled.control());
+            builder = builder.sink(sampled);
         }
-        builder
+        (builder, controls)
+    }
+
+    /// The sampling of the `index`-th sink: its own, else the file's, else none.
+    fn sink_sampling(&self, index: usize) -> Sampling {
+        let logging = &self.logging;
+        logging
+            .sinks
+            .as_ref()
+            .and_then(|sinks| sinks.get(index))
+            .and_then(|sink| sink.sampling.as_ref())
+            .or(logging.sampling.as_ref())
+            .map(SamplingConfig::sampling)
+            .unwrap_or_default()
+    }
+}
+
+/// What a reload (`handle.reload()`, `SIGHUP`) does for a logger configured from a file.
+struct Reloader {
+    path: PathBuf,
+    /// The configuration in force.
+    running: std::sync::Mutex<Config>,
+    /// The sampling of each of the file's sinks.
+    controls: Vec<SamplingControl>,
+    /// `TTLOG`/`RUST_LOG` override the file's level.
+    env_filter: bool,
+}
+
+impl Reloader {
+    fn reload(&self, handle: &ttlog_core::TtlogHandle) -> Result<Vec<String>, String> {
+        let new = Config::from_file(&self.path).map_err(|err| format!("configuration {err}"))?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let (old, next) = (&running.logging, &new.logging);
+        let mut notes = Vec::new();
+        let without_sampling = |sinks: &Option<Vec<SinkConfig>>| {
+            sinks.as_ref().map(|sinks| {
+                sinks
+                    .iter()
+                    .map(|sink| SinkConfig {
+                        sampling: None,
+                        ..sink.clone()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let same_sinks = without_sampling(&old.sinks) == without_sampling(&next.sinks);
+        for (key, changed) in [
+            ("sinks", !same_sinks),
+            ("format", old.format != next.format),
+            ("enrichment", old.enrichment != next.enrichment),
+            ("recorder", old.recorder != next.recorder),
+        ] {
+            if changed {
+                notes.push(format!(
+                    "logging.{key} changed in {}: applies at the next start",
+                    self.path.display()
+                ));
+            }
+        }
+        if old.level != next.level {
+            match &next.level {
+                _ if self.env_filter => notes
+                    .push("logging.level not applied: TTLOG/RUST_LOG set the filter".to_owned()),
+                Some(level) => handle
+                    .set_filter(&level.0)
+                    .map_err(|err| format!("logging.level: {err}"))?,
+                None => notes.push(
+                    "logging.level removed: the filter in force stays until the next start"
+                        .to_owned(),
+                ),
+            }
+        }
+        if old.redaction != next.redaction {
+            let rules = next.redaction.as_ref().and_then(RedactionConfig::rules);
+            handle.set_redactor(rules.map(|r| Arc::new(r) as Arc<dyn ttlog_core::Redactor>));
+        }
+        if same_sinks {
+            for (index, control) in self.controls.iter().enumerate() {
+                let (was, now) = (running.sink_sampling(index), new.sink_sampling(index));
+                if was != now {
+                    control.set(now);
+                }
+            }
+        } else {
+            notes.push("logging.sampling not applied: the sinks changed".to_owned());
+        }
+        *running = new;
+        Ok(notes)
     }
 }
 
@@ -653,7 +750,19 @@ pub fn read_at_init(builder: Builder) -> Builder {
             },
         };
         match Config::from_file(&path) {
-            Ok(config) => (config.apply(builder), None),
+            Ok(config) => {
+                let env_filter = builder.env_filter_set();
+                let running = config.clone();
+                let (builder, controls) = config.apply_with_controls(builder);
+                let reloader = Reloader {
+                    path,
+                    running: std::sync::Mutex::new(running),
+                    controls,
+                    env_filter,
+                };
+                let builder = builder.on_reload(move |handle| reloader.reload(handle));
+                (builder, None)
+            }
             Err(err) => (builder, Some(format!("configuration {err}"))),
         }
     })

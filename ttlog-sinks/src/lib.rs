@@ -35,4 +35,4 @@ pub use batch::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
 pub use config::{Config, ConfigError};
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
 pub use redact::{Mask, PatternError, RedactionRules};
-pub use sampling::{Sampled, Sampling, SamplingCounters};
+pub use sampling::{Sampled, Sampling, SamplingControl, SamplingCounters};

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ttlog_core::{Event, Filter, LogLevel, Metadata, Sink, ThreadInfo, ValueRef};
@@ -84,6 +84,40 @@ impl SamplingCounters {
     }
 }
 
+/// Changes the [`Sampling`] of a running [`Sampled`] sink (a configuration reload). The sink
+/// takes the new rates before the next event it gets, on the consumer thread.
+///
+/// ```
+/// use ttlog_sinks::{Sampled, Sampling};
+///
+/// let sampled = Sampled::new(ttlog_core::CaptureSink::new(), Sampling::default());
+/// let control = sampled.control();
+/// let handle = ttlog::init().console(false).sink(sampled).init();
+/// // Under load: keep one info event in ten from now on.
+/// control.set(Sampling { info_rate: 0.1, ..Sampling::default() });
+/// # drop(handle);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SamplingControl {
+    next: Arc<Mutex<Option<Sampling>>>,
+    changed: Arc<AtomicBool>,
+}
+
+impl SamplingControl {
+    /// Makes `sampling` the sink's sampling from its next event on.
+    pub fn set(&self, sampling: Sampling) {
+        *self.next.lock().unwrap_or_else(|p| p.into_inner()) = Some(sampling);
+        self.changed.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Option<Sampling> {
+        if !self.changed.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        self.next.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// One callsite's count in the current second.
 struct Window {
     second: u64,
@@ -142,6 +176,7 @@ pub struct Sampled<S> {
     rng: u64,
     windows: HashMap<usize, Window>,
     counters: SamplingCounters,
+    control: SamplingControl,
     name: String,
 }
 
@@ -167,6 +202,7 @@ impl<S: Sink> Sampled<S> {
             rng: seed | 1,
             windows: HashMap::new(),
             counters: SamplingCounters::default(),
+            control: SamplingControl::default(),
             name,
         }
     }
@@ -174,6 +210,11 @@ impl<S: Sink> Sampled<S> {
     /// Counters of what was held back.
     pub fn counters(&self) -> SamplingCounters {
         self.counters.clone()
+    }
+
+    /// A handle that changes the sampling while the logger runs.
+    pub fn control(&self) -> SamplingControl {
+        self.control.clone()
     }
 
     /// A uniform number in [0, 1) (xorshift64*: sampling needs speed, not secrecy).
@@ -214,6 +255,9 @@ impl<S: Sink> Sink for Sampled<S> {
     }
 
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+        if let Some(sampling) = self.control.take() {
+            self.sampling = sampling;
+        }
         let meta = event.metadata();
         let rate = self.sampling.rate(meta.level());
         if rate < 1.0 && self.uniform() >= rate {
