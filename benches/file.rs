@@ -6,6 +6,9 @@
 //! - `ttlog_file_json`: `ttlog::info!` into ttlog's `FileSink` (JSON lines, rotation at
 //!   16 MiB, two rotated files kept, so rotation and retention run during the bench),
 //!   `Overflow::Block` (nothing lost), timed up to `handle.flush()`.
+//! - `ttlog_file_json_redacted`: the same with the default redaction rules
+//!   (`RedactionRules::default()`, set through the handle): what scanning every event costs
+//!   the consumer when the event holds no secret (the usual case).
 //! - `tracing_appender_json`: `tracing::info!` into tracing-subscriber's JSON formatter
 //!   writing through `tracing_appender::non_blocking` (lossy off: nothing lost) into
 //!   `tracing_appender::rolling` (hourly: it has no rotation by size), timed up to the drop of
@@ -60,6 +63,25 @@ fn benches(c: &mut Criterion) {
             start.elapsed()
         })
     });
+    handle.set_redactor(Some(std::sync::Arc::new(
+        ttlog::sinks::RedactionRules::default(),
+    )));
+    group.bench_function("ttlog_file_json_redacted", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                for _ in 0..EVENTS {
+                    let user_id = black_box(USER_ID);
+                    let path = black_box(PATH);
+                    let latency_ms = black_box(LATENCY_MS);
+                    ttlog::info!("request handled", user_id, path, latency_ms);
+                }
+                handle.flush();
+            }
+            start.elapsed()
+        })
+    });
+    handle.set_redactor(None);
     let mut round = 0;
     group.bench_function("tracing_appender_json", |b| {
         b.iter_custom(|iters| {

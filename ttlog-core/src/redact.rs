@@ -7,6 +7,7 @@
 //! on as it is, without a copy; one with a secret is rebuilt once, with masked values, and the
 //! same rebuilt event goes to every sink. The caller's thread never runs any of it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::event::Event;
@@ -24,7 +25,27 @@ pub struct Redaction {
     rules: Arc<dyn Redactor>,
     /// The message of the event at hand, formatted to be scanned.
     message: String,
+    /// What is known of callsites and spans already seen (the logger's own redaction only:
+    /// its callsites are `'static`, so an address names one callsite for good).
+    cache: Option<Cache>,
 }
+
+/// Verdicts that do not change from one event to the next, so the rules run once for them.
+#[derive(Default)]
+struct Cache {
+    /// By callsite address: which of its first 64 fields have secret names, and, for a
+    /// message without arguments, whether that constant text holds a secret.
+    callsites: HashMap<usize, (u64, Option<bool>)>,
+    /// By span (id, and a hash of the values recorded so far): whether its fields hold a
+    /// secret.
+    spans: HashMap<(u64, u64), bool>,
+    /// The logger's static fields (by address and length): whether they hold a secret.
+    statics: Option<((usize, usize), bool)>,
+}
+
+/// Entries kept per map before it is emptied (a program with more callsites than this only
+/// pays the rules again).
+const CACHE_LIMIT: usize = 16_384;
 
 impl std::fmt::Debug for Redaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,6 +66,16 @@ impl Redaction {
         Redaction {
             rules,
             message: String::new(),
+            cache: None,
+        }
+    }
+
+    /// Redaction for a logger's sinks: verdicts on callsites, spans and static fields are
+    /// kept, since every callsite there lives for the whole program.
+    pub(crate) fn for_logger(rules: Arc<dyn Redactor>) -> Redaction {
+        Redaction {
+            cache: Some(Cache::default()),
+            ..Redaction::new(rules)
         }
     }
 
@@ -56,6 +87,9 @@ impl Redaction {
     /// Replaces the rules (a configuration reload).
     pub fn set_rules(&mut self, rules: Arc<dyn Redactor>) {
         self.rules = rules;
+        if let Some(cache) = &mut self.cache {
+            *cache = Cache::default();
+        }
     }
 
     /// Calls `f` with `event` redacted: `event` itself when it holds no secret, else a copy
@@ -137,13 +171,84 @@ impl Redaction {
     }
 
     fn needs(&mut self, event: &Event<'_>) -> bool {
-        let scope = event.scope();
-        event.args().iter().any(|v| self.value_needs(v))
-            || event.call_fields().any(|(n, v)| self.pair_needs(n, &v))
-            || scope.spans.iter().any(|s| self.span_needs(s))
+        let meta = event.metadata();
+        let scope = *event.scope();
+        let Some(mut cache) = self.cache.take().filter(|_| !meta.is_stored()) else {
+            return event.args().iter().any(|v| self.value_needs(v))
+                || event.call_fields().any(|(n, v)| self.pair_needs(n, &v))
+                || scope.spans.iter().any(|s| self.span_needs(s))
+                || scope.context.is_some_and(|g| self.group_needs(g))
+                || scope.statics.is_some_and(|g| self.group_needs(g))
+                || self.message_needs(event);
+        };
+        let key = meta as *const _ as usize;
+        let (secret_names, constant_message) = match cache.callsites.get(&key) {
+            Some(verdict) => *verdict,
+            None => {
+                let mut names = 0u64;
+                for (i, name) in meta.field_names().iter().take(64).enumerate() {
+                    if self.rules.is_secret_name(name) {
+                        names |= 1 << i;
+                    }
+                }
+                let message = (meta.arg_count() == 0).then(|| self.message_needs(event));
+                if cache.callsites.len() >= CACHE_LIMIT {
+                    cache.callsites.clear();
+                }
+                cache.callsites.insert(key, (names, message));
+                (names, message)
+            }
+        };
+        let fields = event.call_fields().enumerate().any(|(i, (name, value))| {
+            let secret_name = if i < 64 {
+                secret_names & (1 << i) != 0
+            } else {
+                self.rules.is_secret_name(name)
+            };
+            (secret_name && !matches!(value, ValueRef::Bool(_) | ValueRef::None))
+                || self.value_needs(&value)
+        });
+        let mut needs = fields || event.args().iter().any(|v| self.value_needs(v));
+        if !needs {
+            needs = scope.spans.iter().any(|span| {
+                let recorded = {
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    std::hash::Hash::hash(span.recorded, &mut hasher);
+                    std::hash::Hasher::finish(&hasher)
+                };
+                let key = (span.id().to_u64(), recorded);
+                match cache.spans.get(&key) {
+                    Some(verdict) => *verdict,
+                    None => {
+                        let verdict = self.span_needs(span);
+                        if cache.spans.len() >= CACHE_LIMIT {
+                            cache.spans.clear();
+                        }
+                        cache.spans.insert(key, verdict);
+                        verdict
+                    }
+                }
+            });
+        }
+        if !needs && let Some(statics) = scope.statics {
+            let key = (statics.body().as_ptr() as usize, statics.body().len());
+            needs = match cache.statics {
+                Some((at, verdict)) if at == key => verdict,
+                _ => {
+                    let verdict = self.group_needs(statics);
+                    cache.statics = Some((key, verdict));
+                    verdict
+                }
+            };
+        }
+        needs = needs
             || scope.context.is_some_and(|g| self.group_needs(g))
-            || scope.statics.is_some_and(|g| self.group_needs(g))
-            || self.message_needs(event)
+            || match constant_message {
+                Some(verdict) => verdict,
+                None => self.message_needs(event),
+            };
+        self.cache = Some(cache);
+        needs
     }
 
     /// What replaces `value` (of the field `name`, if it has one).

@@ -53,43 +53,76 @@ const DESCRIPTIVE_SUFFIXES: &[&str] = &[
 pub const DEFAULT_PATTERNS: &[(&str, &str)] = &[
     (
         "authorization_header",
-        r#"(?i)\b(?:proxy-)?authorization\b["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<secret>[^\s"',;]{8,})"#,
+        r#"(?i)(?-u:\b)(?:proxy-)?authorization(?-u:\b)["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<secret>[^\s"',;]{8,})"#,
     ),
     (
         "bearer_token",
-        r"\b[Bb]earer\s+(?P<secret>[A-Za-z0-9\-._~+/]{16,}=*)",
+        r"(?-u:\b)[Bb]earer\s+(?P<secret>[A-Za-z0-9\-._~+/]{16,}=*)",
     ),
     (
         "jwt",
-        r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",
+        r"(?-u:\b)eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",
     ),
-    ("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+    (
+        "aws_access_key",
+        r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?-u:\b)",
+    ),
     (
         "private_key",
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*)",
     ),
     (
         "api_key",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|glpat-[A-Za-z0-9_-]{20,})",
+        r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|glpat-[A-Za-z0-9_-]{20,})",
     ),
     (
         "url_password",
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@",
+        r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@",
     ),
     (
         "key_value",
-        r#"(?i)\b(?:password|passwd|secret|client_secret|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token|token)["']?\s*[=:]\s*["']?(?P<secret>[^\s"'&,;(<\[*][^\s"'&,;]{2,})"#,
+        r#"(?i)(?-u:\b)(?:password|passwd|secret|client_secret|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token|token)["']?\s*[=:]\s*["']?(?P<secret>[^\s"'&,;(<\[*][^\s"'&,;]{2,})"#,
     ),
     (
         "email",
-        r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b",
+        r"(?-u:\b)[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?-u:\b)",
     ),
+];
+
+/// Texts in which a default pattern can match all hold one of these (compared case
+/// insensitively): a quick literal search before the patterns run. A test checks it against
+/// the corpus.
+const PREFILTER: [&str; 24] = [
+    "authoriz",
+    "bearer",
+    "eyj",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "key",
+    "passw",
+    "secret",
+    "token",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "_live_",
+    "_test_",
+    "xox",
+    "sk-",
+    "aiza",
+    "glpat-",
+    "@",
 ];
 
 /// Card-number candidates: 13 to 19 digits, optionally grouped by spaces or dashes, starting
 /// with a digit that begins the numbers of the card networks (2 to 6). Only those that
 /// [`is_card`] accepts are masked.
-const CARD_CANDIDATE: &str = r"\b[2-6](?:[ -]?\d){12,18}\b";
+const CARD_CANDIDATE: &str = r"(?-u:\b)[2-6](?:[ -]?[0-9]){12,18}(?-u:\b)";
 
 /// How a secret is masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,6 +163,8 @@ struct Pattern {
     secret: Option<usize>,
     /// E-mail addresses keep their domain under a partial mask.
     email: bool,
+    /// One of [`DEFAULT_PATTERNS`] (behind [`PREFILTER`]).
+    default: bool,
 }
 
 impl Pattern {
@@ -143,6 +178,7 @@ impl Pattern {
             regex,
             secret,
             email,
+            default: false,
         })
     }
 }
@@ -166,8 +202,11 @@ pub struct RedactionRules {
     /// Each secret name as its lowercase words.
     fields: Vec<Vec<String>>,
     patterns: Vec<Pattern>,
-    /// All patterns as one regex, for the quick test.
-    any: Option<Regex>,
+    /// The default patterns as one regex, for the quick test, behind [`PREFILTER`].
+    any_default: Option<Regex>,
+    prefilter: Regex,
+    /// The user's patterns as one regex, for the quick test.
+    any_user: Option<Regex>,
     cards: bool,
     card_candidate: Regex,
     mask: Mask,
@@ -182,7 +221,9 @@ impl Default for RedactionRules {
             rules = rules.field(name);
         }
         for (name, source) in DEFAULT_PATTERNS {
-            let pattern = Pattern::new(source, *name == "email").expect("default patterns compile");
+            let mut pattern =
+                Pattern::new(source, *name == "email").expect("default patterns compile");
+            pattern.default = true;
             rules.patterns.push(pattern);
         }
         rules.cards = true;
@@ -197,7 +238,12 @@ impl RedactionRules {
         RedactionRules {
             fields: Vec::new(),
             patterns: Vec::new(),
-            any: None,
+            any_default: None,
+            prefilter: regex::RegexBuilder::new(&PREFILTER.map(regex::escape).join("|"))
+                .case_insensitive(true)
+                .build()
+                .expect("the prefilter compiles"),
+            any_user: None,
             cards: false,
             card_candidate: Regex::new(CARD_CANDIDATE).expect("the card pattern compiles"),
             mask: Mask::Full,
@@ -234,16 +280,38 @@ impl RedactionRules {
     }
 
     fn recompile(&mut self) {
-        let sources: Vec<String> = self
-            .patterns
-            .iter()
-            .map(|p| format!("(?:{})", p.regex.as_str()))
-            .collect();
-        // Each part compiled on its own, so the union does too; an oversized union falls back
-        // to testing the patterns one by one.
-        self.any = (!sources.is_empty())
-            .then(|| Regex::new(&sources.join("|")).ok())
-            .flatten();
+        let union = |default: bool| {
+            let sources: Vec<String> = self
+                .patterns
+                .iter()
+                .filter(|p| p.default == default)
+                .map(|p| format!("(?:{})", p.regex.as_str()))
+                .collect();
+            // Each part compiled on its own, so the union does too; an oversized union falls
+            // back to testing the patterns one by one.
+            (!sources.is_empty())
+                .then(|| Regex::new(&sources.join("|")).ok())
+                .flatten()
+        };
+        self.any_default = union(true);
+        self.any_user = union(false);
+    }
+
+    /// Whether a pattern of this group (the defaults, or the user's) finds a secret.
+    fn patterns_match(&self, default: bool, text: &str) -> bool {
+        let any = if default {
+            &self.any_default
+        } else {
+            &self.any_user
+        };
+        match any {
+            Some(any) => any.is_match(text),
+            None => self
+                .patterns
+                .iter()
+                .filter(|p| p.default == default)
+                .any(|p| p.regex.is_match(text)),
+        }
     }
 
     fn secret_name_words(&self, name: &str) -> bool {
@@ -299,7 +367,7 @@ impl RedactionRules {
                 ),
             }
         }
-        if self.cards {
+        if self.cards && may_hold_card(text) {
             found.extend(
                 self.card_candidate
                     .find_iter(text)
@@ -354,12 +422,12 @@ impl ttlog_core::Redactor for RedactionRules {
     }
 
     fn find_secret(&self, text: &str) -> bool {
-        let patterns = match &self.any {
-            Some(any) => any.is_match(text),
-            None => self.patterns.iter().any(|p| p.regex.is_match(text)),
-        };
-        patterns
+        // Every default pattern needs one of a few words or characters: the regex runs only
+        // on texts that have one (most texts have none).
+        (self.prefilter.is_match(text) && self.patterns_match(true, text))
+            || self.patterns_match(false, text)
             || (self.cards
+                && may_hold_card(text)
                 && self
                     .card_candidate
                     .find_iter(text)
@@ -417,6 +485,11 @@ fn words(name: &str) -> impl Iterator<Item = &str> {
         }
         Some(&name[start..pos])
     })
+}
+
+/// Whether `text` has enough digits for a card number (a quick test before the regex).
+fn may_hold_card(text: &str) -> bool {
+    text.bytes().filter(u8::is_ascii_digit).count() >= 13
 }
 
 /// Whether the digits of `text` (spaces and dashes ignored) are a card number.
@@ -600,6 +673,32 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, "****です秘密");
+    }
+
+    /// Wherever a default pattern matches in the corpus, the prefilter does too (a pattern
+    /// added to the defaults without its word in `PREFILTER` fails here).
+    #[test]
+    fn the_prefilter_lets_every_default_match_through() {
+        let rules = RedactionRules::default();
+        let corpus = [
+            include_str!("../tests/fixtures/redaction/secrets.jsonl"),
+            include_str!("../tests/fixtures/redaction/lookalikes.jsonl"),
+        ];
+        let mut matched = 0;
+        for line in corpus.iter().flat_map(|c| c.lines()) {
+            for pattern in rules.patterns.iter().filter(|p| p.default) {
+                // Lines are JSON: unescaped enough for these patterns.
+                if pattern.regex.is_match(line) {
+                    matched += 1;
+                    assert!(
+                        rules.prefilter.is_match(line),
+                        "{} matches {line} but the prefilter does not",
+                        pattern.regex.as_str()
+                    );
+                }
+            }
+        }
+        assert!(matched > 150, "{matched}");
     }
 
     #[test]

@@ -291,3 +291,20 @@ fn rules_replaced_through_the_handle_apply_to_later_events() {
     assert_eq!(lines[0]["fields"]["internal_ref"], "INT-004211");
     assert_eq!(lines[1]["fields"]["internal_ref"], "[REDACTED]");
 }
+
+#[test]
+fn a_secret_recorded_later_in_a_span_is_masked_in_the_events_after() {
+    let logger = logger();
+    let span = ttlog::info_span!("sync", upstream = ttlog::field::Empty);
+    let _entered = span.enter();
+    ttlog::info!(target: "redaction_span", "before");
+    span.record("upstream", "billing");
+    ttlog::info!(target: "redaction_span", "clean value");
+    span.record("upstream", "Bearer 0123456789abcdefXYZ");
+    ttlog::info!(target: "redaction_span", "secret value");
+    logger.handle.flush();
+    let lines = logger.out.json_of_target("redaction_span");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["span"]["upstream"], "billing");
+    assert_eq!(lines[2]["span"]["upstream"], "Bearer [REDACTED]");
+}

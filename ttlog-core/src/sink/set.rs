@@ -152,7 +152,7 @@ impl SinkSet {
 
     /// Redacts every event by `rules` before the sinks see it.
     pub(crate) fn with_redactor(mut self, rules: Option<Arc<dyn Redactor>>) -> SinkSet {
-        self.redaction = rules.map(Redaction::new);
+        self.redaction = rules.map(Redaction::for_logger);
         self
     }
 
@@ -167,7 +167,7 @@ impl SinkSet {
         };
         match (update, &mut self.redaction) {
             (Some(Some(rules)), Some(redaction)) => redaction.set_rules(rules),
-            (Some(Some(rules)), None) => self.redaction = Some(Redaction::new(rules)),
+            (Some(Some(rules)), None) => self.redaction = Some(Redaction::for_logger(rules)),
             (Some(None), _) => self.redaction = None,
             (None, _) => {}
         }
