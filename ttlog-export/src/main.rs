@@ -6,6 +6,7 @@
 //! ttlog show FILE [same filters] [--color auto|always|never]
 //! ttlog ls [DIR]
 //! ttlog recover RECORDER_FILE [-o OUT]
+//! ttlog templates FILE [--input text|json]
 //! ```
 //!
 //! Exit codes: 0 success; 1 an I/O error or bad arguments; 2 the file is not a valid snapshot
@@ -61,6 +62,16 @@ enum Command {
         /// The directory.
         dir: Option<PathBuf>,
     },
+    /// Group messages into templates: prints `<template_id>\t<template>` for each input line,
+    /// in order (the template is the final one of the line's group, so every line of a
+    /// family gets the same id).
+    Templates {
+        /// A file of messages (one per line) or of JSON events; `-` for stdin.
+        file: PathBuf,
+        /// What the lines are: plain messages, or JSON events (their `message`).
+        #[arg(long, value_enum, default_value_t = InputKind::Text)]
+        input: InputKind,
+    },
     /// Turn a persisted recorder file (`.persist(path)`) into a snapshot, after a crash.
     Recover {
         /// The recorder file.
@@ -99,6 +110,12 @@ struct FilterArgs {
     /// A ttlog configuration file (YAML or TOML) whose `redaction` section gives the rules.
     #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
     config: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InputKind {
+    Text,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +187,7 @@ fn main() -> ExitCode {
             print(&file, &filter, Format::Pretty, ansi, true)
         }
         Command::Ls { dir } => list(dir),
+        Command::Templates { file, input } => templates(&file, input),
         Command::Recover { file, output } => recover(&file, output),
     };
     match result {
@@ -258,6 +276,58 @@ fn print(
         snapshot.len(),
         list.join("; ")
     )))
+}
+
+fn read_input(file: &Path) -> Result<String, Failure> {
+    let bytes = if file == Path::new("-") {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin(), &mut bytes)
+            .map_err(|e| Failure::Io(format!("stdin: {e}")))?;
+        bytes
+    } else {
+        std::fs::read(file).map_err(|e| Failure::Io(format!("{}: {e}", file.display())))?
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::Invalid(format!(
+            "{}: not UTF-8 text (at byte {})",
+            file.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn templates(file: &Path, kind: InputKind) -> Result<(), Failure> {
+    let text = read_input(file)?;
+    let messages: Vec<String> = match kind {
+        InputKind::Text => text.lines().map(str::to_owned).collect(),
+        InputKind::Json => {
+            let input = ttlog_export::input::Input::from_json_lines(&text, String::new())
+                .map_err(|e| Failure::Invalid(format!("{}: {e}", file.display())))?;
+            input.events.into_iter().map(|e| e.message).collect()
+        }
+    };
+    if messages.iter().all(|m| m.trim().is_empty()) {
+        return Err(Failure::Invalid(format!("{}: no lines", file.display())));
+    }
+    let mut miner = ttlog_export::templates::TemplateMiner::default();
+    for message in &messages {
+        miner.add(message);
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for message in &messages {
+        let template = miner.assign(message);
+        if let Err(e) = writeln!(out, "{}\t{}", template.id, template.template) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(Failure::Io(format!("stdout: {e}")));
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Failure::Io(format!("stdout: {e}"))),
+        _ => Ok(()),
+    }
 }
 
 fn list(dir: Option<PathBuf>) -> Result<(), Failure> {

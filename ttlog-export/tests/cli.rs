@@ -213,3 +213,58 @@ fn dump_masks_secrets_unless_asked_not_to() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn templates_prints_one_template_per_line_and_refuses_bad_input() {
+    let dir = std::env::temp_dir().join(format!("ttlog-cli-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("app.log");
+    std::fs::write(
+        &text,
+        "user alice signed in from 10.0.0.1\nuser bob signed in from 10.0.0.2\n\
+         disk /dev/sda1 is 91% full\nuser carol signed in from 10.0.0.3\n",
+    )
+    .unwrap();
+    let out = ttlog(&["templates", text.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", self::text(&out.stderr));
+    let lines: Vec<(String, String)> = self::text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (id, template) = l.split_once('\t').unwrap();
+            (id.to_owned(), template.to_owned())
+        })
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0].1, "user <*> signed in from <*>");
+    assert_eq!(lines[0], lines[1]);
+    assert_eq!(
+        lines[0], lines[3],
+        "every line of a family gets its final template"
+    );
+    assert_eq!(lines[2].1, "disk <*> is <*> full");
+
+    let json = dir.join("app.jsonl");
+    std::fs::write(
+        &json,
+        "{\"timestamp\":\"2026-12-06T10:00:00Z\",\"level\":\"info\",\"target\":\"app\",\"message\":\"job 7 done\"}\nnot json\n",
+    )
+    .unwrap();
+    let out = ttlog(&["templates", json.to_str().unwrap(), "--input", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", self::text(&out.stderr));
+    assert!(
+        self::text(&out.stderr).contains("line 2"),
+        "{}",
+        self::text(&out.stderr)
+    );
+
+    let empty = dir.join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let out = ttlog(&["templates", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        self::text(&out.stderr).contains("no lines"),
+        "{}",
+        self::text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -90,6 +90,16 @@ pub struct Salvaged {
 }
 
 impl Snapshot {
+    /// Whether `bytes` begin as a snapshot does (its magic number), to tell a snapshot from
+    /// other files before reading it.
+    ///
+    /// ```
+    /// assert!(!ttlog_core::Snapshot::is_snapshot(b"{\"level\":\"info\"}"));
+    /// ```
+    pub fn is_snapshot(bytes: &[u8]) -> bool {
+        bytes.starts_with(super::format::FILE_MAGIC)
+    }
+
     /// Reads a snapshot; any damage is an error naming its byte offset.
     pub fn read(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         let mut reader = Reader::default();
