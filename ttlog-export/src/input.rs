@@ -50,6 +50,30 @@ pub struct LogEvent {
 }
 
 impl LogEvent {
+    /// An event with only a level and a message (the other keys empty).
+    ///
+    /// ```
+    /// let event = ttlog_export::input::LogEvent::new("error", "disk full");
+    /// assert!(event.is_error());
+    /// ```
+    pub fn new(level: &str, message: &str) -> LogEvent {
+        LogEvent {
+            timestamp: String::new(),
+            level: level.to_owned(),
+            target: String::new(),
+            message: message.to_owned(),
+            fields: Map::new(),
+            span: None,
+            spans: Vec::new(),
+            trace_id: None,
+            span_id: None,
+            context: Map::new(),
+            thread: String::new(),
+            file: None,
+            line: None,
+        }
+    }
+
     /// The level, if it is one of ttlog's.
     pub fn level(&self) -> Option<LogLevel> {
         self.level.parse().ok()

@@ -7,4 +7,5 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod input;
+pub mod patterns;
 pub mod templates;
