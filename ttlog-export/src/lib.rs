@@ -8,4 +8,5 @@
 
 pub mod input;
 pub mod patterns;
+pub mod report;
 pub mod templates;

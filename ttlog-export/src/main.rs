@@ -7,6 +7,7 @@
 //! ttlog ls [DIR]
 //! ttlog recover RECORDER_FILE [-o OUT]
 //! ttlog templates FILE [--input text|json]
+//! ttlog analyze SNAPSHOT_OR_JSONL [--format md|json] [--max-tokens N] [--model cl100k|o200k]
 //! ```
 //!
 //! Exit codes: 0 success; 1 an I/O error or bad arguments; 2 the file is not a valid snapshot
@@ -62,6 +63,21 @@ enum Command {
         /// The directory.
         dir: Option<PathBuf>,
     },
+    /// An incident report on a snapshot's or a JSON log's last failure, redacted, within a
+    /// token budget.
+    Analyze {
+        /// A snapshot (.ttsnap) or a file of JSON lines.
+        file: PathBuf,
+        /// md (Markdown, for people and LLM prompts) or json.
+        #[arg(long, value_enum, default_value_t = ReportKind::Md)]
+        format: ReportKind,
+        /// The report never exceeds this many tokens.
+        #[arg(long, default_value_t = 4000)]
+        max_tokens: usize,
+        /// The tokenizer that counts them.
+        #[arg(long, value_enum, default_value_t = Model::Cl100k)]
+        model: Model,
+    },
     /// Group messages into templates: prints `<template_id>\t<template>` for each input line,
     /// in order (the template is the final one of the line's group, so every line of a
     /// family gets the same id).
@@ -110,6 +126,18 @@ struct FilterArgs {
     /// A ttlog configuration file (YAML or TOML) whose `redaction` section gives the rules.
     #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
     config: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportKind {
+    Md,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Model {
+    Cl100k,
+    O200k,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +216,12 @@ fn main() -> ExitCode {
         }
         Command::Ls { dir } => list(dir),
         Command::Templates { file, input } => templates(&file, input),
+        Command::Analyze {
+            file,
+            format,
+            max_tokens,
+            model,
+        } => analyze(&file, format, max_tokens, model),
         Command::Recover { file, output } => recover(&file, output),
     };
     match result {
@@ -276,6 +310,45 @@ fn print(
         snapshot.len(),
         list.join("; ")
     )))
+}
+
+fn analyze(
+    file: &Path,
+    format: ReportKind,
+    max_tokens: usize,
+    model: Model,
+) -> Result<(), Failure> {
+    use ttlog_export::input::{Input, InputError};
+    use ttlog_export::report::{LLMExportConfig, LLMExporter, ReportFormat, TokenModel};
+    let input = Input::read(file).map_err(|e| match e {
+        InputError::Io { .. } => Failure::Io(e.to_string()),
+        _ => Failure::Invalid(format!("{}: {e}", file.display())),
+    })?;
+    let exporter = LLMExporter::new(LLMExportConfig {
+        max_tokens,
+        model: match model {
+            Model::Cl100k => TokenModel::Cl100k,
+            Model::O200k => TokenModel::O200k,
+        },
+        format: match format {
+            ReportKind::Md => ReportFormat::Markdown,
+            ReportKind::Json => ReportFormat::Json,
+        },
+        ..LLMExportConfig::default()
+    })
+    .map_err(|e| Failure::Io(e.to_string()))?;
+    let report = exporter
+        .export_for_analysis(&input)
+        .map_err(|e| Failure::Invalid(format!("{}: {e}", file.display())))?;
+    let text = match format {
+        ReportKind::Md => ttlog_export::report::format_markdown_report(&report),
+        ReportKind::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    };
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Failure::Io(format!("stdout: {e}"))),
+        _ => Ok(()),
+    }
 }
 
 fn read_input(file: &Path) -> Result<String, Failure> {
