@@ -1,0 +1,402 @@
+//! The PostgreSQL backend: one server for a fleet of services. Rows go in with `COPY`, one
+//! transaction per batch; migrations take an advisory lock, so services that start together
+//! migrate once.
+
+use std::io::Write as _;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls};
+use serde_json::{Map, Value};
+
+use crate::query::{LogQuery, StoredRow, Trend, TrendQuery, like_prefix};
+use crate::row::{LogType, NewRow, Stream};
+use crate::{Backend, Retention, StoreError, redact_url};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE logs (
+    id BIGSERIAL PRIMARY KEY,
+    type TEXT NOT NULL DEFAULT 'system' CHECK (type IN ('system', 'job', 'task')),
+    job_run_id UUID NULL,
+    task_run_id UUID NULL,
+    timestamp TIMESTAMPTZ NOT NULL DEFAULT now(),
+    level TEXT NOT NULL DEFAULT 'info' CHECK (level IN ('trace', 'debug', 'info', 'warn', 'error')),
+    stream TEXT NOT NULL DEFAULT 'system' CHECK (stream IN ('stdout', 'stderr', 'system')),
+    message TEXT NOT NULL,
+    metadata JSONB NOT NULL DEFAULT '{}',
+    target TEXT NOT NULL DEFAULT '',
+    trace_id TEXT NULL,
+    span_id TEXT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CHECK ((type = 'system') = (job_run_id IS NULL AND task_run_id IS NULL)),
+    CHECK ((type = 'task') = (task_run_id IS NOT NULL))
+);
+CREATE INDEX idx_logs_type ON logs (type);
+CREATE INDEX idx_logs_job_run_id ON logs (job_run_id);
+CREATE INDEX idx_logs_task_run_id ON logs (task_run_id);
+CREATE INDEX idx_logs_timestamp ON logs (timestamp);
+CREATE INDEX idx_logs_level ON logs (level);
+CREATE INDEX idx_logs_job_run_timestamp ON logs (job_run_id, timestamp);
+CREATE INDEX idx_logs_task_run_timestamp ON logs (task_run_id, timestamp);
+CREATE INDEX idx_logs_trace_id ON logs (trace_id);
+"#];
+
+/// A key for `pg_advisory_xact_lock` ("ttlog" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0074_746c_6f67;
+
+pub(crate) struct Postgres {
+    client: Client,
+}
+
+fn error(context: &str, err: postgres::Error) -> StoreError {
+    StoreError::Backend(format!("{context}: {err}"))
+}
+
+impl Postgres {
+    pub(crate) fn open(url: &str) -> Result<Postgres, StoreError> {
+        let client = Client::connect(url, NoTls)
+            .map_err(|e| StoreError::Unreachable(format!("{}: {e}", redact_url(url))))?;
+        let mut store = Postgres { client };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| error("migrations", e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(|e| error("migrations", e))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS ttlog_migrations (
+                version INTEGER PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )",
+        )
+        .map_err(|e| error("migrations", e))?;
+        let current: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM ttlog_migrations",
+                &[],
+            )
+            .map_err(|e| error("migrations", e))?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if i64::from(current) > known {
+            return Err(StoreError::TooNew {
+                found: i64::from(current),
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.batch_execute(sql).map_err(|e| error("migrations", e))?;
+            let version = i as i32 + 1;
+            tx.execute(
+                "INSERT INTO ttlog_migrations (version) VALUES ($1)",
+                &[&version],
+            )
+            .map_err(|e| error("migrations", e))?;
+        }
+        tx.commit().map_err(|e| error("migrations", e))
+    }
+}
+
+/// Appends `text` in COPY's text format: backslash, tab, newline and carriage return escaped;
+/// NUL (which PostgreSQL text cannot hold) replaced.
+fn copy_text(out: &mut Vec<u8>, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\0' => out.extend_from_slice("\u{FFFD}".as_bytes()),
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+}
+
+fn copy_optional(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(t) => copy_text(out, t),
+        None => out.extend_from_slice(b"\\N"),
+    }
+}
+
+/// The WHERE clause and parameters of `query`, numbered from `$1`.
+fn filter(query: &LogQuery) -> (String, Vec<Box<dyn ToSql + Sync>>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    fn push(
+        clauses: &mut Vec<String>,
+        params: &mut Vec<Box<dyn ToSql + Sync>>,
+        clause: &str,
+        value: Box<dyn ToSql + Sync>,
+    ) {
+        params.push(value);
+        clauses.push(clause.replace('$', &format!("${}", params.len())));
+    }
+    let (c, p) = (&mut clauses, &mut params);
+    if let Some(ns) = query.since_ns {
+        push(
+            c,
+            p,
+            "timestamp >= 'epoch'::timestamptz + $::bigint * interval '1 microsecond'",
+            Box::new(ns / 1000),
+        );
+    }
+    if let Some(ns) = query.until_ns {
+        push(
+            c,
+            p,
+            "timestamp <= 'epoch'::timestamptz + $::bigint * interval '1 microsecond'",
+            Box::new(ns / 1000),
+        );
+    }
+    if let Some(t) = query.log_type {
+        push(c, p, "type = $::text", Box::new(t.as_str().to_owned()));
+    }
+    if let Some(id) = &query.job_run_id {
+        push(c, p, "job_run_id = $::text::uuid", Box::new(id.clone()));
+    }
+    if let Some(id) = &query.task_run_id {
+        push(c, p, "task_run_id = $::text::uuid", Box::new(id.clone()));
+    }
+    if let Some(id) = &query.trace_id {
+        push(c, p, "trace_id = $::text", Box::new(id.clone()));
+    }
+    if let Some(prefix) = &query.target_prefix {
+        push(
+            c,
+            p,
+            "target LIKE $::text ESCAPE '\\'",
+            Box::new(like_prefix(prefix)),
+        );
+    }
+    if let Some(text) = &query.text {
+        push(c, p, "strpos(message, $::text) > 0", Box::new(text.clone()));
+    }
+    if let Some(id) = query.after_id {
+        push(c, p, "id > $::bigint", Box::new(id));
+    }
+    if let Some(levels) = query.levels() {
+        let levels: Vec<String> = levels.into_iter().map(str::to_owned).collect();
+        push(c, p, "level = ANY($::text[])", Box::new(levels));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (sql, params)
+}
+
+const COLUMNS: &str = "id, type, job_run_id::text, task_run_id::text, \
+    (extract(epoch FROM timestamp) * 1000000)::bigint, level, stream, message, metadata::text, \
+    target, trace_id, span_id";
+
+fn row(r: &postgres::Row) -> StoredRow {
+    let log_type: String = r.get(1);
+    let stream: String = r.get(6);
+    let metadata: String = r.get(8);
+    let micros: i64 = r.get(4);
+    StoredRow {
+        id: r.get(0),
+        log_type: log_type.parse().unwrap_or(LogType::System),
+        job_run_id: r.get(2),
+        task_run_id: r.get(3),
+        timestamp_ns: micros.saturating_mul(1000),
+        level: r.get(5),
+        stream: stream.parse().unwrap_or(Stream::System),
+        message: r.get(7),
+        metadata: match serde_json::from_str(&metadata) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        },
+        target: r.get(9),
+        trace_id: r.get(10),
+        span_id: r.get(11),
+    }
+}
+
+fn refs(params: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref()).collect()
+}
+
+impl Backend for Postgres {
+    fn insert(&mut self, rows: &[NewRow]) -> Result<(), StoreError> {
+        let mut buf = Vec::with_capacity(rows.len() * 256);
+        for row in rows {
+            copy_text(&mut buf, row.log_type.as_str());
+            buf.push(b'\t');
+            copy_optional(&mut buf, row.job_run_id.as_deref());
+            buf.push(b'\t');
+            copy_optional(&mut buf, row.task_run_id.as_deref());
+            buf.push(b'\t');
+            // Microseconds: PostgreSQL's precision.
+            let micros = row.timestamp_ns.div_euclid(1000) * 1000;
+            copy_text(&mut buf, &crate::rfc3339(micros));
+            buf.push(b'\t');
+            copy_text(&mut buf, row.level.as_str());
+            buf.push(b'\t');
+            copy_text(&mut buf, row.stream.as_str());
+            buf.push(b'\t');
+            copy_text(&mut buf, &row.message);
+            buf.push(b'\t');
+            // JSONB cannot hold \u0000 either.
+            let metadata = serde_json::to_string(&row.metadata)
+                .unwrap_or_else(|_| "{}".into())
+                .replace("\\u0000", "\\ufffd");
+            copy_text(&mut buf, &metadata);
+            buf.push(b'\t');
+            copy_text(&mut buf, &row.target);
+            buf.push(b'\t');
+            copy_optional(&mut buf, row.trace_id.as_deref());
+            buf.push(b'\t');
+            copy_optional(&mut buf, row.span_id.as_deref());
+            buf.push(b'\n');
+        }
+        let mut tx = self.client.transaction().map_err(|e| error("insert", e))?;
+        let mut writer = tx
+            .copy_in(
+                "COPY logs (type, job_run_id, task_run_id, timestamp, level, stream, message, \
+                 metadata, target, trace_id, span_id) FROM STDIN",
+            )
+            .map_err(|e| error("insert", e))?;
+        writer
+            .write_all(&buf)
+            .map_err(|e| StoreError::Backend(format!("insert: {e}")))?;
+        writer.finish().map_err(|e| error("insert", e))?;
+        tx.commit().map_err(|e| error("insert", e))
+    }
+
+    fn query(&mut self, query: &LogQuery) -> Result<Vec<StoredRow>, StoreError> {
+        let (filter, mut params) = filter(query);
+        params.push(Box::new(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        let limit = params.len();
+        params.push(Box::new(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+        let offset = params.len();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM logs{filter} ORDER BY timestamp, id LIMIT ${limit} OFFSET ${offset}"
+        );
+        let rows = self
+            .client
+            .query(&sql, &refs(&params))
+            .map_err(|e| error("query", e))?;
+        Ok(rows.iter().map(row).collect())
+    }
+
+    fn count(&mut self, query: &LogQuery) -> Result<u64, StoreError> {
+        let (filter, params) = filter(query);
+        let n: i64 = self
+            .client
+            .query_one(
+                &format!("SELECT COUNT(*) FROM logs{filter}"),
+                &refs(&params),
+            )
+            .map_err(|e| error("count", e))?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    fn get(&mut self, id: i64) -> Result<Option<StoredRow>, StoreError> {
+        let rows = self
+            .client
+            .query(&format!("SELECT {COLUMNS} FROM logs WHERE id = $1"), &[&id])
+            .map_err(|e| error("get", e))?;
+        Ok(rows.first().map(row))
+    }
+
+    fn trends(
+        &mut self,
+        query: &TrendQuery,
+        from_ns: i64,
+        until_ns: i64,
+    ) -> Result<Vec<Trend>, StoreError> {
+        let bucket = i64::try_from(query.bucket.as_micros())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let column = query.by.column();
+        let levels: Option<Vec<String>> = (LogQuery {
+            level: query.level,
+            ..LogQuery::default()
+        })
+        .levels()
+        .map(|l| l.into_iter().map(str::to_owned).collect());
+        let sql = format!(
+            "SELECT ((extract(epoch FROM timestamp) * 1000000)::bigint / $1) * $1 AS bucket, \
+             {column}, COUNT(*), COUNT(DISTINCT trace_id) FROM logs \
+             WHERE timestamp >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' \
+             AND timestamp <= 'epoch'::timestamptz + $3::bigint * interval '1 microsecond' \
+             AND ($4::text[] IS NULL OR level = ANY($4::text[])) \
+             GROUP BY bucket, {column} ORDER BY bucket, {column}"
+        );
+        let rows = self
+            .client
+            .query(
+                &sql,
+                &[&bucket, &(from_ns / 1000), &(until_ns / 1000), &levels],
+            )
+            .map_err(|e| error("trends", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Trend {
+                bucket_ns: r.get::<_, i64>(0).saturating_mul(1000),
+                key: r.get(1),
+                count: r.get::<_, i64>(2) as u64,
+                traces: r.get::<_, i64>(3) as u64,
+            })
+            .collect())
+    }
+
+    fn retain(&mut self, retention: &Retention, now_ns: i64) -> Result<u64, StoreError> {
+        let batch = retention.batch as i64;
+        let mut deleted = 0u64;
+        if let Some(age) = retention.max_age {
+            let cutoff =
+                now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)) / 1000;
+            loop {
+                let n = self
+                    .client
+                    .execute(
+                        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE timestamp < \
+                         'epoch'::timestamptz + $1::bigint * interval '1 microsecond' LIMIT $2)",
+                        &[&cutoff, &batch],
+                    )
+                    .map_err(|e| error("retention", e))?;
+                deleted += n;
+                if n < retention.batch as u64 {
+                    break;
+                }
+            }
+        }
+        if let Some(max_rows) = retention.max_rows {
+            loop {
+                let total: i64 = self
+                    .client
+                    .query_one("SELECT COUNT(*) FROM logs", &[])
+                    .map_err(|e| error("retention", e))?
+                    .get(0);
+                let excess = (total as u64).saturating_sub(max_rows);
+                if excess == 0 {
+                    break;
+                }
+                let n = self
+                    .client
+                    .execute(
+                        "DELETE FROM logs WHERE id IN (SELECT id FROM logs ORDER BY timestamp, id LIMIT $1)",
+                        &[&(excess.min(retention.batch as u64) as i64)],
+                    )
+                    .map_err(|e| error("retention", e))?;
+                deleted += n;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
