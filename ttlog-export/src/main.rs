@@ -8,6 +8,15 @@
 //! ttlog recover RECORDER_FILE [-o OUT]
 //! ttlog templates FILE [--input text|json]
 //! ttlog analyze SNAPSHOT_OR_JSONL [--format md|json] [--max-tokens N] [--model cl100k|o200k]
+//! ttlog analyze --store URL (--trace-id X | --id N) [same options]
+//! ttlog query --store URL [--job-run ID] [--task-run ID] [--type T] [--level L] [--since T]
+//!             [--until T] [--trace-id X] [--target PREFIX] [--grep TEXT] [--limit N]
+//!             [--offset N] [--format json|text]
+//! ttlog trends --store URL [--window 1h] [--bucket 5m] [--by level|target|type]
+//! ttlog tail --store URL [--errors] [--job-run ID] [--task-run ID]
+//! ttlog ingest --store URL [--type T] [--job-run ID] [--task-run ID] [--stream S] [FILE|-]
+//!
+//! `--store` defaults to `$TTLOG_STORE`.
 //! ```
 //!
 //! Exit codes: 0 success; 1 an I/O error or bad arguments; 2 the file is not a valid snapshot
@@ -32,7 +41,7 @@ use ttlog_sinks::{Config, RedactionRules};
 #[command(
     name = "ttlog",
     version,
-    about = "Read ttlog flight-recorder snapshots"
+    about = "Read ttlog snapshots, analyse incidents, and query the log store"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -63,11 +72,21 @@ enum Command {
         /// The directory.
         dir: Option<PathBuf>,
     },
-    /// An incident report on a snapshot's or a JSON log's last failure, redacted, within a
-    /// token budget.
+    /// An incident report on a snapshot's or a JSON log's last failure, or on a store's trace
+    /// or row, redacted, within a token budget.
     Analyze {
         /// A snapshot (.ttsnap) or a file of JSON lines.
-        file: PathBuf,
+        #[arg(required_unless_present = "store")]
+        file: Option<PathBuf>,
+        /// Report from this store (sqlite:PATH, postgres://...) instead of a file.
+        #[arg(long, conflicts_with = "file", requires = "pick")]
+        store: Option<String>,
+        /// With --store: the rows of this trace.
+        #[arg(long, group = "pick")]
+        trace_id: Option<String>,
+        /// With --store: this row (an error), with the rows of the 5 minutes before it.
+        #[arg(long, group = "pick")]
+        id: Option<i64>,
         /// md (Markdown, for people and LLM prompts) or json.
         #[arg(long, value_enum, default_value_t = ReportKind::Md)]
         format: ReportKind,
@@ -78,6 +97,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Model::Cl100k)]
         model: Model,
     },
+    /// Print stored logs, oldest first, as JSON lines (or text).
+    Query(store_cmd::QueryArgs),
+    /// Counts per time bucket, by level, target or type, as JSON lines.
+    Trends(store_cmd::TrendArgs),
+    /// Follow new rows of a store as they arrive.
+    Tail(store_cmd::TailArgs),
+    /// Store lines read from a file or stdin: ttlog JSON lines, log entry objects, or plain text.
+    Ingest(store_cmd::IngestArgs),
     /// Group messages into templates: prints `<template_id>\t<template>` for each input line,
     /// in order (the template is the final one of the line's group, so every line of a
     /// family gets the same id).
@@ -189,6 +216,8 @@ impl FilterArgs {
     }
 }
 
+mod store_cmd;
+
 /// Why the command failed, and its exit code.
 enum Failure {
     Io(String),
@@ -218,10 +247,23 @@ fn main() -> ExitCode {
         Command::Templates { file, input } => templates(&file, input),
         Command::Analyze {
             file,
+            store,
+            trace_id,
+            id,
             format,
             max_tokens,
             model,
-        } => analyze(&file, format, max_tokens, model),
+        } => analyze(
+            file.as_deref(),
+            store.as_deref().map(|s| (s, trace_id.as_deref(), id)),
+            format,
+            max_tokens,
+            model,
+        ),
+        Command::Query(args) => store_cmd::query(&args),
+        Command::Trends(args) => store_cmd::trends(&args),
+        Command::Tail(args) => store_cmd::tail(&args),
+        Command::Ingest(args) => store_cmd::ingest(&args),
         Command::Recover { file, output } => recover(&file, output),
     };
     match result {
@@ -313,17 +355,29 @@ fn print(
 }
 
 fn analyze(
-    file: &Path,
+    file: Option<&Path>,
+    store: Option<(&str, Option<&str>, Option<i64>)>,
     format: ReportKind,
     max_tokens: usize,
     model: Model,
 ) -> Result<(), Failure> {
     use ttlog_export::input::{Input, InputError};
     use ttlog_export::report::{LLMExportConfig, LLMExporter, ReportFormat, TokenModel};
-    let input = Input::read(file).map_err(|e| match e {
-        InputError::Io { .. } => Failure::Io(e.to_string()),
-        _ => Failure::Invalid(format!("{}: {e}", file.display())),
-    })?;
+    let (input, trigger, name) = match (store, file) {
+        (Some((url, trace, id)), _) => {
+            let (input, trigger) = store_cmd::report_input(url, trace, id)?;
+            let name = input.source.clone();
+            (input, trigger, name)
+        }
+        (None, Some(file)) => {
+            let input = Input::read(file).map_err(|e| match e {
+                InputError::Io { .. } => Failure::Io(e.to_string()),
+                _ => Failure::Invalid(format!("{}: {e}", file.display())),
+            })?;
+            (input, None, file.display().to_string())
+        }
+        (None, None) => return Err(Failure::Invalid("analyze: give a FILE or --store".into())),
+    };
     let exporter = LLMExporter::new(LLMExportConfig {
         max_tokens,
         model: match model {
@@ -337,9 +391,11 @@ fn analyze(
         ..LLMExportConfig::default()
     })
     .map_err(|e| Failure::Io(e.to_string()))?;
-    let report = exporter
-        .export_for_analysis(&input)
-        .map_err(|e| Failure::Invalid(format!("{}: {e}", file.display())))?;
+    let report = match trigger {
+        Some(at) => exporter.export_with_trigger(&input, at),
+        None => exporter.export_for_analysis(&input),
+    }
+    .map_err(|e| Failure::Invalid(format!("{name}: {e}")))?;
     let text = match format {
         ReportKind::Md => ttlog_export::report::format_markdown_report(&report),
         ReportKind::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",

@@ -304,12 +304,30 @@ impl LLMExporter {
     ///
     /// The input has no event, or `max_tokens` cannot hold even the trigger.
     pub fn export_for_analysis(&self, input: &Input) -> Result<IncidentReport, ExportError> {
+        let trigger = trigger_index(&input.events).ok_or(ExportError::NoEvents)?;
+        self.export_with_trigger(input, trigger)
+    }
+
+    /// The report on `input.events[trigger]` (an error picked from a store, say) rather than
+    /// on the last error.
+    ///
+    /// # Errors
+    ///
+    /// `trigger` is out of range, or `max_tokens` cannot hold even the trigger.
+    pub fn export_with_trigger(
+        &self,
+        input: &Input,
+        trigger: usize,
+    ) -> Result<IncidentReport, ExportError> {
         let mut input = input.clone();
         if let Some(rules) = &self.config.redaction {
             input.redact(rules);
         }
         let events = &input.events;
-        let trigger_at = trigger_index(events).ok_or(ExportError::NoEvents)?;
+        if trigger >= events.len() {
+            return Err(ExportError::NoEvents);
+        }
+        let trigger_at = trigger;
         let trigger = &events[trigger_at];
         let patterns = self.config.patterns.diagnose(events, Some(trigger_at));
 

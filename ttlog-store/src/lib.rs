@@ -46,7 +46,7 @@ use ttlog_core::CapturedEvent;
 use ttlog_sinks::{BatchOptions, BatchWriter, BatchingSink};
 
 pub use query::{LogQuery, StoredRow, Trend, TrendKey, TrendQuery, rfc3339};
-pub use row::{LogType, NewRow, Stream, is_uuid, nanos};
+pub use row::{IngestDefaults, LogType, NewRow, Stream, is_uuid, nanos};
 
 /// Why a store could not be opened or used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,7 @@ trait Backend: Send {
     fn query(&mut self, query: &LogQuery) -> Result<Vec<StoredRow>, StoreError>;
     fn count(&mut self, query: &LogQuery) -> Result<u64, StoreError>;
     fn get(&mut self, id: i64) -> Result<Option<StoredRow>, StoreError>;
+    fn last_id(&mut self) -> Result<i64, StoreError>;
     fn trends(
         &mut self,
         query: &TrendQuery,
@@ -244,6 +245,15 @@ impl Store {
     /// The store failed.
     pub fn get(&mut self, id: i64) -> Result<Option<StoredRow>, StoreError> {
         self.backend.get(id)
+    }
+
+    /// The highest row id (0 for an empty store): rows written later have higher ids.
+    ///
+    /// # Errors
+    ///
+    /// The store failed.
+    pub fn last_id(&mut self) -> Result<i64, StoreError> {
+        self.backend.last_id()
     }
 
     /// Counts per bucket, grouped by level, target or type, with distinct trace counts.

@@ -310,6 +310,14 @@ impl Backend for Postgres {
         Ok(rows.first().map(row))
     }
 
+    fn last_id(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .client
+            .query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM logs", &[])
+            .map_err(|e| error("last id", e))?
+            .get(0))
+    }
+
     fn trends(
         &mut self,
         query: &TrendQuery,

@@ -222,3 +222,206 @@ impl NewRow {
         }
     }
 }
+
+/// Overrides for rows read from outside (`ttlog ingest`, remote ingest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestDefaults {
+    /// The job run of every row (makes it a job log, or a task log with a task run).
+    pub job_run_id: Option<String>,
+    /// The task run of every row.
+    pub task_run_id: Option<String>,
+    /// A type that the ids do not say (`system` to force one).
+    pub log_type: Option<LogType>,
+    /// The stream of rows that do not say theirs.
+    pub stream: Option<Stream>,
+}
+
+fn level_of(text: &str) -> Option<LogLevel> {
+    match text.to_ascii_lowercase().as_str() {
+        "trace" => Some(LogLevel::Trace),
+        "debug" => Some(LogLevel::Debug),
+        "info" | "notice" => Some(LogLevel::Info),
+        "warn" | "warning" => Some(LogLevel::Warn),
+        "error" | "err" | "fatal" | "critical" | "crit" => Some(LogLevel::Error),
+        _ => None,
+    }
+}
+
+fn str_of<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object.get(key).and_then(Value::as_str)
+}
+
+/// A value of `object`'s `fields` or `context` (or `metadata`) named `name`.
+fn nested_str(object: &Map<String, Value>, name: &str) -> Option<String> {
+    ["fields", "context", "metadata"]
+        .iter()
+        .filter_map(|k| object.get(*k).and_then(Value::as_object))
+        .find_map(|o| o.get(name).and_then(Value::as_str).map(str::to_owned))
+}
+
+impl NewRow {
+    /// The row of one line read from outside: a ttlog JSON line (the event contract), a log
+    /// entry object in the shape of seed 002 (`timestamp`, `source`, `stream`, `content`,
+    /// `level`, `service_name`, `metadata`, `context`), or anything else as a plain message
+    /// (level info, now). `defaults` fill or force the type, ids and stream; the type rule
+    /// of [`NewRow::from_event`] applies to the ids the line carries.
+    pub fn from_line(line: &str, defaults: &IngestDefaults, now_ns: i64) -> NewRow {
+        let parsed = serde_json::from_str::<Value>(line.trim_end_matches(['\r', '\n']));
+        let mut row = match parsed {
+            Ok(Value::Object(object))
+                if object.contains_key("message") || object.contains_key("content") =>
+            {
+                from_object(object, now_ns)
+            }
+            _ => NewRow {
+                log_type: LogType::System,
+                job_run_id: None,
+                task_run_id: None,
+                timestamp_ns: now_ns,
+                level: LogLevel::Info,
+                stream: Stream::System,
+                message: line.trim_end_matches(['\r', '\n']).to_owned(),
+                target: String::new(),
+                trace_id: None,
+                span_id: None,
+                metadata: Map::new(),
+            },
+        };
+        let valid = |id: &Option<String>| {
+            id.as_deref()
+                .filter(|v| is_uuid(v))
+                .map(str::to_ascii_lowercase)
+        };
+        if let Some(id) = valid(&defaults.job_run_id) {
+            row.job_run_id = Some(id);
+        }
+        if let Some(id) = valid(&defaults.task_run_id) {
+            row.task_run_id = Some(id);
+        }
+        row.log_type = match (&row.job_run_id, &row.task_run_id) {
+            (_, Some(_)) => LogType::Task,
+            (Some(_), None) => LogType::Job,
+            (None, None) => LogType::System,
+        };
+        if defaults.log_type == Some(LogType::System) {
+            row.log_type = LogType::System;
+            row.job_run_id = None;
+            row.task_run_id = None;
+        }
+        if row.stream == Stream::System
+            && let Some(stream) = defaults.stream
+        {
+            row.stream = stream;
+        }
+        row
+    }
+}
+
+fn from_object(mut object: Map<String, Value>, now_ns: i64) -> NewRow {
+    let timestamp_ns = str_of(&object, "timestamp")
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        .map_or(now_ns, nanos);
+    let level = str_of(&object, "level")
+        .and_then(level_of)
+        .unwrap_or(LogLevel::Info);
+    let message = str_of(&object, "message")
+        .or_else(|| str_of(&object, "content"))
+        .unwrap_or_default()
+        .to_owned();
+    let target = str_of(&object, "target")
+        .or_else(|| str_of(&object, "source"))
+        .or_else(|| str_of(&object, "service_name"))
+        .unwrap_or_default()
+        .to_owned();
+    let id = |name: &str| {
+        str_of(&object, name)
+            .map(str::to_owned)
+            .or_else(|| nested_str(&object, name))
+            .filter(|v| is_uuid(v))
+            .map(|v| v.to_ascii_lowercase())
+    };
+    let job_run_id = id("job_run_id");
+    let task_run_id = id("task_run_id");
+    let stream = str_of(&object, "stream")
+        .map(str::to_owned)
+        .or_else(|| nested_str(&object, "stream"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Stream::System);
+    let trace_id = str_of(&object, "trace_id").map(str::to_owned);
+    let span_id = str_of(&object, "span_id").map(str::to_owned);
+    // What is left is metadata, as the table keeps it.
+    for key in [
+        "timestamp",
+        "level",
+        "message",
+        "content",
+        "job_run_id",
+        "task_run_id",
+        "stream",
+        "trace_id",
+        "span_id",
+    ] {
+        object.shift_remove(key);
+    }
+    object.insert("target".into(), target.clone().into());
+    NewRow {
+        log_type: LogType::System,
+        job_run_id,
+        task_run_id,
+        timestamp_ns,
+        level,
+        stream,
+        message,
+        target,
+        trace_id,
+        span_id,
+        metadata: object,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "3f2c1a9e-8b7d-4c6e-9f01-23456789abcd";
+
+    #[test]
+    fn lines_of_each_kind_become_rows() {
+        let none = IngestDefaults::default();
+        let ttlog = NewRow::from_line(
+            r#"{"timestamp":"2026-12-06T10:00:00Z","level":"warn","target":"api","message":"slow","fields":{"ms":900},"context":{"job_run_id":"3F2C1A9E-8B7D-4C6E-9F01-23456789ABCD"},"thread":"main"}"#,
+            &none,
+            0,
+        );
+        assert_eq!(ttlog.level, LogLevel::Warn);
+        assert_eq!(ttlog.log_type, LogType::Job);
+        assert_eq!(ttlog.job_run_id.as_deref(), Some(JOB));
+        assert_eq!(ttlog.metadata["fields"]["ms"], 900);
+        assert_eq!(ttlog.timestamp_ns, 1_796_551_200_000_000_000);
+
+        let entry = NewRow::from_line(
+            r#"{"timestamp":"2026-12-06T10:00:01Z","source":"docker","stream":"stderr","content":"OOM killed","level":"error","service_name":"worker","metadata":{"container":"abc"}}"#,
+            &none,
+            0,
+        );
+        assert_eq!(entry.message, "OOM killed");
+        assert_eq!(entry.stream, Stream::Stderr);
+        assert_eq!(entry.target, "docker");
+        assert_eq!(entry.metadata["service_name"], "worker");
+
+        let task = IngestDefaults {
+            job_run_id: Some(JOB.into()),
+            task_run_id: Some("9a8b7c6d-5e4f-4a3b-8c2d-1e0f98765432".into()),
+            stream: Some(Stream::Stdout),
+            ..IngestDefaults::default()
+        };
+        let plain = NewRow::from_line("downloading 3 files\n", &task, 42);
+        assert_eq!(plain.message, "downloading 3 files");
+        assert_eq!(plain.log_type, LogType::Task);
+        assert_eq!(plain.stream, Stream::Stdout);
+        assert_eq!(plain.timestamp_ns, 42);
+        let not_json = NewRow::from_line("{broken", &none, 1);
+        assert_eq!(not_json.message, "{broken");
+        assert_eq!(not_json.log_type, LogType::System);
+    }
+}

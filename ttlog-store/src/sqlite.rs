@@ -263,6 +263,12 @@ impl Backend for Sqlite {
             .map_err(|e| error("get", e))
     }
 
+    fn last_id(&mut self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM logs", [], |r| r.get(0))
+            .map_err(|e| error("last id", e))
+    }
+
     fn trends(
         &mut self,
         query: &TrendQuery,

@@ -264,7 +264,10 @@ fn check_backend(url: &str) {
     let mut seen = 0;
     while !writer.is_finished() {
         let n = store.count(&all.clone().target("bulk")).unwrap();
-        assert!(n >= seen && n.is_multiple_of(50), "a reader sees whole batches: {n}");
+        assert!(
+            n >= seen && n.is_multiple_of(50),
+            "a reader sees whole batches: {n}"
+        );
         seen = n;
     }
     writer.join().unwrap();
