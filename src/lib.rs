@@ -74,9 +74,73 @@ pub mod sinks {
 ///     .init();
 /// # drop(handle);
 /// ```
-#[cfg(feature = "sinks")]
+#[cfg(all(feature = "sinks", not(feature = "store")))]
 pub fn init() -> Builder {
     ttlog_sinks::config::read_at_init(ttlog_core::init())
+}
+
+/// Starts configuring the logger: [`Builder`] with the defaults, which also reads the
+/// configuration file named by `TTLOG_CONFIG` (or given with [`Builder::config_file`]) and
+/// opens the log store named by `TTLOG_STORE` (or given with [`Builder::store`]) when the
+/// logger is installed. Precedence: the environment variables (`TTLOG`, `RUST_LOG`,
+/// `TTLOG_FORMAT`, `TTLOG_STORE`, ...) override the file, which overrides the code. See
+/// `docs/configuration.md` and `docs/store.md`.
+///
+/// ```
+/// let handle = ttlog::init()
+///     .level(ttlog::LogLevel::Info)
+///     .console(false)
+///     .init();
+/// # drop(handle);
+/// ```
+#[cfg(feature = "store")]
+pub fn init() -> Builder {
+    ttlog_sinks::config::register_store_factory(store::factory);
+    ttlog_core::init().at_init(|builder| {
+        let (builder, from_file) = ttlog_sinks::config::configure_from_file(builder);
+        let (builder, from_store) = store::add_sink(builder);
+        let problems: Vec<String> = from_file.into_iter().chain(from_store).collect();
+        (builder, (!problems.is_empty()).then(|| problems.join("; ")))
+    })
+}
+
+/// The log store, from the `ttlog-store` crate (cargo feature `store`, and `postgres` for
+/// PostgreSQL): the sink, queries and trends. See `docs/store.md`.
+///
+/// ```no_run
+/// use ttlog::store::{LogQuery, Store};
+///
+/// let mut store = Store::open("sqlite:logs.db").expect("the store opens");
+/// for row in store.query(&LogQuery::new().level(ttlog::LogLevel::Error)).expect("a query") {
+///     println!("{}", row.to_text());
+/// }
+/// ```
+#[cfg(feature = "store")]
+pub mod store {
+    pub use ttlog_store::*;
+
+    /// Makes the sinks of `type: store` entries of a configuration file.
+    pub(crate) fn factory(url: &str) -> Result<Box<dyn crate::Sink>, String> {
+        ttlog_store::store_sink(url, Default::default())
+            .map(|sink| Box::new(sink) as Box<dyn crate::Sink>)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Adds the store named by `TTLOG_STORE` (else given with `.store(url)`), if any.
+    pub(crate) fn add_sink(mut builder: crate::Builder) -> (crate::Builder, Option<String>) {
+        let given = builder.take_store();
+        let url = match std::env::var("TTLOG_STORE") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => match given {
+                Some(url) => url,
+                None => return (builder, None),
+            },
+        };
+        match ttlog_store::store_sink(&url, Default::default()) {
+            Ok(sink) => (builder.sink(sink), None),
+            Err(err) => (builder, Some(format!("log store: {err}"))),
+        }
+    }
 }
 
 /// What the macros expand to. Not public API: it changes without notice.

@@ -78,6 +78,8 @@ pub struct Builder {
     at_init: Option<AtInit>,
     /// A configuration file to read when installed (by the facade's `sinks` feature).
     config_file: Option<PathBuf>,
+    /// A log store to write to (by the facade's `store` feature).
+    store: Option<String>,
     console: Console,
     sinks: Vec<Box<dyn Sink>>,
     overflow: Overflow,
@@ -147,6 +149,7 @@ impl Builder {
             reload: None,
             at_init: None,
             config_file: None,
+            store: None,
             console: Console::Stderr,
             sinks: Vec::new(),
             overflow: Overflow::Drop,
@@ -397,6 +400,29 @@ impl Builder {
         self.config_file.take()
     }
 
+    /// Writes every event into the log store at `url` as well (`sqlite:PATH`, or
+    /// `postgres://user@host:port/db`), in batches, off the caller's and the consumer's
+    /// threads; `TTLOG_STORE` names another store that is used instead. Writing to a store is
+    /// the `ttlog` facade's work (its `store` feature, and `postgres` for PostgreSQL); without
+    /// it, installing says so (an error from [`try_init`](Builder::try_init)). See
+    /// `docs/store.md`.
+    ///
+    /// ```no_run
+    /// let handle = ttlog::init().store("sqlite:/var/lib/api/logs.db").init();
+    /// # drop(handle);
+    /// ```
+    pub fn store(mut self, url: impl Into<String>) -> Builder {
+        self.store = Some(url.into());
+        self
+    }
+
+    /// Takes the URL given with [`store`](Builder::store), for the code that opens it (in
+    /// [`at_init`](Builder::at_init)).
+    #[doc(hidden)]
+    pub fn take_store(&mut self) -> Option<String> {
+        self.store.take()
+    }
+
     /// Runs `configure` on this builder when the logger is installed (`init`/`try_init`):
     /// after the settings made in code, before the environment variables, which override
     /// both. This is how a configuration file applies (`ttlog::init()` reads `TTLOG_CONFIG`
@@ -552,6 +578,15 @@ impl Builder {
                  facade with its `sinks` feature",
                 path.display()
             );
+            if strict {
+                return Err(InitError::Config(problem));
+            }
+            diag!("ttlog: {problem}");
+        }
+        if self.store.take().is_some() {
+            let problem = "the log store given with `.store(..)` is not used: writing to a store \
+                           needs the `ttlog` facade with its `store` feature"
+                .to_owned();
             if strict {
                 return Err(InitError::Config(problem));
             }

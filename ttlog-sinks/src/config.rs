@@ -177,6 +177,8 @@ struct SinkConfig {
     colors: Option<bool>,
     /// This sink's own sampling, instead of the file's `sampling`.
     sampling: Option<SamplingConfig>,
+    /// Store only: where (`sqlite:PATH`, `postgres://…`).
+    url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -184,6 +186,7 @@ struct SinkConfig {
 enum SinkKind {
     Console,
     File,
+    Store,
 }
 
 impl SinkConfig {
@@ -200,6 +203,18 @@ impl SinkConfig {
             SinkKind::File => [
                 ("stream", self.stream.is_some()),
                 ("colors", self.colors.is_some()),
+                ("url", self.url.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, given)| *given),
+            SinkKind::Store => [
+                ("path", self.path.is_some()),
+                ("format", self.format.is_some()),
+                ("stream", self.stream.is_some()),
+                ("flatten_fields", self.flatten_fields.is_some()),
+                ("rotation", self.rotation.is_some()),
+                ("compress", self.compress.is_some()),
+                ("colors", self.colors.is_some()),
             ]
             .into_iter()
             .find(|(_, given)| *given),
@@ -207,7 +222,18 @@ impl SinkConfig {
         let kind = match self.kind {
             SinkKind::Console => "console",
             SinkKind::File => "file",
+            SinkKind::Store => "store",
         };
+        if self.kind == SinkKind::Console && self.url.is_some() {
+            return Err(ConfigError::new(format!(
+                "logging.sinks[{index}].url: a console sink has no `url`"
+            )));
+        }
+        if self.kind == SinkKind::Store && self.url.is_none() {
+            return Err(ConfigError::new(format!(
+                "logging.sinks[{index}]: a store sink needs `url` (sqlite:PATH or postgres://…)"
+            )));
+        }
         if let Some((key, _)) = misplaced {
             return Err(ConfigError::new(format!(
                 "logging.sinks[{index}].{key}: a {kind} sink has no `{key}`"
@@ -486,15 +512,27 @@ impl Config {
 
     /// Applies the configuration to `builder`: what the file sets replaces what the builder
     /// had; what it leaves out stays. With `sinks`, the file's sinks replace the console.
+    ///
+    /// A `store` sink needs a store factory ([`register_store_factory`], which the `ttlog`
+    /// facade's `store` feature does); a store sink that cannot be made is left out and said
+    /// on stderr (and, read at install time, makes `try_init` fail).
     pub fn apply(self, builder: Builder) -> Builder {
-        self.apply_with_controls(builder).0
+        let (builder, _, problems) = self.apply_with_controls(builder);
+        for problem in problems {
+            ttlog_core::write_diagnostic(format_args!("ttlog: configuration: {problem}"));
+        }
+        builder
     }
 
     /// [`apply`](Config::apply), and a handle on the sampling of each of the file's sinks (in
     /// their order), for a reload.
-    fn apply_with_controls(self, mut builder: Builder) -> (Builder, Vec<SamplingControl>) {
+    fn apply_with_controls(
+        self,
+        mut builder: Builder,
+    ) -> (Builder, Vec<SamplingControl>, Vec<String>) {
         let logging = self.logging;
         let mut controls = Vec::new();
+        let mut problems = Vec::new();
         if let Some(level) = &logging.level {
             builder = builder.filter(level.0.clone());
         }
@@ -534,7 +572,7 @@ impl Config {
         }
         let sampling = logging.sampling.as_ref().map(SamplingConfig::sampling);
         let Some(sinks) = logging.sinks else {
-            return (builder, controls);
+            return (builder, controls, problems);
         };
         builder = builder.console(false);
         for sink in sinks {
@@ -549,6 +587,7 @@ impl Config {
                 compress,
                 colors,
                 sampling: own_sampling,
+                url,
             } = sink;
             let sink: Box<dyn Sink> = match kind {
                 SinkKind::Console => {
@@ -612,6 +651,22 @@ impl Config {
                     let _ = compress;
                     Box::new(file.build())
                 }
+                SinkKind::Store => {
+                    let url = url.expect("checked when read");
+                    let made = match STORE_FACTORY.get() {
+                        Some(make) => make(&url),
+                        None => Err("a store sink needs the `ttlog` facade with its `store` \
+                                     feature (and `postgres` for PostgreSQL)"
+                            .to_owned()),
+                    };
+                    match made {
+                        Ok(sink) => Box::new(WithFilter(sink, level.map(|l| l.filter()))),
+                        Err(problem) => {
+                            problems.push(format!("logging.sinks: store: {problem}"));
+                            continue;
+                        }
+                    }
+                }
             };
             let sampling = own_sampling
                 .as_ref()
@@ -623,7 +678,7 @@ impl Config {
             controls.push(sampled.control());
             builder = builder.sink(sampled);
         }
-        (builder, controls)
+        (builder, controls, problems)
     }
 
     /// The sampling of the `index`-th sink: its own, else the file's, else none.
@@ -714,6 +769,17 @@ impl Reloader {
     }
 }
 
+/// Makes a store sink from a URL: registered by the `ttlog` facade's `store` feature (the
+/// store crate depends on this one, so this one cannot name it).
+pub type StoreFactory = fn(url: &str) -> Result<Box<dyn Sink>, String>;
+
+static STORE_FACTORY: std::sync::OnceLock<StoreFactory> = std::sync::OnceLock::new();
+
+/// Registers how `type: store` sinks are made (once per process; later calls do nothing).
+pub fn register_store_factory(factory: StoreFactory) {
+    let _ = STORE_FACTORY.set(factory);
+}
+
 /// A sink with the filter given to it in the configuration (if any).
 struct WithFilter<S>(S, Option<Filter>);
 
@@ -740,7 +806,14 @@ impl<S: Sink> Sink for WithFilter<S> {
 /// the code's settings and before the environment's (see [`Builder::at_init`]). What
 /// `ttlog::init()` does when the facade's `sinks` feature is on.
 pub fn read_at_init(builder: Builder) -> Builder {
-    builder.at_init(|mut builder| {
+    builder.at_init(configure_from_file)
+}
+
+/// What [`read_at_init`] runs when the logger is installed: reads the file, if one is named,
+/// and applies it; returns the builder and what went wrong, if anything (for code that
+/// composes its own [`Builder::at_init`] step, as the `ttlog` facade does).
+pub fn configure_from_file(mut builder: Builder) -> (Builder, Option<String>) {
+    {
         let given = builder.take_config_file();
         let path = match std::env::var_os("TTLOG_CONFIG").filter(|p| !p.is_empty()) {
             Some(path) => PathBuf::from(path),
@@ -751,9 +824,10 @@ pub fn read_at_init(builder: Builder) -> Builder {
         };
         match Config::from_file(&path) {
             Ok(config) => {
+                let shown = path.display().to_string();
                 let env_filter = builder.env_filter_set();
                 let running = config.clone();
-                let (builder, controls) = config.apply_with_controls(builder);
+                let (builder, controls, problems) = config.apply_with_controls(builder);
                 let reloader = Reloader {
                     path,
                     running: std::sync::Mutex::new(running),
@@ -761,11 +835,13 @@ pub fn read_at_init(builder: Builder) -> Builder {
                     env_filter,
                 };
                 let builder = builder.on_reload(move |handle| reloader.reload(handle));
-                (builder, None)
+                let problem = (!problems.is_empty())
+                    .then(|| format!("configuration {shown}: {}", problems.join("; ")));
+                (builder, problem)
             }
             Err(err) => (builder, Some(format!("configuration {err}"))),
         }
-    })
+    }
 }
 
 #[cfg(test)]
