@@ -120,8 +120,17 @@ pub mod store {
     pub use ttlog_store::*;
 
     /// Makes the sinks of `type: store` entries of a configuration file.
-    pub(crate) fn factory(url: &str) -> Result<Box<dyn crate::Sink>, String> {
-        ttlog_store::store_sink(url, Default::default())
+    pub(crate) fn factory(
+        settings: &ttlog_sinks::config::StoreSettings,
+    ) -> Result<Box<dyn crate::Sink>, String> {
+        let retention = (settings.max_age.is_some() || settings.max_rows.is_some()).then(|| {
+            ttlog_store::Retention {
+                max_age: settings.max_age,
+                max_rows: settings.max_rows,
+                ..ttlog_store::Retention::default()
+            }
+        });
+        ttlog_store::store_sink_with_retention(&settings.url, Default::default(), retention)
             .map(|sink| Box::new(sink) as Box<dyn crate::Sink>)
             .map_err(|e| e.to_string())
     }

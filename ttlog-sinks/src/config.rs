@@ -179,6 +179,16 @@ struct SinkConfig {
     sampling: Option<SamplingConfig>,
     /// Store only: where (`sqlite:PATH`, `postgres://…`).
     url: Option<String>,
+    /// Store only: how much it keeps.
+    retention: Option<StoreRetention>,
+}
+
+/// A store's `retention: { max_age: 7d, max_rows: 10000000 }`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreRetention {
+    max_age: Option<Span>,
+    max_rows: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -204,6 +214,7 @@ impl SinkConfig {
                 ("stream", self.stream.is_some()),
                 ("colors", self.colors.is_some()),
                 ("url", self.url.is_some()),
+                ("retention", self.retention.is_some()),
             ]
             .into_iter()
             .find(|(_, given)| *given),
@@ -224,10 +235,17 @@ impl SinkConfig {
             SinkKind::File => "file",
             SinkKind::Store => "store",
         };
-        if self.kind == SinkKind::Console && self.url.is_some() {
-            return Err(ConfigError::new(format!(
-                "logging.sinks[{index}].url: a console sink has no `url`"
-            )));
+        if self.kind == SinkKind::Console {
+            for (key, given) in [
+                ("url", self.url.is_some()),
+                ("retention", self.retention.is_some()),
+            ] {
+                if given {
+                    return Err(ConfigError::new(format!(
+                        "logging.sinks[{index}].{key}: a console sink has no `{key}`"
+                    )));
+                }
+            }
         }
         if self.kind == SinkKind::Store && self.url.is_none() {
             return Err(ConfigError::new(format!(
@@ -588,6 +606,7 @@ impl Config {
                 colors,
                 sampling: own_sampling,
                 url,
+                retention,
             } = sink;
             let sink: Box<dyn Sink> = match kind {
                 SinkKind::Console => {
@@ -652,9 +671,13 @@ impl Config {
                     Box::new(file.build())
                 }
                 SinkKind::Store => {
-                    let url = url.expect("checked when read");
+                    let settings = StoreSettings {
+                        url: url.expect("checked when read"),
+                        max_age: retention.as_ref().and_then(|r| r.max_age).map(|a| a.0),
+                        max_rows: retention.as_ref().and_then(|r| r.max_rows),
+                    };
                     let made = match STORE_FACTORY.get() {
-                        Some(make) => make(&url),
+                        Some(make) => make(&settings),
                         None => Err("a store sink needs the `ttlog` facade with its `store` \
                                      feature (and `postgres` for PostgreSQL)"
                             .to_owned()),
@@ -769,9 +792,21 @@ impl Reloader {
     }
 }
 
-/// Makes a store sink from a URL: registered by the `ttlog` facade's `store` feature (the
-/// store crate depends on this one, so this one cannot name it).
-pub type StoreFactory = fn(url: &str) -> Result<Box<dyn Sink>, String>;
+/// What a `type: store` sink of the file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreSettings {
+    /// `sqlite:PATH` or `postgres://…`.
+    pub url: String,
+    /// `retention.max_age`.
+    pub max_age: Option<Duration>,
+    /// `retention.max_rows`.
+    pub max_rows: Option<u64>,
+}
+
+/// Makes a store sink: registered by the `ttlog` facade's `store` feature (the store crate
+/// depends on this one, so this one cannot name it).
+pub type StoreFactory = fn(settings: &StoreSettings) -> Result<Box<dyn Sink>, String>;
 
 static STORE_FACTORY: std::sync::OnceLock<StoreFactory> = std::sync::OnceLock::new();
 

@@ -324,7 +324,14 @@ struct StoreWriter {
     store: Option<Store>,
     name: String,
     rows: Vec<NewRow>,
+    retention: Option<Retention>,
+    /// When retention last ran (it runs after a write, at most once per `RETENTION_EVERY`).
+    retained: Option<std::time::Instant>,
+    retention_failed: bool,
 }
+
+/// How often a store sink applies its retention, at most.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 impl BatchWriter for StoreWriter {
     fn write_batch(&mut self, batch: &[CapturedEvent]) -> io::Result<()> {
@@ -335,7 +342,26 @@ impl BatchWriter for StoreWriter {
         self.rows.extend(batch.iter().map(NewRow::from_event));
         let store = self.store.as_mut().expect("opened above");
         match store.insert(&self.rows) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(retention) = &self.retention
+                    && self
+                        .retained
+                        .is_none_or(|at| at.elapsed() >= RETENTION_EVERY)
+                {
+                    self.retained = Some(std::time::Instant::now());
+                    if let Err(err) = store.retain(retention)
+                        && !self.retention_failed
+                    {
+                        // The batch is written; retention tries again next time.
+                        self.retention_failed = true;
+                        ttlog_core::write_diagnostic(format_args!(
+                            "ttlog: {}: retention failed: {err} (reported once)",
+                            self.name
+                        ));
+                    }
+                }
+                Ok(())
+            }
             Err(err) => {
                 // Reconnect before the retry: the connection may be what failed.
                 self.store = None;
@@ -357,6 +383,36 @@ impl BatchWriter for StoreWriter {
 ///
 /// `url` is not a store URL, or names a backend this build lacks.
 pub fn store_sink(url: &str, options: BatchOptions) -> Result<BatchingSink, StoreError> {
+    store_sink_with_retention(url, options, None)
+}
+
+/// [`store_sink`], applying `retention` after a write, at most once a minute.
+///
+/// ```
+/// use std::time::Duration;
+/// use ttlog_store::Retention;
+///
+/// # let dir = std::env::temp_dir().join(format!("ttlog-doc-retention-{}", std::process::id()));
+/// # let url = format!("sqlite:{}", dir.join("logs.db").display());
+/// let retention = Retention {
+///     max_age: Some(Duration::from_secs(7 * 86_400)),
+///     max_rows: Some(10_000_000),
+///     ..Retention::default()
+/// };
+/// let sink = ttlog_store::store_sink_with_retention(&url, Default::default(), Some(retention))
+///     .expect("a store URL");
+/// # drop(sink);
+/// # std::fs::remove_dir_all(dir).ok();
+/// ```
+///
+/// # Errors
+///
+/// As [`store_sink`].
+pub fn store_sink_with_retention(
+    url: &str,
+    options: BatchOptions,
+    retention: Option<Retention>,
+) -> Result<BatchingSink, StoreError> {
     match parse_url(url)? {
         #[cfg(not(feature = "sqlite"))]
         Location::Sqlite(_) => {
@@ -377,6 +433,9 @@ pub fn store_sink(url: &str, options: BatchOptions) -> Result<BatchingSink, Stor
         store: None,
         name: format!("store {}", redact_url(url)),
         rows: Vec::new(),
+        retention,
+        retained: None,
+        retention_failed: false,
     };
     Ok(BatchingSink::new(writer, options))
 }
