@@ -408,7 +408,7 @@ impl Builder {
     /// `docs/store.md`.
     ///
     /// ```no_run
-    /// let handle = ttlog::init().store("sqlite:/var/lib/api/logs.db").init();
+    /// let handle = ttlog_core::init().store("sqlite:/var/lib/api/logs.db").init();
     /// # drop(handle);
     /// ```
     pub fn store(mut self, url: impl Into<String>) -> Builder {
