@@ -31,13 +31,13 @@ CREATE TABLE logs (
     CHECK ((type = 'task') = (task_run_id IS NOT NULL))
 );
 CREATE INDEX idx_logs_type ON logs (type);
-CREATE INDEX idx_logs_job_run_id ON logs (job_run_id);
-CREATE INDEX idx_logs_task_run_id ON logs (task_run_id);
+CREATE INDEX idx_logs_job_run_id ON logs (job_run_id) WHERE job_run_id IS NOT NULL;
+CREATE INDEX idx_logs_task_run_id ON logs (task_run_id) WHERE task_run_id IS NOT NULL;
 CREATE INDEX idx_logs_timestamp ON logs (timestamp);
 CREATE INDEX idx_logs_level ON logs (level);
-CREATE INDEX idx_logs_job_run_timestamp ON logs (job_run_id, timestamp);
-CREATE INDEX idx_logs_task_run_timestamp ON logs (task_run_id, timestamp);
-CREATE INDEX idx_logs_trace_id ON logs (trace_id);
+CREATE INDEX idx_logs_job_run_timestamp ON logs (job_run_id, timestamp) WHERE job_run_id IS NOT NULL;
+CREATE INDEX idx_logs_task_run_timestamp ON logs (task_run_id, timestamp) WHERE task_run_id IS NOT NULL;
+CREATE INDEX idx_logs_trace_id ON logs (trace_id) WHERE trace_id IS NOT NULL;
 "#];
 
 /// A key for `pg_advisory_xact_lock` ("ttlog" in ASCII).
@@ -247,9 +247,7 @@ impl Backend for Postgres {
             copy_text(&mut buf, &row.message);
             buf.push(b'\t');
             // JSONB cannot hold \u0000 either.
-            let metadata = serde_json::to_string(&row.metadata)
-                .unwrap_or_else(|_| "{}".into())
-                .replace("\\u0000", "\\ufffd");
+            let metadata = row.metadata.replace("\\u0000", "\\ufffd");
             copy_text(&mut buf, &metadata);
             buf.push(b'\t');
             copy_text(&mut buf, &row.target);

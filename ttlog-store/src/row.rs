@@ -2,8 +2,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
-use ttlog_core::{CapturedEvent, LogLevel, OwnedValue};
+use ttlog_core::{CapturedEvent, CapturedSpan, LogLevel, OwnedValue};
 
 /// `system`, `job` or `task`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,8 +101,10 @@ pub struct NewRow {
     pub trace_id: Option<String>,
     /// 16 hex digits.
     pub span_id: Option<String>,
-    /// `fields`, `span`, `spans`, `context`, `target`, `file`, `line`, `thread`.
-    pub metadata: Map<String, Value>,
+    /// What the `metadata` column holds: a JSON object's text with `fields`, `span`,
+    /// `spans`, `context`, `target`, `file`, `line`, `thread` (written once, when the row is
+    /// made).
+    pub metadata: String,
 }
 
 /// Whether `s` is a UUID (8-4-4-4-12 hex digits).
@@ -114,30 +117,90 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// A JSON value for a captured value.
-pub(crate) fn json(value: &OwnedValue) -> Value {
-    match value {
-        OwnedValue::U64(v) => (*v).into(),
-        OwnedValue::I64(v) => (*v).into(),
-        OwnedValue::U128(v) => u64::try_from(*v).map_or_else(|_| v.to_string().into(), Value::from),
-        OwnedValue::I128(v) => i64::try_from(*v).map_or_else(|_| v.to_string().into(), Value::from),
-        OwnedValue::F64(v) => {
-            serde_json::Number::from_f64(*v).map_or_else(|| v.to_string().into(), Value::Number)
+/// A captured value as JSON: numbers, bools and strings keep their type (`%`/`?` values are
+/// strings); integers beyond 64 bits and floats that are not finite are written as strings.
+struct Json<'a>(&'a OwnedValue);
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            OwnedValue::U64(v) => s.serialize_u64(*v),
+            OwnedValue::I64(v) => s.serialize_i64(*v),
+            OwnedValue::U128(v) => match u64::try_from(*v) {
+                Ok(v) => s.serialize_u64(v),
+                Err(_) => s.collect_str(v),
+            },
+            OwnedValue::I128(v) => match i64::try_from(*v) {
+                Ok(v) => s.serialize_i64(v),
+                Err(_) => s.collect_str(v),
+            },
+            OwnedValue::F64(v) if v.is_finite() => s.serialize_f64(*v),
+            OwnedValue::F64(v) => s.collect_str(v),
+            OwnedValue::Bool(v) => s.serialize_bool(*v),
+            OwnedValue::Char(v) => s.serialize_char(*v),
+            OwnedValue::Str(t)
+            | OwnedValue::Display(t)
+            | OwnedValue::Debug(t)
+            | OwnedValue::Error(t) => s.serialize_str(t),
+            OwnedValue::None => s.serialize_unit(),
+            OwnedValue::Fields(pairs) => Pairs(pairs, None).serialize(s),
+            other => s.serialize_str(&other.to_text()),
         }
-        OwnedValue::Bool(v) => (*v).into(),
-        OwnedValue::Char(v) => v.to_string().into(),
-        OwnedValue::Str(s)
-        | OwnedValue::Display(s)
-        | OwnedValue::Debug(s)
-        | OwnedValue::Error(s) => s.clone().into(),
-        OwnedValue::None => Value::Null,
-        OwnedValue::Fields(pairs) => Value::Object(object(pairs)),
-        _ => value.to_text().into(),
     }
 }
 
-fn object(pairs: &[(String, OwnedValue)]) -> Map<String, Value> {
-    pairs.iter().map(|(n, v)| (n.clone(), json(v))).collect()
+/// Named values as a JSON object, with a `name` first when given (a span).
+struct Pairs<'a>(&'a [(String, OwnedValue)], Option<&'a str>);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len() + usize::from(self.1.is_some())))?;
+        if let Some(name) = self.1 {
+            map.serialize_entry("name", name)?;
+        }
+        for (name, value) in self.0 {
+            map.serialize_entry(name, &Json(value))?;
+        }
+        map.end()
+    }
+}
+
+/// The spans of an event, root first.
+struct Spans<'a>(&'a [CapturedSpan]);
+
+impl Serialize for Spans<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .iter()
+                .map(|span| Pairs(&span.fields, Some(&span.name))),
+        )
+    }
+}
+
+/// The `metadata` column of an event's row.
+struct MetadataView<'a>(&'a CapturedEvent);
+
+impl Serialize for MetadataView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let event = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("target", &event.target)?;
+        if !event.fields.is_empty() {
+            map.serialize_entry("fields", &Pairs(&event.fields, None))?;
+        }
+        if let Some(span) = event.spans.last() {
+            map.serialize_entry("span", &Pairs(&span.fields, Some(&span.name)))?;
+            map.serialize_entry("spans", &Spans(&event.spans))?;
+        }
+        if !event.context.is_empty() {
+            map.serialize_entry("context", &Pairs(&event.context, None))?;
+        }
+        map.serialize_entry("thread", &event.thread)?;
+        map.serialize_entry("file", &event.file)?;
+        map.serialize_entry("line", &event.line)?;
+        map.end()
+    }
 }
 
 /// The text of a field or context value named `name` (fields win over context).
@@ -181,32 +244,8 @@ impl NewRow {
         let stream = text_of(event, "stream")
             .and_then(|s| s.parse().ok())
             .unwrap_or(Stream::System);
-        let mut metadata = Map::new();
-        metadata.insert("target".into(), event.target.clone().into());
-        if !event.fields.is_empty() {
-            metadata.insert("fields".into(), Value::Object(object(&event.fields)));
-        }
-        if let Some(span) = event.spans.last() {
-            let mut object = object(&span.fields);
-            object.shift_insert(0, "name".into(), span.name.clone().into());
-            metadata.insert("span".into(), Value::Object(object));
-            let spans = event
-                .spans
-                .iter()
-                .map(|s| {
-                    let mut o = self::object(&s.fields);
-                    o.shift_insert(0, "name".into(), s.name.clone().into());
-                    Value::Object(o)
-                })
-                .collect();
-            metadata.insert("spans".into(), Value::Array(spans));
-        }
-        if !event.context.is_empty() {
-            metadata.insert("context".into(), Value::Object(object(&event.context)));
-        }
-        metadata.insert("thread".into(), event.thread.clone().into());
-        metadata.insert("file".into(), event.file.clone().into());
-        metadata.insert("line".into(), event.line.into());
+        // Straight from the captured values to JSON text: no map is built in between.
+        let metadata = serde_json::to_string(&MetadataView(event)).unwrap_or_else(|_| "{}".into());
         NewRow {
             log_type,
             job_run_id,
@@ -284,7 +323,7 @@ impl NewRow {
                 target: String::new(),
                 trace_id: None,
                 span_id: None,
-                metadata: Map::new(),
+                metadata: "{}".to_owned(),
             },
         };
         let valid = |id: &Option<String>| {
@@ -375,7 +414,7 @@ fn from_object(mut object: Map<String, Value>, now_ns: i64) -> NewRow {
         target,
         trace_id,
         span_id,
-        metadata: object,
+        metadata: Value::Object(object).to_string(),
     }
 }
 
@@ -396,7 +435,8 @@ mod tests {
         assert_eq!(ttlog.level, LogLevel::Warn);
         assert_eq!(ttlog.log_type, LogType::Job);
         assert_eq!(ttlog.job_run_id.as_deref(), Some(JOB));
-        assert_eq!(ttlog.metadata["fields"]["ms"], 900);
+        let metadata: Value = serde_json::from_str(&ttlog.metadata).unwrap();
+        assert_eq!(metadata["fields"]["ms"], 900);
         assert_eq!(ttlog.timestamp_ns, 1_796_551_200_000_000_000);
 
         let entry = NewRow::from_line(
@@ -407,7 +447,8 @@ mod tests {
         assert_eq!(entry.message, "OOM killed");
         assert_eq!(entry.stream, Stream::Stderr);
         assert_eq!(entry.target, "docker");
-        assert_eq!(entry.metadata["service_name"], "worker");
+        let metadata: Value = serde_json::from_str(&entry.metadata).unwrap();
+        assert_eq!(metadata["service_name"], "worker");
 
         let task = IngestDefaults {
             job_run_id: Some(JOB.into()),

@@ -7,7 +7,6 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Map;
 use ttlog_core::LogLevel;
 use ttlog_store::{
     LogQuery, LogType, NewRow, Retention, Store, StoreError, Stream, TrendKey, TrendQuery, nanos,
@@ -18,9 +17,7 @@ const TASK: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f98765432";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 fn row(at_ns: i64, level: LogLevel, target: &str, message: &str) -> NewRow {
-    let mut metadata = Map::new();
-    metadata.insert("target".into(), target.into());
-    metadata.insert("thread".into(), "main".into());
+    let metadata = serde_json::json!({"target": target, "thread": "main"}).to_string();
     NewRow {
         log_type: LogType::System,
         job_run_id: None,
