@@ -117,6 +117,8 @@ pub(crate) struct SinkCounters {
     pub(crate) skipped: AtomicU64,
     /// The sink panicked and gets nothing more.
     pub(crate) disabled: AtomicBool,
+    /// The sink's own count of events it lost after accepting them (`Sink::drop_counter`).
+    pub(crate) own_dropped: Option<Arc<AtomicU64>>,
 }
 
 /// The consumer's state, shared with producers, the handle and the consumer thread.

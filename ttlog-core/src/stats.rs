@@ -43,6 +43,10 @@ pub struct SinkStats {
     pub skipped: u64,
     /// The sink panicked and was disabled.
     pub disabled: bool,
+    /// Events the sink accepted and then lost on its own (a full queue, a destination still
+    /// down at shutdown), as it counts them ([`Sink::drop_counter`](crate::Sink::drop_counter));
+    /// 0 for a sink that keeps no such count.
+    pub dropped: u64,
 }
 
 /// One thread's counters.
@@ -100,6 +104,10 @@ pub(crate) fn collect(shared: &ConsumerShared) -> Stats {
                         errors: s.errors.load(Ordering::Relaxed),
                         skipped: s.skipped.load(Ordering::Relaxed),
                         disabled: s.disabled.load(Ordering::Relaxed),
+                        dropped: s
+                            .own_dropped
+                            .as_ref()
+                            .map_or(0, |d| d.load(Ordering::Relaxed)),
                     })
                     .collect()
             })

@@ -84,7 +84,8 @@ struct CountersInner {
     /// Set when the sink is dropped: the moment after which the worker stops retrying.
     deadline: Mutex<Option<Instant>>,
     written: AtomicU64,
-    dropped: AtomicU64,
+    /// Shared with ttlog's `stats()` (`Sink::drop_counter`).
+    dropped: Arc<AtomicU64>,
     failures: AtomicU64,
     /// Events handed to the queue and not yet written or dropped.
     pending: Mutex<u64>,
@@ -294,6 +295,10 @@ impl Sink for BatchingSink {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn drop_counter(&self) -> Option<Arc<AtomicU64>> {
+        Some(Arc::clone(&self.counters.inner.dropped))
     }
 }
 

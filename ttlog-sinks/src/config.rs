@@ -834,6 +834,10 @@ impl<S: Sink> Sink for WithFilter<S> {
     fn name(&self) -> &str {
         self.0.name()
     }
+
+    fn drop_counter(&self) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        self.0.drop_counter()
+    }
 }
 
 /// Makes `builder` read its configuration file when it is installed: the file named by

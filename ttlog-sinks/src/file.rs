@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
@@ -171,6 +172,7 @@ impl FileSinkBuilder {
             buf: Vec::with_capacity(BATCH + 4096),
             pending_lines: 0,
             lost: 0,
+            dropped_total: Arc::default(),
             marker: None,
             partial: false,
             last_error: None,
@@ -273,6 +275,8 @@ pub struct FileSink {
     pending_lines: u64,
     /// Lines dropped while the file could not be written, not yet reported in it.
     lost: u64,
+    /// Every line dropped so far (for ttlog's `stats()`).
+    dropped_total: Arc<AtomicU64>,
     /// The "N events dropped" line at the front of `buf`, not yet written: its bytes left to
     /// write and the count it reports.
     marker: Option<(usize, u64)>,
@@ -422,6 +426,8 @@ impl FileSink {
                     // A marker still waiting goes with them; its count comes back.
                     let marker_count = self.marker.take().map_or(0, |(_, count)| count);
                     self.lost += self.pending_lines + marker_count;
+                    self.dropped_total
+                        .fetch_add(self.pending_lines, std::sync::atomic::Ordering::Relaxed);
                     self.pending_lines = 0;
                     self.buf.clear();
                 }
@@ -531,6 +537,10 @@ impl Sink for FileSink {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn drop_counter(&self) -> Option<Arc<AtomicU64>> {
+        Some(Arc::clone(&self.dropped_total))
     }
 }
 

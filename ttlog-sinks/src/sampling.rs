@@ -314,4 +314,9 @@ impl<S: Sink> Sink for Sampled<S> {
     fn name(&self) -> &str {
         &self.name
     }
+
+    fn drop_counter(&self) -> Option<Arc<AtomicU64>> {
+        // What sampling leaves out is not lost: it is counted in `SamplingCounters`.
+        self.inner.drop_counter()
+    }
 }

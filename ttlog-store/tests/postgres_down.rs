@@ -83,8 +83,13 @@ fn a_store_down_at_start_gets_what_was_queued() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let stats = handle.stats();
     drop(handle);
     let (written, dropped) = (counters.written(), counters.dropped());
+    assert_eq!(
+        stats.sinks[0].dropped, dropped,
+        "the logger's stats show what the sink dropped: {stats:?}"
+    );
     assert!(
         dropped > 0 && written >= 1_000,
         "written {written} dropped {dropped}"

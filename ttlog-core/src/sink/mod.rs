@@ -95,6 +95,29 @@ pub trait Sink: Send + 'static {
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }
+
+    /// A counter of the events this sink accepted and then lost on its own (a queue that was
+    /// full, a destination still down at shutdown, lines a file could not hold), which
+    /// [`Stats::sinks`](crate::Stats) reports as `dropped`. Asked once, when the logger is
+    /// installed. Default: none (the sink loses nothing it accepts).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::AtomicU64;
+    ///
+    /// struct Remote { lost: Arc<AtomicU64> }
+    ///
+    /// impl ttlog_core::Sink for Remote {
+    ///     fn write(&mut self, _: &ttlog_core::Event<'_>) -> std::io::Result<()> { Ok(()) }
+    ///     fn drop_counter(&self) -> Option<Arc<AtomicU64>> {
+    ///         Some(Arc::clone(&self.lost))
+    ///     }
+    /// }
+    /// # let _ = Remote { lost: Arc::default() };
+    /// ```
+    fn drop_counter(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
 }
 
 /// A boxed sink is a sink: every method, the filter included, goes to the one in the box
@@ -129,6 +152,10 @@ impl Sink for Box<dyn Sink> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn drop_counter(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        (**self).drop_counter()
     }
 }
 

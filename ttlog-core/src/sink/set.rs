@@ -120,6 +120,7 @@ impl SinkSet {
             .map(|(sink, own)| SinkSlot {
                 counters: Arc::new(SinkCounters {
                     name: sink.name().to_owned(),
+                    own_dropped: sink.drop_counter(),
                     ..SinkCounters::default()
                 }),
                 own: own.map(|filter| (filter, FilterCache::new())),
