@@ -15,7 +15,6 @@
 //!
 //! Run: `cargo bench --bench store --features postgres` (figures in docs/BENCHMARKS.md).
 
-use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use ttlog::{Event, LogLevel, Overflow, Sink};
 
 mod common;
 
-use common::{LATENCY_MS, PATH, USER_ID};
+use common::{LATENCY_MS, PATH};
 
 const EVENTS: u64 = 100_000;
 const ROWS: u64 = 5_000_000;
@@ -73,10 +72,7 @@ fn ingest(c: &mut Criterion, name: &str, url: &str, switch: &Switch, handle: &tt
             for _ in 0..iters {
                 let target = counters.written() + EVENTS;
                 for _ in 0..EVENTS {
-                    let user_id = black_box(USER_ID);
-                    let path = black_box(PATH);
-                    let latency_ms = black_box(LATENCY_MS);
-                    ttlog::info!("request handled", user_id, path, latency_ms);
+                    common::ttlog_event();
                 }
                 handle.flush();
                 while counters.written() < target {
