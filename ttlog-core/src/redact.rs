@@ -53,6 +53,12 @@ impl std::fmt::Debug for Redaction {
     }
 }
 
+/// Whether a value under a secret name would give something away: a `bool` or a `None`
+/// (`password_set = true`) does not, and is kept.
+fn reveals(value: &ValueRef<'_>) -> bool {
+    !matches!(value, ValueRef::Bool(_) | ValueRef::None)
+}
+
 /// A value's replacement, while an event is rebuilt.
 enum Replaced {
     Keep,
@@ -150,7 +156,7 @@ impl Redaction {
     /// Whether `value` is masked for its name. A `bool` or a `None` reveals nothing
     /// (`password_set = true`) and is kept.
     fn secret_pair(&self, name: &str, value: &ValueRef<'_>) -> bool {
-        !matches!(value, ValueRef::Bool(_) | ValueRef::None) && self.rules.is_secret_name(name)
+        reveals(value) && self.rules.is_secret_name(name)
     }
 
     fn group_needs(&self, group: FieldsRef<'_>) -> bool {
@@ -171,84 +177,103 @@ impl Redaction {
     }
 
     fn needs(&mut self, event: &Event<'_>) -> bool {
-        let meta = event.metadata();
         let scope = *event.scope();
-        let Some(mut cache) = self.cache.take().filter(|_| !meta.is_stored()) else {
-            return event.args().iter().any(|v| self.value_needs(v))
-                || event.call_fields().any(|(n, v)| self.pair_needs(n, &v))
-                || scope.spans.iter().any(|s| self.span_needs(s))
-                || scope.context.is_some_and(|g| self.group_needs(g))
-                || scope.statics.is_some_and(|g| self.group_needs(g))
-                || self.message_needs(event);
-        };
-        let key = meta as *const _ as usize;
-        let (secret_names, constant_message) = match cache.callsites.get(&key) {
-            Some(verdict) => *verdict,
-            None => {
-                let mut names = 0u64;
-                for (i, name) in meta.field_names().iter().take(64).enumerate() {
-                    if self.rules.is_secret_name(name) {
-                        names |= 1 << i;
-                    }
-                }
-                let message = (meta.arg_count() == 0).then(|| self.message_needs(event));
-                if cache.callsites.len() >= CACHE_LIMIT {
-                    cache.callsites.clear();
-                }
-                cache.callsites.insert(key, (names, message));
-                (names, message)
-            }
-        };
-        let fields = event.call_fields().enumerate().any(|(i, (name, value))| {
-            let secret_name = if i < 64 {
-                secret_names & (1 << i) != 0
-            } else {
-                self.rules.is_secret_name(name)
+        // Verdicts are kept only for the logger's own callsites (never for metadata read back
+        // from a snapshot, whose address may be reused).
+        let cacheable = self.cache.is_some() && !event.metadata().is_stored();
+        let (secret_names, constant_message) = self.callsite_verdict(event, cacheable);
+        event.call_fields().enumerate().any(|(i, (name, value))| {
+            let secret_name = match secret_names {
+                Some(bits) if i < 64 => bits & (1 << i) != 0,
+                _ => self.rules.is_secret_name(name),
             };
-            (secret_name && !matches!(value, ValueRef::Bool(_) | ValueRef::None))
-                || self.value_needs(&value)
-        });
-        let mut needs = fields || event.args().iter().any(|v| self.value_needs(v));
-        if !needs {
-            needs = scope.spans.iter().any(|span| {
-                let recorded = {
-                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                    std::hash::Hash::hash(span.recorded, &mut hasher);
-                    std::hash::Hasher::finish(&hasher)
-                };
-                let key = (span.id().to_u64(), recorded);
-                match cache.spans.get(&key) {
-                    Some(verdict) => *verdict,
-                    None => {
-                        let verdict = self.span_needs(span);
-                        if cache.spans.len() >= CACHE_LIMIT {
-                            cache.spans.clear();
-                        }
-                        cache.spans.insert(key, verdict);
-                        verdict
-                    }
-                }
-            });
-        }
-        if !needs && let Some(statics) = scope.statics {
-            let key = (statics.body().as_ptr() as usize, statics.body().len());
-            needs = match cache.statics {
-                Some((at, verdict)) if at == key => verdict,
-                _ => {
-                    let verdict = self.group_needs(statics);
-                    cache.statics = Some((key, verdict));
-                    verdict
-                }
-            };
-        }
-        needs = needs
+            (secret_name && reveals(&value)) || self.value_needs(&value)
+        }) || event.args().iter().any(|v| self.value_needs(v))
+            || scope
+                .spans
+                .iter()
+                .any(|span| self.span_verdict(span, cacheable))
+            || scope
+                .statics
+                .is_some_and(|g| self.statics_verdict(g, cacheable))
             || scope.context.is_some_and(|g| self.group_needs(g))
-            || match constant_message {
-                Some(verdict) => verdict,
-                None => self.message_needs(event),
-            };
-        self.cache = Some(cache);
-        needs
+            || constant_message.unwrap_or_else(|| self.message_needs(event))
+    }
+
+    /// Which of the callsite's first 64 field names are secret (a bit each), and, for a
+    /// message without arguments, whether that constant text holds a secret; from the cache
+    /// when `cacheable`. `None` for the names when they were not worked out ahead.
+    fn callsite_verdict(
+        &mut self,
+        event: &Event<'_>,
+        cacheable: bool,
+    ) -> (Option<u64>, Option<bool>) {
+        let meta = event.metadata();
+        let key = meta as *const _ as usize;
+        if cacheable
+            && let Some(&(names, message)) = self.cache.as_ref().and_then(|c| c.callsites.get(&key))
+        {
+            return (Some(names), message);
+        }
+        let message = (meta.arg_count() == 0).then(|| self.message_needs(event));
+        if !cacheable {
+            return (None, message);
+        }
+        let mut names = 0u64;
+        for (i, name) in meta.field_names().iter().take(64).enumerate() {
+            if self.rules.is_secret_name(name) {
+                names |= 1 << i;
+            }
+        }
+        if let Some(cache) = &mut self.cache {
+            if cache.callsites.len() >= CACHE_LIMIT {
+                cache.callsites.clear();
+            }
+            cache.callsites.insert(key, (names, message));
+        }
+        (Some(names), message)
+    }
+
+    /// Whether a span's fields hold a secret; kept by span id and recorded values when
+    /// `cacheable`.
+    fn span_verdict(&mut self, span: &SpanRef<'_>, cacheable: bool) -> bool {
+        if !cacheable {
+            return self.span_needs(span);
+        }
+        let recorded = {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(span.recorded, &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        let key = (span.id().to_u64(), recorded);
+        if let Some(&verdict) = self.cache.as_ref().and_then(|c| c.spans.get(&key)) {
+            return verdict;
+        }
+        let verdict = self.span_needs(span);
+        if let Some(cache) = &mut self.cache {
+            if cache.spans.len() >= CACHE_LIMIT {
+                cache.spans.clear();
+            }
+            cache.spans.insert(key, verdict);
+        }
+        verdict
+    }
+
+    /// Whether the logger's static fields hold a secret; kept (by their address) when
+    /// `cacheable`.
+    fn statics_verdict(&mut self, statics: FieldsRef<'_>, cacheable: bool) -> bool {
+        let key = (statics.body().as_ptr() as usize, statics.body().len());
+        if cacheable
+            && let Some(Some((at, verdict))) = self.cache.as_ref().map(|c| c.statics)
+            && at == key
+        {
+            return verdict;
+        }
+        let verdict = self.group_needs(statics);
+        if cacheable && let Some(cache) = &mut self.cache {
+            cache.statics = Some((key, verdict));
+        }
+        verdict
     }
 
     /// What replaces `value` (of the field `name`, if it has one).

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use ttlog_core::LogLevel;
+use ttlog_core::{LevelFilter, LogLevel};
 
 use crate::row::{LogType, Stream};
 
@@ -154,20 +154,10 @@ impl LogQuery {
                 LogLevel::Trace,
             ]
             .into_iter()
-            .filter(|l| severity(*l) >= severity(min))
+            .filter(|l| LevelFilter::from(min).enables(*l))
             .map(LogLevel::as_str)
             .collect()
         })
-    }
-}
-
-fn severity(level: LogLevel) -> u8 {
-    match level {
-        LogLevel::Error => 4,
-        LogLevel::Warn => 3,
-        LogLevel::Info => 2,
-        LogLevel::Debug => 1,
-        LogLevel::Trace => 0,
     }
 }
 

@@ -43,16 +43,6 @@ CREATE INDEX idx_logs_task_run_timestamp ON logs (task_run_id, timestamp) WHERE 
 CREATE INDEX idx_logs_trace_id ON logs (trace_id) WHERE trace_id IS NOT NULL;
 "#];
 
-const TYPES: [&str; 3] = ["system", "job", "task"];
-const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
-const STREAMS: [&str; 3] = ["stdout", "stderr", "system"];
-
-/// A reference to `value` in `names` that lives as long as the statement needs (parameters
-/// are borrowed).
-fn name<const N: usize>(names: &'static [&'static str; N], value: &str) -> &'static &'static str {
-    names.iter().find(|n| **n == value).unwrap_or(&names[0])
-}
-
 /// Rows per INSERT statement (12 parameters each, well under SQLite's 32,766).
 const INSERT_ROWS: usize = 64;
 
@@ -243,14 +233,19 @@ impl Backend for Sqlite {
                 .prepare_cached(&insert_sql(chunk.len()))
                 .map_err(|e| error("insert", e))?;
             let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 12);
-            for row in chunk {
+            // The statement borrows its parameters: the rows' names live here for it.
+            let names: Vec<[&str; 3]> = chunk
+                .iter()
+                .map(|r| [r.log_type.as_str(), r.level.as_str(), r.stream.as_str()])
+                .collect();
+            for (row, [log_type, level, stream]) in chunk.iter().zip(&names) {
                 params.extend_from_slice(&[
-                    name(&TYPES, row.log_type.as_str()) as &dyn rusqlite::ToSql,
+                    log_type as &dyn rusqlite::ToSql,
                     &row.job_run_id,
                     &row.task_run_id,
                     &row.timestamp_ns,
-                    name(&LEVELS, row.level.as_str()),
-                    name(&STREAMS, row.stream.as_str()),
+                    level,
+                    stream,
                     &row.message,
                     &row.metadata,
                     &row.target,
