@@ -276,6 +276,38 @@ impl Input {
     }
 }
 
+/// Masks secrets in one event as a JSON object of the event contract (a JSON line, a stored
+/// row's JSON): its `message`, and the values under `fields`, `span`, `spans` and `context`.
+///
+/// ```
+/// use serde_json::json;
+/// use ttlog_export::input::redact_object;
+/// use ttlog_sinks::RedactionRules;
+///
+/// let mut row = json!({"message": "login password=hunter2", "fields": {"token": "abc", "user": "ana"}});
+/// redact_object(&RedactionRules::default(), row.as_object_mut().unwrap());
+/// assert_eq!(row["message"], "login password=[REDACTED]");
+/// assert_eq!(row["fields"]["token"], "[REDACTED]");
+/// assert_eq!(row["fields"]["user"], "ana");
+/// ```
+pub fn redact_object(rules: &dyn Redactor, object: &mut Map<String, Value>) {
+    if let Some(Value::String(message)) = object.get_mut("message") {
+        redact_text(rules, message);
+    }
+    for key in ["fields", "span", "context"] {
+        if let Some(Value::Object(map)) = object.get_mut(key) {
+            redact_map(rules, map);
+        }
+    }
+    if let Some(Value::Array(spans)) = object.get_mut("spans") {
+        for span in spans {
+            if let Value::Object(map) = span {
+                redact_map(rules, map);
+            }
+        }
+    }
+}
+
 fn parse_line(line: &str) -> Result<LogEvent, String> {
     let mut object: Map<String, Value> = match serde_json::from_str(line) {
         Ok(Value::Object(object)) => object,

@@ -9,4 +9,7 @@
 pub mod input;
 pub mod patterns;
 pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod stored;
 pub mod templates;

@@ -15,6 +15,7 @@
 //! ttlog trends --store URL [--window 1h] [--bucket 5m] [--by level|target|type]
 //! ttlog tail --store URL [--errors] [--job-run ID] [--task-run ID]
 //! ttlog ingest --store URL [--type T] [--job-run ID] [--task-run ID] [--stream S] [FILE|-]
+//! ttlog serve --store URL [--listen 127.0.0.1:8080] [--token TOKEN]
 //!
 //! `--store` defaults to `$TTLOG_STORE`.
 //! ```
@@ -105,6 +106,9 @@ enum Command {
     Tail(store_cmd::TailArgs),
     /// Store lines read from a file or stdin: ttlog JSON lines, log entry objects, or plain text.
     Ingest(store_cmd::IngestArgs),
+    /// Serve the store over HTTP: REST, live streams (SSE, WebSocket) and a web viewer.
+    #[cfg(feature = "server")]
+    Serve(store_cmd::ServeArgs),
     /// Group messages into templates: prints `<template_id>\t<template>` for each input line,
     /// in order (the template is the final one of the line's group, so every line of a
     /// family gets the same id).
@@ -180,6 +184,24 @@ enum Color {
     Never,
 }
 
+/// The rules output goes through: none with `--no-redact`, the `redaction` section of
+/// `--config`, or the default rules.
+fn redaction_rules(
+    no_redact: bool,
+    config: Option<&Path>,
+) -> Result<Option<RedactionRules>, Failure> {
+    if no_redact {
+        return Ok(None);
+    }
+    Ok(Some(match config {
+        Some(path) => Config::from_file(path)
+            .map_err(|e| Failure::Io(e.to_string()))?
+            .redaction_rules()
+            .unwrap_or_default(),
+        None => RedactionRules::default(),
+    }))
+}
+
 fn parse_time(s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(s)
         .map_err(|e| format!("{e} (expected e.g. 2026-11-21T10:15:00Z)"))
@@ -188,17 +210,8 @@ fn parse_time(s: &str) -> Result<SystemTime, String> {
 impl FilterArgs {
     /// The redaction to print through, if any.
     fn redaction(&self) -> Result<Option<Redaction>, Failure> {
-        if self.no_redact {
-            return Ok(None);
-        }
-        let rules = match &self.config {
-            Some(path) => Config::from_file(path)
-                .map_err(|e| Failure::Io(e.to_string()))?
-                .redaction_rules()
-                .unwrap_or_default(),
-            None => RedactionRules::default(),
-        };
-        Ok(Some(Redaction::new(Arc::new(rules))))
+        Ok(redaction_rules(self.no_redact, self.config.as_deref())?
+            .map(|rules| Redaction::new(Arc::new(rules))))
     }
 
     fn matches(&self, event: &Event<'_>) -> bool {
@@ -264,6 +277,8 @@ fn main() -> ExitCode {
         Command::Trends(args) => store_cmd::trends(&args),
         Command::Tail(args) => store_cmd::tail(&args),
         Command::Ingest(args) => store_cmd::ingest(&args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => store_cmd::serve(args),
         Command::Recover { file, output } => recover(&file, output),
     };
     match result {

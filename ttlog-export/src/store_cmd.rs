@@ -353,42 +353,57 @@ pub(crate) fn report_input(
     trace: Option<&str>,
     id: Option<i64>,
 ) -> Result<(Input, Option<usize>), Failure> {
+    use ttlog_export::stored::{Subject, report_input};
     let mut store = Store::open(store_url).map_err(|e| Failure::Invalid(format!("store: {e}")))?;
-    let fail = |e: ttlog_store::StoreError| Failure::Invalid(format!("analyze: {e}"));
-    let (rows, trigger_id) = match (trace, id) {
-        (Some(trace), _) => (
-            store
-                .query(&LogQuery::new().trace(trace).limit(10_000))
-                .map_err(fail)?,
-            None,
-        ),
-        (None, Some(id)) => {
-            let row = store
-                .get(id)
-                .map_err(fail)?
-                .ok_or_else(|| Failure::Invalid(format!("analyze: no row {id} in the store")))?;
-            let mut around = LogQuery::new().limit(10_000);
-            around.since_ns = Some(row.timestamp_ns - 300_000_000_000);
-            around.until_ns = Some(row.timestamp_ns + 60_000_000_000);
-            (store.query(&around).map_err(fail)?, Some(id))
-        }
+    let subject = match (trace, id) {
+        (Some(trace), _) => Subject::Trace(trace),
+        (None, Some(id)) => Subject::Row(id),
         (None, None) => return Err(Failure::Invalid("analyze: give --trace-id or --id".into())),
     };
-    if rows.is_empty() {
-        return Err(Failure::Invalid("analyze: no rows to report on".into()));
-    }
-    let trigger = trigger_id.and_then(|id| rows.iter().position(|r| r.id == id));
-    let events = rows
-        .iter()
-        .map(|r| serde_json::from_value(r.to_json()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::Invalid(format!("analyze: a stored row does not read back: {e}")))?;
-    Ok((
-        Input {
-            events,
-            info: Vec::new(),
-            source: ttlog_store::redact_url(store_url),
-        },
-        trigger,
-    ))
+    let (mut input, trigger) =
+        report_input(&mut store, subject).map_err(|e| Failure::Invalid(format!("analyze: {e}")))?;
+    input.source = ttlog_store::redact_url(store_url);
+    Ok((input, trigger))
+}
+
+/// The arguments of `serve`.
+#[cfg(feature = "server")]
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The address to listen on; anything but loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Every endpoint but /healthz and the viewer's files requires `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "TTLOG_SERVER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The largest POST /api/v1/logs body, in bytes.
+    #[arg(long, default_value_t = 10 << 20)]
+    max_body: usize,
+    /// Rows queued per streaming client before it misses some.
+    #[arg(long, default_value_t = 4096)]
+    client_queue: usize,
+    /// Send rows as stored. By default secrets are masked in everything the server sends:
+    /// ttlog's default redaction rules, or the `redaction` section of --config.
+    #[arg(long)]
+    no_redact: bool,
+    /// A ttlog configuration file (YAML or TOML) whose `redaction` section gives the rules.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_redact")]
+    config: Option<PathBuf>,
+}
+
+#[cfg(feature = "server")]
+pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
+    use ttlog_export::server::{ServeConfig, ServeError};
+    let mut config = ServeConfig::new(&args.store.store);
+    config.listen = args.listen;
+    config.token = args.token;
+    config.max_body = args.max_body;
+    config.client_queue = args.client_queue;
+    config.redaction = crate::redaction_rules(args.no_redact, args.config.as_deref())?;
+    ttlog_export::server::run(config).map_err(|e| match e {
+        ServeError::Io(e) => Failure::Io(format!("serve: {e}")),
+        e => Failure::Invalid(format!("serve: {e}")),
+    })
 }
