@@ -74,7 +74,7 @@ pub mod sinks {
 ///     .init();
 /// # drop(handle);
 /// ```
-#[cfg(all(feature = "sinks", not(feature = "store")))]
+#[cfg(all(feature = "sinks", not(any(feature = "store", feature = "remote"))))]
 pub fn init() -> Builder {
     ttlog_sinks::config::read_at_init(ttlog_core::init())
 }
@@ -93,7 +93,7 @@ pub fn init() -> Builder {
 ///     .init();
 /// # drop(handle);
 /// ```
-#[cfg(feature = "store")]
+#[cfg(any(feature = "store", feature = "remote"))]
 pub fn init() -> Builder {
     ttlog_sinks::config::register_store_factory(store::factory);
     ttlog_core::init().at_init(|builder| {
@@ -115,7 +115,7 @@ pub fn init() -> Builder {
 ///     println!("{}", row.to_text());
 /// }
 /// ```
-#[cfg(feature = "store")]
+#[cfg(any(feature = "store", feature = "remote"))]
 pub mod store {
     pub use ttlog_store::*;
 
@@ -135,20 +135,24 @@ pub mod store {
             .map_err(|e| e.to_string())
     }
 
-    /// Adds the store named by `TTLOG_STORE` (else given with `.store(url)`), if any.
+    /// Adds the store named by `TTLOG_STORE` (else given with `.store(url)`), if any, and the
+    /// ttlog server named by `TTLOG_REMOTE`, if any.
     pub(crate) fn add_sink(mut builder: crate::Builder) -> (crate::Builder, Option<String>) {
-        let given = builder.take_store();
-        let url = match std::env::var("TTLOG_STORE") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => match given {
-                Some(url) => url,
-                None => return (builder, None),
-            },
-        };
-        match ttlog_store::store_sink(&url, Default::default()) {
-            Ok(sink) => (builder.sink(sink), None),
-            Err(err) => (builder, Some(format!("log store: {err}"))),
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        if let Some(url) = env("TTLOG_STORE").or_else(|| builder.take_store()) {
+            match ttlog_store::store_sink(&url, Default::default()) {
+                Ok(sink) => builder = builder.sink(sink),
+                Err(err) => problems.push(format!("log store: {err}")),
+            }
         }
+        if let Some(url) = env("TTLOG_REMOTE") {
+            match ttlog_store::store_sink(&url, Default::default()) {
+                Ok(sink) => builder = builder.sink(sink),
+                Err(err) => problems.push(format!("TTLOG_REMOTE: {err}")),
+            }
+        }
+        (builder, (!problems.is_empty()).then(|| problems.join("; ")))
     }
 }
 

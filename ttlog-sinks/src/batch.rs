@@ -3,6 +3,7 @@
 //! and counted drops when the destination cannot keep up. Written once here for the store
 //! and remote sinks.
 
+use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -39,6 +40,45 @@ pub trait BatchWriter: Send + 'static {
     /// A short name for diagnostics.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
+    }
+}
+
+/// What a [`BatchWriter`] returns (inside an `io::Error`) to say more than "try again":
+/// any other error makes the sink retry the batch with back-off.
+///
+/// ```
+/// use std::{io, time::Duration};
+/// use ttlog_sinks::BatchError;
+///
+/// // An HTTP 400: the destination refuses these events; the batch is dropped and counted.
+/// let refused: io::Error = BatchError::Rejected("HTTP 400".into()).into();
+/// // An HTTP 429 with `Retry-After: 30`: wait at least that long before the next try.
+/// let busy: io::Error = BatchError::RetryAfter(Duration::from_secs(30), "HTTP 429".into()).into();
+/// # let _ = (refused, busy);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// The destination refuses the batch as it is: it is dropped (counted), not retried.
+    Rejected(String),
+    /// Retry, but not before this long (at least the usual back-off).
+    RetryAfter(Duration, String),
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Rejected(why) => write!(f, "{why} (the batch is dropped)"),
+            BatchError::RetryAfter(wait, why) => write!(f, "{why} (retry after {wait:?})"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+impl From<BatchError> for io::Error {
+    fn from(e: BatchError) -> io::Error {
+        io::Error::other(e)
     }
 }
 
@@ -337,6 +377,7 @@ fn run(
     let mut first_at: Option<Instant> = None;
     let mut closed = false;
     let mut reported_failure = false;
+    let mut reported_rejection = false;
     let deadline = || {
         *counters
             .inner
@@ -381,6 +422,30 @@ fn run(
                 }
                 Err(err) => {
                     counters.inner.failures.fetch_add(1, Ordering::Relaxed);
+                    let kind = err
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<BatchError>())
+                        .cloned();
+                    if let Some(BatchError::Rejected(why)) = kind {
+                        if !reported_rejection {
+                            reported_rejection = true;
+                            diag(format_args!(
+                                "ttlog: sink `{}`: a batch of {} events was refused: {why}; \
+                                 it is dropped and counted (further refusals are only counted)",
+                                writer.name(),
+                                batch.len()
+                            ));
+                        }
+                        counters
+                            .inner
+                            .dropped
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        counters.settle(batch.len() as u64);
+                        break;
+                    }
+                    if let Some(BatchError::RetryAfter(wait, _)) = kind {
+                        backoff = backoff.max(wait.min(options.retry_max));
+                    }
                     if !reported_failure {
                         reported_failure = true;
                         diag(format_args!(
@@ -394,6 +459,11 @@ fn run(
                         // Shutting down and still failing: what cannot be written is dropped,
                         // counted.
                         let left = batch.len() as u64 + drain_count(&rx);
+                        diag(format_args!(
+                            "ttlog: sink `{}`: still failing at shutdown ({err}); {left} events \
+                             not written are dropped and counted",
+                            writer.name()
+                        ));
                         counters.inner.dropped.fetch_add(left, Ordering::Relaxed);
                         counters.settle(left);
                         return;

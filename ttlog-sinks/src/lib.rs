@@ -31,7 +31,7 @@ mod names;
 pub mod redact;
 mod sampling;
 
-pub use batch::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
+pub use batch::{BatchCounters, BatchError, BatchOptions, BatchWriter, BatchingSink};
 pub use config::{Config, ConfigError};
 pub use file::{FileSink, FileSinkBuilder, Housekeeping, Period};
 pub use redact::{Mask, PatternError, RedactionRules};

@@ -34,6 +34,8 @@
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
+#[cfg(feature = "remote")]
+mod remote;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -46,6 +48,8 @@ use ttlog_core::CapturedEvent;
 use ttlog_sinks::{BatchOptions, BatchWriter, BatchingSink};
 
 pub use query::{LogQuery, StoredRow, Trend, TrendKey, TrendQuery, rfc3339};
+#[cfg(feature = "remote")]
+pub use remote::{RemoteOptions, remote_sink};
 pub use row::{IngestDefaults, LogType, NewRow, Stream, is_uuid, nanos};
 
 /// Why a store could not be opened or used.
@@ -126,6 +130,8 @@ trait Backend: Send {
 enum Location {
     Sqlite(std::path::PathBuf),
     Postgres(String),
+    /// A ttlog server (`ttlog serve`), written to by the remote sink.
+    Remote,
 }
 
 fn parse_url(url: &str) -> Result<Location, StoreError> {
@@ -142,8 +148,12 @@ fn parse_url(url: &str) -> Result<Location, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Location::Postgres(url.to_owned()));
     }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(Location::Remote);
+    }
     Err(StoreError::BadUrl(format!(
-        "`{url}` is not a store URL (expected sqlite:PATH or postgres://user@host:port/db)"
+        "`{url}` is not a store URL (expected sqlite:PATH, postgres://user@host:port/db, or \
+         the http(s):// address of a ttlog server)"
     )))
 }
 
@@ -183,6 +193,11 @@ impl Store {
     ///
     /// A bad URL, a backend this build lacks, a store that cannot be reached, or one created
     /// by a newer ttlog.
+    // With neither backend (a build that only sends to a server), every arm returns.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unreachable_code, unused_variables)
+    )]
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let backend: Box<dyn Backend> = match parse_url(url)? {
             #[cfg(feature = "sqlite")]
@@ -200,6 +215,13 @@ impl Store {
                 return Err(StoreError::BadUrl(
                     "this build of ttlog-store has no PostgreSQL (feature `postgres`)".into(),
                 ));
+            }
+            Location::Remote => {
+                return Err(StoreError::BadUrl(format!(
+                    "`{}` is a ttlog server: query it over HTTP (docs/server.md); only a sink \
+                     writes to it",
+                    redact_url(url)
+                )));
             }
         };
         Ok(Store {
@@ -426,6 +448,28 @@ pub fn store_sink_with_retention(
                 "this build of ttlog-store has no PostgreSQL (feature `postgres`)".into(),
             ));
         }
+        #[cfg(feature = "remote")]
+        Location::Remote => {
+            if retention.is_some() {
+                return Err(StoreError::BadUrl(
+                    "retention applies to a store, not to a ttlog server (set it where the \
+                     server's store is)"
+                        .into(),
+                ));
+            }
+            let options = RemoteOptions {
+                batch: options,
+                ..RemoteOptions::default()
+            };
+            return remote_sink(url, options);
+        }
+        #[cfg(not(feature = "remote"))]
+        Location::Remote => {
+            return Err(StoreError::BadUrl(
+                "this build of ttlog-store cannot send to a ttlog server (feature `remote`)".into(),
+            ));
+        }
+        #[allow(unreachable_patterns)]
         _ => {}
     }
     let writer = StoreWriter {

@@ -262,6 +262,47 @@ impl NewRow {
     }
 }
 
+impl NewRow {
+    /// The row as one JSON line in the event contract, which [`NewRow::from_line`] reads
+    /// back into the same row: what a remote sink sends to `POST /api/v1/logs`.
+    ///
+    /// ```
+    /// use ttlog_store::{IngestDefaults, NewRow};
+    ///
+    /// let line = r#"{"timestamp":"2026-12-06T10:00:00Z","level":"error","target":"api","message":"upstream timed out","fields":{"ms":5000}}"#;
+    /// let row = NewRow::from_line(line, &IngestDefaults::default(), 0);
+    /// let again = NewRow::from_line(&row.to_line(), &IngestDefaults::default(), 0);
+    /// assert_eq!((again.level, &again.message, again.timestamp_ns), (row.level, &row.message, row.timestamp_ns));
+    /// ```
+    pub fn to_line(&self) -> String {
+        let mut object = Map::new();
+        object.insert(
+            "timestamp".into(),
+            crate::query::rfc3339(self.timestamp_ns).into(),
+        );
+        object.insert("level".into(), self.level.as_str().into());
+        object.insert("message".into(), self.message.clone().into());
+        object.insert("target".into(), self.target.clone().into());
+        // fields, span, spans, context, thread, file, line.
+        if let Ok(metadata) = serde_json::from_str::<Map<String, Value>>(&self.metadata) {
+            for (key, value) in metadata {
+                object.entry(key).or_insert(value);
+            }
+        }
+        let mut put = |key: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                object.insert(key.into(), v.clone().into());
+            }
+        };
+        put("trace_id", &self.trace_id);
+        put("span_id", &self.span_id);
+        put("job_run_id", &self.job_run_id);
+        put("task_run_id", &self.task_run_id);
+        object.insert("stream".into(), self.stream.as_str().into());
+        Value::Object(object).to_string()
+    }
+}
+
 /// Overrides for rows read from outside (`ttlog ingest`, remote ingest).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestDefaults {
@@ -423,6 +464,28 @@ mod tests {
     use super::*;
 
     const JOB: &str = "3f2c1a9e-8b7d-4c6e-9f01-23456789abcd";
+
+    #[test]
+    fn to_line_reads_back_as_the_same_row() {
+        let defaults = IngestDefaults::default();
+        let line = format!(
+            r#"{{"timestamp":"2026-12-06T10:00:00.123456789Z","level":"error","target":"runner::task","message":"exit 137","fields":{{"code":137}},"span":{{"name":"task","attempt":2}},"spans":[{{"name":"task","attempt":2}}],"context":{{"job_run_id":"{JOB}","task_run_id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f98765432","stream":"stderr"}},"thread":"worker-1","file":"src/run.rs","line":42,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}}"#
+        );
+        let row = NewRow::from_line(&line, &defaults, 0);
+        let again = NewRow::from_line(&row.to_line(), &defaults, 0);
+        let metadata = |r: &NewRow| serde_json::from_str::<Value>(&r.metadata).unwrap();
+        assert_eq!(metadata(&again), metadata(&row));
+        assert_eq!(
+            NewRow {
+                metadata: String::new(),
+                ..again
+            },
+            NewRow {
+                metadata: String::new(),
+                ..row
+            }
+        );
+    }
 
     #[test]
     fn lines_of_each_kind_become_rows() {

@@ -235,7 +235,7 @@ pub(super) async fn analysis(
     shared
         .pool
         .run(move |store| {
-            let (input, trigger) = match report_input(store, Subject::Row(id)) {
+            let (mut input, trigger) = match report_input(store, Subject::Row(id)) {
                 Ok(found) => found,
                 Err(StoredInputError::Store(e)) => return Err(ApiError::store(e)),
                 Err(StoredInputError::NoSuchRow(_)) => {
@@ -246,6 +246,7 @@ pub(super) async fn analysis(
                 }
                 Err(e) => return Err(ApiError::internal(&e.to_string())),
             };
+            input.source = format!("row {id} of {}", ttlog_store::redact_url(worker.pool.url()));
             let correlated = store
                 .correlated_errors(id, Duration::from_secs(300), 50)
                 .map_err(ApiError::store)?;

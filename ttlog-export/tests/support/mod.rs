@@ -41,8 +41,14 @@ impl Server {
 
     /// Serves `store` on a free loopback port.
     pub fn start(store: &str, args: &[&str]) -> Server {
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_ttlog"))
-            .args(["serve", "--store", store, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--store", store])
+            .args(listen)
             .args(args)
             .env_remove("TTLOG_STORE")
             .env_remove("TTLOG_SERVER_TOKEN")
