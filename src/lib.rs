@@ -140,7 +140,10 @@ pub mod store {
     pub(crate) fn add_sink(mut builder: crate::Builder) -> (crate::Builder, Option<String>) {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
-        if let Some(url) = env("TTLOG_STORE").or_else(|| builder.take_store()) {
+        // Taken even when the environment overrides it: a store left in the builder is an
+        // error at install.
+        let given = builder.take_store();
+        if let Some(url) = env("TTLOG_STORE").or(given) {
             match ttlog_store::store_sink(&url, Default::default()) {
                 Ok(sink) => builder = builder.sink(sink),
                 Err(err) => problems.push(format!("log store: {err}")),

@@ -384,6 +384,10 @@ pub(crate) struct ServeArgs {
     /// Rows queued per streaming client before it misses some.
     #[arg(long, default_value_t = 4096)]
     client_queue: usize,
+    /// How long an SSE stream may be silent before a heartbeat comment is sent (keep it
+    /// below the idle timeout of proxies in front of the server).
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    heartbeat: Duration,
     /// Send rows as stored. By default secrets are masked in everything the server sends:
     /// ttlog's default redaction rules, or the `redaction` section of --config.
     #[arg(long)]
@@ -401,6 +405,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
     config.token = args.token;
     config.max_body = args.max_body;
     config.client_queue = args.client_queue;
+    config.heartbeat = args.heartbeat;
     config.redaction = crate::redaction_rules(args.no_redact, args.config.as_deref())?;
     ttlog_export::server::run(config).map_err(|e| match e {
         ServeError::Io(e) => Failure::Io(format!("serve: {e}")),

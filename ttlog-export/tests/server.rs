@@ -410,6 +410,29 @@ fn sse_sends_the_rows_of_its_filter_and_resumes() {
 }
 
 #[test]
+fn an_idle_stream_gets_heartbeats() {
+    let server = Server::sqlite("heartbeat", &["--heartbeat", "200ms"]);
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/logs/stream/sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while seen.matches(": heartbeat").count() < 2 {
+        let n = stream.read(&mut buf).expect("heartbeats within 5 s");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("content-type: text/event-stream"), "{seen}");
+}
+
+#[test]
 fn a_slow_client_is_told_what_it_missed_and_a_fast_one_gets_everything() {
     // The queue holds a poll's worth of rows (1,000), so a client that reads keeps up.
     let server = Server::sqlite("slow", &["--client-queue", "1000"]);

@@ -278,7 +278,8 @@ impl Backend for Postgres {
         params.push(Box::new(i64::try_from(query.offset).unwrap_or(i64::MAX)));
         let offset = params.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM logs{filter} ORDER BY timestamp, id LIMIT ${limit} OFFSET ${offset}"
+            "SELECT {COLUMNS} FROM logs{filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}",
+            order = query.order()
         );
         let rows = self
             .client

@@ -9,7 +9,8 @@ use ttlog_core::{LevelFilter, LogLevel};
 
 use crate::row::{LogType, Stream};
 
-/// A query over stored logs: every filter is optional; results come oldest first.
+/// A query over stored logs: every filter is optional; results come oldest first (in the
+/// order they were stored with [`LogQuery::after_id`]).
 ///
 /// ```
 /// use ttlog_store::LogQuery;
@@ -40,7 +41,7 @@ pub struct LogQuery {
     pub target_prefix: Option<String>,
     /// Whose message contains this text.
     pub text: Option<String>,
-    /// With an id greater than this (to follow new rows).
+    /// With an id greater than this (to follow new rows; the rows then come by id).
     pub after_id: Option<i64>,
     /// At most this many rows (default 100).
     pub limit: usize,
@@ -127,7 +128,9 @@ impl LogQuery {
         self
     }
 
-    /// With an id above `id`.
+    /// With an id above `id`, to follow new rows: the rows then come in the order they were
+    /// stored (by id) rather than by time, so that the last id of a page is where the next
+    /// page starts even when rows arrive out of time order (lines of an old log ingested).
     pub fn after_id(mut self, id: i64) -> LogQuery {
         self.after_id = Some(id);
         self
@@ -143,6 +146,16 @@ impl LogQuery {
     pub fn offset(mut self, n: usize) -> LogQuery {
         self.offset = n;
         self
+    }
+
+    /// `ORDER BY` of the rows: by id when following (see [`LogQuery::after_id`]), else by
+    /// time.
+    pub(crate) fn order(&self) -> &'static str {
+        if self.after_id.is_some() {
+            "id"
+        } else {
+            "timestamp, id"
+        }
     }
 
     /// The levels at `level` or more severe, for an `IN` list.

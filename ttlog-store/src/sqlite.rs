@@ -270,7 +270,8 @@ impl Backend for Sqlite {
         ));
         let offset = params.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM logs{filter} ORDER BY timestamp, id LIMIT ?{limit} OFFSET ?{offset}"
+            "SELECT {COLUMNS} FROM logs{filter} ORDER BY {order} LIMIT ?{limit} OFFSET ?{offset}",
+            order = query.order()
         );
         let mut statement = self
             .conn

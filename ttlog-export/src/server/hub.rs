@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use serde_json::{Value, json};
@@ -82,13 +84,22 @@ impl StreamFilter {
 #[derive(Debug)]
 pub(super) struct Delivered {
     row: StoredRow,
-    json: String,
+    /// The row's JSON (masked): a WebSocket text message.
+    json: Utf8Bytes,
+    /// The same as a Server-Sent Event: `id: N`, `data: JSON`, a blank line.
+    sse: Bytes,
 }
 
 impl Delivered {
     fn new(shared: &Shared, row: StoredRow) -> Arc<Delivered> {
         let json = shared.row_json(&row).to_string();
-        Arc::new(Delivered { row, json })
+        // JSON text has no raw newline, so it is one `data:` line.
+        let sse = Bytes::from(format!("id: {}\ndata: {json}\n\n", row.id));
+        Arc::new(Delivered {
+            row,
+            json: Utf8Bytes::from(json),
+            sse,
+        })
     }
 }
 
@@ -508,27 +519,45 @@ pub(super) async fn sse(
         .transpose()?;
     let hub = shared.hub.clone();
     let rows = open_stream(&shared, filter, Kind::Sse, resume_after).await?;
-    let events = rows.map(move |item| {
-        let event = match item {
-            Ok(Item::Row(row)) => {
-                hub.events_sent.fetch_add(1, Ordering::Relaxed);
-                SseEvent::default()
-                    .id(row.row.id.to_string())
-                    .data(&row.json)
+    // Whatever is ready goes out in one write: a row's frame is made once for all clients.
+    let frames = rows.ready_chunks(256).map(move |items| {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                Ok(Item::Row(row)) => {
+                    hub.events_sent.fetch_add(1, Ordering::Relaxed);
+                    out.extend_from_slice(&row.sse);
+                }
+                Ok(Item::Missed(n)) => {
+                    out.extend_from_slice(
+                        format!("event: missed\ndata: {}\n\n", missed_json(n)).as_bytes(),
+                    );
+                }
+                Err(e) => {
+                    let error = json!({ "type": "error", "error": e.message() });
+                    out.extend_from_slice(format!("event: error\ndata: {error}\n\n").as_bytes());
+                }
             }
-            Ok(Item::Missed(n)) => SseEvent::default().event("missed").data(missed_json(n)),
-            Err(e) => SseEvent::default()
-                .event("error")
-                .data(json!({ "type": "error", "error": e.message() }).to_string()),
-        };
-        Ok::<_, Infallible>(event)
+        }
+        Bytes::from(out)
     });
-    Ok(Sse::new(events)
-        .keep_alive(
-            KeepAlive::new()
-                .interval(shared.config.heartbeat)
-                .text("heartbeat"),
-        )
+    // A comment line when nothing was sent for a while, so proxies and clients see it live.
+    let heartbeat = shared.config.heartbeat;
+    let body = stream::unfold(Box::pin(frames), move |mut frames| async move {
+        match tokio::time::timeout(heartbeat, frames.next()).await {
+            Ok(Some(bytes)) => Some((Ok::<_, Infallible>(bytes), frames)),
+            Ok(None) => None,
+            Err(_) => Some((Ok(Bytes::from_static(b": heartbeat\n\n")), frames)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(body),
+    )
         .into_response())
 }
 
@@ -567,8 +596,8 @@ async fn serve_socket(
                         shared.hub.events_sent.fetch_add(1, Ordering::Relaxed);
                         row.json.clone()
                     }
-                    Some(Ok(Item::Missed(n))) => missed_json(n),
-                    Some(Err(e)) => json!({ "type": "error", "error": e.message() }).to_string(),
+                    Some(Ok(Item::Missed(n))) => missed_json(n).into(),
+                    Some(Err(e)) => json!({ "type": "error", "error": e.message() }).to_string().into(),
                     None => {
                         let _ = socket
                             .send(Message::Close(Some(CloseFrame {
@@ -579,7 +608,7 @@ async fn serve_socket(
                         return;
                     }
                 };
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                if socket.send(Message::Text(text)).await.is_err() {
                     return;
                 }
             }
