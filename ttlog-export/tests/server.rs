@@ -678,6 +678,53 @@ fn every_path_of_the_openapi_description_is_served() {
         let (status, body) = server.get(&concrete);
         assert_eq!(status, 200, "{path}: {body}");
     }
+    // Every query parameter the description lists is one the endpoint takes (the server
+    // refuses unknown ones): a sample value of each, alone.
+    let samples = [
+        ("level", "warn"),
+        ("type", "job"),
+        ("since", "1h"),
+        ("until", "2099-01-01T00:00:00Z"),
+        ("q", "boom"),
+        ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("target", "checkout"),
+        ("job_run_id", JOB_A),
+        ("task_run_id", TASK_A),
+        ("limit", "5"),
+        ("offset", "1"),
+        ("window", "2h"),
+        ("bucket", "10m"),
+        ("by", "target"),
+        ("format", "md"),
+    ];
+    let mut checked = 0;
+    for (path, item) in paths {
+        let Some(get) = item.get("get") else { continue };
+        if path.contains("/stream/") && !path.ends_with("/status") {
+            continue;
+        }
+        let concrete = path
+            .replace("{job_run_id}", JOB_A)
+            .replace("{task_run_id}", TASK_A)
+            .replace("{type}", "system")
+            .replace("{id}", "1");
+        for param in get["parameters"].as_array().into_iter().flatten() {
+            if param["in"] != "query" {
+                continue;
+            }
+            let name = param["name"].as_str().unwrap();
+            let value = samples
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("no sample value for `{name}` of {path}"))
+                .1;
+            let (status, body) = server.get(&format!("{concrete}?{name}={value}"));
+            assert_eq!(status, 200, "{path}?{name}={value}: {body}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+
     // The viewer: a page and its two files, under a strict content security policy.
     let response = ureq::get(server.url("/")).call().unwrap();
     let csp = response
