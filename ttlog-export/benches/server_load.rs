@@ -56,6 +56,17 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `GET /api/v1/logs/stream/status`.
+fn stream_status(base: &str) -> serde_json::Value {
+    let body = ureq::get(format!("{base}/api/v1/logs/stream/status"))
+        .call()
+        .expect("the status")
+        .body_mut()
+        .read_to_string()
+        .expect("a body");
+    serde_json::from_str(&body).expect("JSON")
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs it briefly.
     let quick = std::env::args().all(|a| a != "--bench");
@@ -134,15 +145,7 @@ fn main() {
     // Every client subscribed before the first event.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status: serde_json::Value = serde_json::from_str(
-            &ureq::get(format!("{base}/api/v1/logs/stream/status"))
-                .call()
-                .unwrap()
-                .body_mut()
-                .read_to_string()
-                .unwrap(),
-        )
-        .unwrap();
+        let status = stream_status(&base);
         if status["connections"]["sse"] == clients as u64 {
             break;
         }
@@ -211,15 +214,7 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let expected_sent = posted * clients.div_ceil(2) as u64 + posted_a * (clients / 2) as u64;
     loop {
-        let status: serde_json::Value = serde_json::from_str(
-            &ureq::get(format!("{base}/api/v1/logs/stream/status"))
-                .call()
-                .unwrap()
-                .body_mut()
-                .read_to_string()
-                .unwrap(),
-        )
-        .unwrap();
+        let status = stream_status(&base);
         let sent = status["events_sent"].as_u64().unwrap_or(0);
         let missed = status["events_missed"].as_u64().unwrap_or(0);
         if sent + missed >= expected_sent || Instant::now() > deadline {

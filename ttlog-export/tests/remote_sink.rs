@@ -4,6 +4,9 @@
 //! never comes up costs the service nothing but counted drops. Each service is a child
 //! process (one logger per process).
 
+/// The facade's test helpers (child processes).
+#[path = "../../tests/common/mod.rs"]
+mod common;
 mod support;
 
 use std::net::TcpListener;
@@ -14,25 +17,13 @@ use support::{JOB_A, Server};
 
 const MODE: &str = "TTLOG_TEST_REMOTE_MODE";
 
-/// This test binary's `child` entry point in a child process.
+/// This test binary's `child` entry point in a child process, with `env` set.
 fn spawn_child(mode: &str, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(MODE, mode)
-    .env_remove("TTLOG")
-    .env_remove("RUST_LOG")
-    .env_remove("TTLOG_STORE")
-    .env_remove("TTLOG_REMOTE")
-    .env_remove("TTLOG_REMOTE_TOKEN");
-    for (k, v) in env {
-        cmd.env(k, v);
+    let mut cmd = common::child_process(MODE, mode);
+    for name in ["TTLOG_STORE", "TTLOG_REMOTE", "TTLOG_REMOTE_TOKEN"] {
+        cmd.env_remove(name);
     }
+    cmd.envs(env.iter().copied());
     cmd
 }
 
