@@ -162,6 +162,9 @@ struct Inner {
     /// commits concurrent transactions out of id order).
     gaps: BTreeMap<i64, Instant>,
     next_id: u64,
+    /// Subscriptions made so far: a poll that skipped rows for want of clients only moves
+    /// the position if no client came meanwhile.
+    epoch: u64,
     closed: bool,
 }
 
@@ -186,6 +189,7 @@ impl Hub {
                 position: -1,
                 gaps: BTreeMap::new(),
                 next_id: 0,
+                epoch: 0,
                 closed: false,
             }),
             wake: Notify::new(),
@@ -218,6 +222,7 @@ impl Hub {
         }
         let id = inner.next_id;
         inner.next_id += 1;
+        inner.epoch += 1;
         inner.subscribers.push(Subscriber {
             id,
             filter,
@@ -247,8 +252,16 @@ impl Hub {
         inner.subscribers.clear();
     }
 
-    fn has_subscribers(&self) -> bool {
-        !self.lock().subscribers.is_empty()
+    /// Where the next poll starts (below the oldest gap still watched, else the position),
+    /// whether any client wants rows, and the subscription epoch.
+    fn poll_state(&self) -> (i64, bool, u64) {
+        let inner = self.lock();
+        let from = inner
+            .gaps
+            .keys()
+            .next()
+            .map_or(inner.position, |first| first - 1);
+        (from, !inner.subscribers.is_empty(), inner.epoch)
     }
 
     /// Hands `rows` (in id order) to the clients, and moves the position past them.
@@ -299,18 +312,18 @@ impl Hub {
         });
     }
 
-    /// Where the next poll starts: below the oldest gap still watched, else the position.
-    fn poll_from(&self) -> i64 {
-        let inner = self.lock();
-        inner
-            .gaps
-            .keys()
-            .next()
-            .map_or(inner.position, |first| first - 1)
+    /// Where streams start: after row `last`.
+    pub(super) fn start_at(&self, last: i64) {
+        self.lock().position = last;
     }
 
-    fn advance(&self, to: i64) {
+    /// Skips to row `to`, read while no client was connected: unless one connected since
+    /// (`epoch` changed), when those rows may be its own.
+    fn advance(&self, to: i64, epoch: u64) {
         let mut inner = self.lock();
+        if inner.epoch != epoch {
+            return;
+        }
         inner.position = inner.position.max(to);
         inner.gaps.clear();
     }
@@ -369,8 +382,7 @@ pub(super) async fn poll(shared: AppState, mut stop: watch::Receiver<bool>) {
         loop {
             let hub = shared.hub.clone();
             let url = shared.pool.url().to_owned();
-            let from = hub.poll_from();
-            let want_rows = hub.has_subscribers();
+            let (from, want_rows, epoch) = hub.poll_state();
             let mut conn = store.take();
             let result = tokio::task::spawn_blocking(move || {
                 let s = match conn.as_mut() {
@@ -401,7 +413,7 @@ pub(super) async fn poll(shared: AppState, mut stop: watch::Receiver<bool>) {
                             }
                         }
                         // No client: skip what is there.
-                        Err(last) => hub.advance(last),
+                        Err(last) => hub.advance(last, epoch),
                     }
                 }
                 Ok(Err(e)) => {

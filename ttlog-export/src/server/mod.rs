@@ -255,6 +255,15 @@ pub async fn serve(
     // Open (create, migrate) the store once up front, so a bad URL fails here.
     pool.check().await.map_err(ServeError::Store)?;
     let hub = Arc::new(hub::Hub::new(config.client_queue));
+    // Streams start after the rows stored before the server: no client can miss a row
+    // because the first poll raced with its connection.
+    let last = pool
+        .run(|store| store.last_id().map_err(api::ApiError::store))
+        .await
+        .map_err(|e| {
+            ServeError::Store(ttlog_store::StoreError::Unreachable(e.message().to_owned()))
+        })?;
+    hub.start_at(last);
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         token: config.token.as_ref().map(|t| t.as_bytes().to_vec()),
