@@ -61,30 +61,14 @@ pub mod sinks {
     pub use ttlog_sinks::*;
 }
 
-/// Starts configuring the logger: [`Builder`] with the defaults, which also reads the
-/// configuration file named by `TTLOG_CONFIG` (or given with [`Builder::config_file`]) when
-/// the logger is installed. Precedence: the environment variables (`TTLOG`, `RUST_LOG`,
-/// `TTLOG_FORMAT`, ...) override the file, which overrides the code. See
-/// `docs/configuration.md`.
-///
-/// ```
-/// let handle = ttlog::init()
-///     .level(ttlog::LogLevel::Info)
-///     .console(false)
-///     .init();
-/// # drop(handle);
-/// ```
-#[cfg(all(feature = "sinks", not(any(feature = "store", feature = "remote"))))]
-pub fn init() -> Builder {
-    ttlog_sinks::config::read_at_init(ttlog_core::init())
-}
-
-/// Starts configuring the logger: [`Builder`] with the defaults, which also reads the
-/// configuration file named by `TTLOG_CONFIG` (or given with [`Builder::config_file`]) and
-/// opens the log store named by `TTLOG_STORE` (or given with [`Builder::store`]) when the
-/// logger is installed. Precedence: the environment variables (`TTLOG`, `RUST_LOG`,
+/// Starts configuring the logger: [`Builder`] with the defaults. When the logger is
+/// installed it also reads the configuration file named by `TTLOG_CONFIG` (or given with
+/// [`Builder::config_file`]); with the `store` (or `remote`) feature it opens the log store
+/// named by `TTLOG_STORE` (or given with [`Builder::store`]) and the ttlog server named by
+/// `TTLOG_REMOTE`; with the `otlp` feature it exports to the OpenTelemetry collector named by
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`. Precedence: the environment variables (`TTLOG`, `RUST_LOG`,
 /// `TTLOG_FORMAT`, `TTLOG_STORE`, ...) override the file, which overrides the code. See
-/// `docs/configuration.md` and `docs/store.md`.
+/// `docs/configuration.md`, `docs/store.md` and `docs/opentelemetry.md`.
 ///
 /// ```
 /// let handle = ttlog::init()
@@ -93,15 +77,80 @@ pub fn init() -> Builder {
 ///     .init();
 /// # drop(handle);
 /// ```
-#[cfg(any(feature = "store", feature = "remote"))]
+#[cfg(feature = "sinks")]
 pub fn init() -> Builder {
+    #[cfg(any(feature = "store", feature = "remote"))]
     ttlog_sinks::config::register_store_factory(store::factory);
+    #[cfg(feature = "otlp")]
+    ttlog_sinks::config::register_otlp_factory(otlp::factory);
     ttlog_core::init().at_init(|builder| {
         let (builder, from_file) = ttlog_sinks::config::configure_from_file(builder);
-        let (builder, from_store) = store::add_sink(builder);
-        let problems: Vec<String> = from_file.into_iter().chain(from_store).collect();
+        let mut problems: Vec<String> = from_file.into_iter().collect();
+        #[cfg(any(feature = "store", feature = "remote"))]
+        let builder = {
+            let (builder, from_store) = store::add_sink(builder);
+            problems.extend(from_store);
+            builder
+        };
+        #[cfg(feature = "otlp")]
+        let builder = {
+            let (builder, from_otlp) = otlp::add_sink(builder);
+            problems.extend(from_otlp);
+            builder
+        };
         (builder, (!problems.is_empty()).then(|| problems.join("; ")))
     })
+}
+
+/// OpenTelemetry export, from the `ttlog-otlp` crate (cargo feature `otlp`): events as OTLP
+/// log records and closed spans as OTLP spans, to a collector. [`init`] adds the exporter
+/// when `OTEL_EXPORTER_OTLP_ENDPOINT` (or a per-signal endpoint) is set; in code, add
+/// [`otlp_sink`](otlp::otlp_sink) as a sink. See `docs/opentelemetry.md`.
+///
+/// ```no_run
+/// let mut config = ttlog::otlp::OtlpConfig::new("http://collector:4318")?;
+/// config.service_name = Some("checkout".into());
+/// let handle = ttlog::init().sink(ttlog::otlp::otlp_sink(config)?).init();
+/// # drop(handle);
+/// # Ok::<(), ttlog::otlp::OtlpError>(())
+/// ```
+#[cfg(feature = "otlp")]
+pub mod otlp {
+    pub use ttlog_otlp::*;
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set when the configuration file made an exporter: the environment's settings went into
+    /// it, so [`add_sink`] adds no second one.
+    static FROM_FILE: AtomicBool = AtomicBool::new(false);
+
+    /// Makes the exporter of a `type: otlp` sink of the configuration file: its `url` is the
+    /// endpoint unless `OTEL_EXPORTER_OTLP_ENDPOINT` overrides it (the environment wins over
+    /// the file); every other setting comes from the `OTEL_*` variables.
+    pub(crate) fn factory(endpoint: &str) -> Result<Box<dyn crate::Sink>, String> {
+        let config = OtlpConfig::from_vars(|name| match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => Some(v),
+            _ => (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| endpoint.to_owned()),
+        })
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "OTEL_SDK_DISABLED is set".to_owned())?;
+        let sink = otlp_sink(config).map_err(|e| e.to_string())?;
+        FROM_FILE.store(true, Ordering::Relaxed);
+        Ok(Box::new(sink))
+    }
+
+    /// Adds the exporter the `OTEL_*` variables describe, if any (and if the configuration
+    /// file did not make one).
+    pub(crate) fn add_sink(builder: crate::Builder) -> (crate::Builder, Option<String>) {
+        if FROM_FILE.load(Ordering::Relaxed) {
+            return (builder, None);
+        }
+        match OtlpConfig::from_env().and_then(|c| c.map(otlp_sink).transpose()) {
+            Ok(Some(sink)) => (builder.sink(sink), None),
+            Ok(None) => (builder, None),
+            Err(err) => (builder, Some(format!("OpenTelemetry export: {err}"))),
+        }
+    }
 }
 
 /// The log store, from the `ttlog-store` crate (cargo feature `store`, and `postgres` for

@@ -409,6 +409,7 @@ impl Consumer {
                         SpanRef {
                             meta: span.metadata(),
                             span_id: span.span_id,
+                            remote_parent: span.remote_parent,
                             values,
                             nvalues,
                             recorded: &self.recorded[start..end],

@@ -546,6 +546,8 @@ pub fn current_traceparent() -> Option<TraceParent> {
 pub struct SpanRef<'a> {
     pub(crate) meta: &'a Metadata<'a>,
     pub(crate) span_id: SpanId,
+    /// The parent in another process ([`Span::continue_from`]), for a root span.
+    pub(crate) remote_parent: Option<SpanId>,
     pub(crate) values: &'a [u8],
     pub(crate) nvalues: u16,
     pub(crate) recorded: &'a [u8],
@@ -566,6 +568,13 @@ impl<'a> SpanRef<'a> {
     /// The span's id.
     pub fn id(&self) -> SpanId {
         self.span_id
+    }
+
+    /// The span's parent in another process, for a span continued from a `traceparent`
+    /// ([`Span::continue_from`]); `None` otherwise (a local parent is the span before this
+    /// one in [`Event::spans`](crate::Event::spans)).
+    pub fn remote_parent(&self) -> Option<SpanId> {
+        self.remote_parent
     }
 
     /// The span's fields: those given at creation, with values set later by

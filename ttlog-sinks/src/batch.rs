@@ -14,7 +14,9 @@ use ttlog_core::write_diagnostic as diag;
 use ttlog_core::{CapturedEvent, Event, Filter, Sink};
 
 /// Writes batches of events somewhere slow. Implemented by a store or a remote sink and run
-/// by a [`BatchingSink`] on a thread of its own.
+/// by a [`BatchingSink`] on a thread of its own. The items are [`CapturedEvent`]s unless the
+/// sink was made with [`BatchingSink::with_items`], which turns each event into an item of
+/// the writer's own (an OTLP log record, say) on ttlog's consumer thread.
 ///
 /// ```
 /// use std::io;
@@ -31,11 +33,11 @@ use ttlog_core::{CapturedEvent, Event, Filter, Sink};
 ///     }
 /// }
 /// ```
-pub trait BatchWriter: Send + 'static {
+pub trait BatchWriter<T = CapturedEvent>: Send + 'static {
     /// Writes `batch` (in order). An error makes the sink try the same batch again after a
     /// back-off; it must leave the destination as if nothing of the batch was written, or
     /// tolerate the batch again (idempotent writes).
-    fn write_batch(&mut self, batch: &[CapturedEvent]) -> io::Result<()>;
+    fn write_batch(&mut self, batch: &[T]) -> io::Result<()>;
 
     /// A short name for diagnostics.
     fn name(&self) -> &str {
@@ -133,6 +135,17 @@ struct CountersInner {
 }
 
 impl BatchCounters {
+    /// New counters whose drops are counted together with `self`'s: for a sink made of
+    /// several [`BatchingSink`]s (one per destination) that reports one drop count.
+    pub fn sharing_drops(&self) -> BatchCounters {
+        BatchCounters {
+            inner: Arc::new(CountersInner {
+                dropped: Arc::clone(&self.inner.dropped),
+                ..CountersInner::default()
+            }),
+        }
+    }
+
     /// Events written by the [`BatchWriter`].
     pub fn written(&self) -> u64 {
         self.inner.written.load(Ordering::Relaxed)
@@ -172,11 +185,14 @@ impl BatchCounters {
 // The queue is bounded and most messages are events: boxing them would cost an allocation
 // per event for nothing.
 #[allow(clippy::large_enum_variant)]
-enum Message {
-    Event(CapturedEvent),
+enum Message<T> {
+    Event(T),
     /// Write what is batched now.
     Flush,
 }
+
+/// Turns an event into a sink's item, on the consumer thread.
+type MakeItem<T> = Box<dyn FnMut(&Event<'_>) -> Option<T> + Send>;
 
 /// A [`Sink`] that hands events to a [`BatchWriter`] on a thread of its own, through a
 /// bounded queue: ttlog's consumer never waits for a slow or failing destination.
@@ -211,8 +227,10 @@ enum Message {
 /// assert!(counters.wait_idle(std::time::Duration::from_secs(5)));
 /// assert_eq!(counters.written(), 1);
 /// ```
-pub struct BatchingSink {
-    tx: Option<SyncSender<Message>>,
+pub struct BatchingSink<T = CapturedEvent> {
+    tx: Option<SyncSender<Message<T>>>,
+    /// Makes the item of an event, on the consumer thread (`None`: not for this sink).
+    make: MakeItem<T>,
     worker: Option<std::thread::JoinHandle<()>>,
     counters: BatchCounters,
     options: BatchOptions,
@@ -221,7 +239,7 @@ pub struct BatchingSink {
     reported_full: bool,
 }
 
-impl std::fmt::Debug for BatchingSink {
+impl<T> std::fmt::Debug for BatchingSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchingSink")
             .field("name", &self.name)
@@ -233,13 +251,55 @@ impl std::fmt::Debug for BatchingSink {
 impl BatchingSink {
     /// Runs `writer` on a new thread, fed through a bounded queue.
     pub fn new(writer: impl BatchWriter, options: BatchOptions) -> BatchingSink {
+        BatchingSink::with_items(
+            writer,
+            options,
+            BatchCounters::default(),
+            |event: &Event<'_>| Some(CapturedEvent::from_event(event)),
+        )
+    }
+}
+
+impl<T: Send + 'static> BatchingSink<T> {
+    /// Runs `writer` on a new thread, fed through a bounded queue with the items `make`
+    /// turns events into, on ttlog's consumer thread (an event it gives `None` for is not
+    /// this sink's); counts into `counters`.
+    ///
+    /// ```
+    /// use std::io;
+    /// use ttlog_sinks::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
+    ///
+    /// /// Only the messages of errors, as strings.
+    /// struct Pager { paged: Vec<String> }
+    /// impl BatchWriter<String> for Pager {
+    ///     fn write_batch(&mut self, batch: &[String]) -> io::Result<()> {
+    ///         self.paged.extend_from_slice(batch);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let sink = BatchingSink::with_items(
+    ///     Pager { paged: Vec::new() },
+    ///     BatchOptions::default(),
+    ///     BatchCounters::default(),
+    ///     |event: &ttlog_core::Event<'_>| {
+    ///         (event.level() == ttlog_core::LogLevel::Error).then(|| event.message().to_string())
+    ///     },
+    /// );
+    /// # drop(sink);
+    /// ```
+    pub fn with_items(
+        writer: impl BatchWriter<T>,
+        options: BatchOptions,
+        counters: BatchCounters,
+        make: impl FnMut(&Event<'_>) -> Option<T> + Send + 'static,
+    ) -> BatchingSink<T> {
         let options = BatchOptions {
             queue: options.queue.max(1),
             batch: options.batch.max(1),
             ..options
         };
         let name = writer.name().to_owned();
-        let counters = BatchCounters::default();
         let (tx, rx) = sync_channel(options.queue);
         let worker_counters = counters.clone();
         let spawned = std::thread::Builder::new()
@@ -257,6 +317,7 @@ impl BatchingSink {
         };
         BatchingSink {
             tx,
+            make: Box::new(make),
             worker,
             counters,
             options,
@@ -267,7 +328,7 @@ impl BatchingSink {
     }
 
     /// Gives the sink its own filter (see [`Sink::filter`]).
-    pub fn with_filter(mut self, filter: Filter) -> BatchingSink {
+    pub fn with_filter(mut self, filter: Filter) -> BatchingSink<T> {
         self.filter = Some(filter);
         self
     }
@@ -295,8 +356,11 @@ fn short(name: &str) -> &str {
     name.rsplit("::").next().unwrap_or(name)
 }
 
-impl Sink for BatchingSink {
+impl<T: Send + 'static> Sink for BatchingSink<T> {
     fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let Some(item) = (self.make)(event) else {
+            return Ok(());
+        };
         *self
             .counters
             .inner
@@ -307,7 +371,7 @@ impl Sink for BatchingSink {
             self.drop_event("no worker thread");
             return Ok(());
         };
-        match tx.try_send(Message::Event(CapturedEvent::from_event(event))) {
+        match tx.try_send(Message::Event(item)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.drop_event("its queue is full (the destination is slow or failing)");
@@ -342,7 +406,7 @@ impl Sink for BatchingSink {
     }
 }
 
-impl Drop for BatchingSink {
+impl<T> Drop for BatchingSink<T> {
     fn drop(&mut self) {
         // Closing the queue tells the worker to write what is left and stop; the deadline
         // tells it when to stop retrying (it then counts what is left as dropped).
@@ -366,14 +430,14 @@ impl Drop for BatchingSink {
 }
 
 /// The worker: batches, writes, retries.
-fn run(
-    mut writer: impl BatchWriter,
-    rx: Receiver<Message>,
+fn run<T>(
+    mut writer: impl BatchWriter<T>,
+    rx: Receiver<Message<T>>,
     options: BatchOptions,
     counters: BatchCounters,
 ) {
     ttlog_core::mark_internal_thread();
-    let mut batch: Vec<CapturedEvent> = Vec::with_capacity(options.batch);
+    let mut batch: Vec<T> = Vec::with_capacity(options.batch);
     let mut first_at: Option<Instant> = None;
     let mut closed = false;
     let mut reported_failure = false;
@@ -483,7 +547,7 @@ fn run(
 }
 
 /// Empties the queue, counting its events.
-fn drain_count(rx: &Receiver<Message>) -> u64 {
+fn drain_count<T>(rx: &Receiver<Message<T>>) -> u64 {
     rx.try_iter()
         .filter(|m| matches!(m, Message::Event(_)))
         .count() as u64

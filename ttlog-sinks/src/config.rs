@@ -197,6 +197,8 @@ enum SinkKind {
     Console,
     File,
     Store,
+    /// OpenTelemetry export (the `ttlog` facade's `otlp` feature).
+    Otlp,
 }
 
 impl SinkConfig {
@@ -218,7 +220,7 @@ impl SinkConfig {
             ]
             .into_iter()
             .find(|(_, given)| *given),
-            SinkKind::Store => [
+            SinkKind::Store | SinkKind::Otlp => [
                 ("path", self.path.is_some()),
                 ("format", self.format.is_some()),
                 ("stream", self.stream.is_some()),
@@ -234,6 +236,7 @@ impl SinkConfig {
             SinkKind::Console => "console",
             SinkKind::File => "file",
             SinkKind::Store => "store",
+            SinkKind::Otlp => "otlp",
         };
         if self.kind == SinkKind::Console {
             for (key, given) in [
@@ -251,6 +254,19 @@ impl SinkConfig {
             return Err(ConfigError::new(format!(
                 "logging.sinks[{index}]: a store sink needs `url` (sqlite:PATH or postgres://…)"
             )));
+        }
+        if self.kind == SinkKind::Otlp {
+            if self.url.is_none() {
+                return Err(ConfigError::new(format!(
+                    "logging.sinks[{index}]: an otlp sink needs `url` (the collector's \
+                     endpoint, http://collector:4318)"
+                )));
+            }
+            if self.retention.is_some() {
+                return Err(ConfigError::new(format!(
+                    "logging.sinks[{index}].retention: an otlp sink has no `retention`"
+                )));
+            }
         }
         if let Some((key, _)) = misplaced {
             return Err(ConfigError::new(format!(
@@ -690,6 +706,22 @@ impl Config {
                         }
                     }
                 }
+                SinkKind::Otlp => {
+                    let endpoint = url.expect("checked when read");
+                    let made = match OTLP_FACTORY.get() {
+                        Some(make) => make(&endpoint),
+                        None => Err("an otlp sink needs the `ttlog` facade with its `otlp` \
+                                     feature"
+                            .to_owned()),
+                    };
+                    match made {
+                        Ok(sink) => Box::new(WithFilter(sink, level.map(|l| l.filter()))),
+                        Err(problem) => {
+                            problems.push(format!("logging.sinks: otlp: {problem}"));
+                            continue;
+                        }
+                    }
+                }
             };
             let sampling = own_sampling
                 .as_ref()
@@ -813,6 +845,17 @@ static STORE_FACTORY: std::sync::OnceLock<StoreFactory> = std::sync::OnceLock::n
 /// Registers how `type: store` sinks are made (once per process; later calls do nothing).
 pub fn register_store_factory(factory: StoreFactory) {
     let _ = STORE_FACTORY.set(factory);
+}
+
+/// Makes an OpenTelemetry exporter for a collector endpoint: registered by the `ttlog`
+/// facade's `otlp` feature (the exporter crate depends on this one).
+pub type OtlpFactory = fn(endpoint: &str) -> Result<Box<dyn Sink>, String>;
+
+static OTLP_FACTORY: std::sync::OnceLock<OtlpFactory> = std::sync::OnceLock::new();
+
+/// Registers how `type: otlp` sinks are made (once per process; later calls do nothing).
+pub fn register_otlp_factory(factory: OtlpFactory) {
+    let _ = OTLP_FACTORY.set(factory);
 }
 
 /// A sink with the filter given to it in the configuration (if any).

@@ -685,6 +685,7 @@ mod tests {
         let spans = [SpanRef {
             meta: &CHECKOUT_SPAN,
             span_id: SpanId::from_u64(0x00f0_67aa_0ba9_02b7).unwrap(),
+            remote_parent: None,
             values: &values[..values_len],
             nvalues: 1,
             recorded: recorded.body(),

@@ -210,6 +210,8 @@ impl Snapshot {
                     Some(SpanRef {
                         meta: metas.get(&span.callsite)?,
                         span_id: SpanId::from_u64(span.span_id)?,
+                        // Snapshots do not keep it.
+                        remote_parent: None,
                         values: span.values,
                         nvalues: span.nvalues,
                         recorded: span.recorded,
