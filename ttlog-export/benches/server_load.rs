@@ -106,12 +106,19 @@ fn main() {
         };
         readers.push(std::thread::spawn(move || {
             let response = ureq::get(&url).call().expect("a stream");
-            let reader = BufReader::with_capacity(1 << 16, response.into_body().into_reader());
+            let mut reader = BufReader::with_capacity(1 << 16, response.into_body().into_reader());
             let mut seen = Seen::default();
             let mut last_seq: Option<u64> = None;
             let mut is_missed = false;
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
+            // One buffer for every line: the clients share the machine with the server.
+            let mut line = String::with_capacity(512);
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = line.trim_end_matches('\n');
                 if line.starts_with("event: missed") {
                     is_missed = true;
                 } else if let Some(data) = line.strip_prefix("data: ") {
