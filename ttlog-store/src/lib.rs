@@ -4,8 +4,9 @@
 //! default); a fleet of services points at one PostgreSQL server (`postgres://…`, feature
 //! `postgres`).
 //!
-//! - [`store_sink`] makes the sink: events are copied into a bounded queue on ttlog's
-//!   consumer thread and written in batches (one transaction each) by a thread of its own; a
+//! - [`store_sink`] makes the sink: each event's row is made on ttlog's consumer thread and
+//!   queued (a bounded queue), and written in batches (one transaction each) by a thread of
+//!   its own; a
 //!   store that is down or slow never blocks the program (events wait up to the queue's bound,
 //!   then are counted as dropped), and it reconnects with back-off.
 //! - [`Store`] opens a store for queries: [`LogQuery`] filters, [`Store::trends`],
@@ -44,8 +45,7 @@ use std::fmt;
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use ttlog_core::CapturedEvent;
-use ttlog_sinks::{BatchOptions, BatchWriter, BatchingSink};
+use ttlog_sinks::{BatchCounters, BatchOptions, BatchWriter, BatchingSink};
 
 pub use query::{LogQuery, StoredRow, Trend, TrendKey, TrendQuery, rfc3339};
 #[cfg(feature = "remote")]
@@ -345,7 +345,6 @@ struct StoreWriter {
     url: String,
     store: Option<Store>,
     name: String,
-    rows: Vec<NewRow>,
     retention: Option<Retention>,
     /// When retention last ran (it runs after a write, at most once per `RETENTION_EVERY`).
     retained: Option<std::time::Instant>,
@@ -355,15 +354,13 @@ struct StoreWriter {
 /// How often a store sink applies its retention, at most.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-impl BatchWriter for StoreWriter {
-    fn write_batch(&mut self, batch: &[CapturedEvent]) -> io::Result<()> {
+impl BatchWriter<NewRow> for StoreWriter {
+    fn write_batch(&mut self, batch: &[NewRow]) -> io::Result<()> {
         if self.store.is_none() {
             self.store = Some(Store::open(&self.url).map_err(io::Error::other)?);
         }
-        self.rows.clear();
-        self.rows.extend(batch.iter().map(NewRow::from_event));
         let store = self.store.as_mut().expect("opened above");
-        match store.insert(&self.rows) {
+        match store.insert(batch) {
             Ok(()) => {
                 if let Some(retention) = &self.retention
                     && self
@@ -404,7 +401,7 @@ impl BatchWriter for StoreWriter {
 /// # Errors
 ///
 /// `url` is not a store URL, or names a backend this build lacks.
-pub fn store_sink(url: &str, options: BatchOptions) -> Result<BatchingSink, StoreError> {
+pub fn store_sink(url: &str, options: BatchOptions) -> Result<BatchingSink<NewRow>, StoreError> {
     store_sink_with_retention(url, options, None)
 }
 
@@ -434,7 +431,7 @@ pub fn store_sink_with_retention(
     url: &str,
     options: BatchOptions,
     retention: Option<Retention>,
-) -> Result<BatchingSink, StoreError> {
+) -> Result<BatchingSink<NewRow>, StoreError> {
     match parse_url(url)? {
         #[cfg(not(feature = "sqlite"))]
         Location::Sqlite(_) => {
@@ -476,10 +473,20 @@ pub fn store_sink_with_retention(
         url: url.to_owned(),
         store: None,
         name: format!("store {}", redact_url(url)),
-        rows: Vec::new(),
         retention,
         retained: None,
         retention_failed: false,
     };
-    Ok(BatchingSink::new(writer, options))
+    Ok(row_sink(writer, options))
+}
+
+/// A batching sink of rows: each event's row is made on ttlog's consumer thread, so the
+/// sink's own thread only writes (the two work side by side).
+pub(crate) fn row_sink(
+    writer: impl BatchWriter<NewRow>,
+    options: BatchOptions,
+) -> BatchingSink<NewRow> {
+    BatchingSink::with_items(writer, options, BatchCounters::default(), |event| {
+        Some(NewRow::from_live_event(event))
+    })
 }

@@ -3,7 +3,6 @@
 use std::io;
 use std::time::Duration;
 
-use ttlog_core::CapturedEvent;
 use ttlog_sinks::{BatchError, BatchOptions, BatchWriter, BatchingSink};
 
 use crate::{NewRow, StoreError};
@@ -61,12 +60,11 @@ struct RemoteWriter {
     body: Vec<u8>,
 }
 
-impl BatchWriter for RemoteWriter {
-    fn write_batch(&mut self, batch: &[CapturedEvent]) -> io::Result<()> {
+impl BatchWriter<NewRow> for RemoteWriter {
+    fn write_batch(&mut self, batch: &[NewRow]) -> io::Result<()> {
         self.body.clear();
-        for event in batch {
-            self.body
-                .extend_from_slice(NewRow::from_event(event).to_line().as_bytes());
+        for row in batch {
+            self.body.extend_from_slice(row.to_line().as_bytes());
             self.body.push(b'\n');
         }
         let mut request = self
@@ -131,7 +129,7 @@ impl BatchWriter for RemoteWriter {
 /// # Errors
 ///
 /// `url` is not an `http://` or `https://` URL with a host.
-pub fn remote_sink(url: &str, options: RemoteOptions) -> Result<BatchingSink, StoreError> {
+pub fn remote_sink(url: &str, options: RemoteOptions) -> Result<BatchingSink<NewRow>, StoreError> {
     let endpoint = endpoint(url)?;
     let token = options
         .token
@@ -150,7 +148,7 @@ pub fn remote_sink(url: &str, options: RemoteOptions) -> Result<BatchingSink, St
         authorization: token.map(|t| format!("Bearer {t}")),
         body: Vec::new(),
     };
-    Ok(BatchingSink::new(writer, options.batch))
+    Ok(crate::row_sink(writer, options.batch))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
-use ttlog_core::{CapturedEvent, CapturedSpan, LogLevel, OwnedValue};
+use ttlog_core::{CapturedEvent, CapturedSpan, Event, LogLevel, OwnedValue, ValueRef};
 
 /// `system`, `job` or `task`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,6 +203,96 @@ impl Serialize for MetadataView<'_> {
     }
 }
 
+/// A live value as JSON, exactly as [`Json`] writes its captured copy.
+struct JsonRef<'a>(ValueRef<'a>);
+
+impl Serialize for JsonRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ValueRef::U64(v) => s.serialize_u64(v),
+            ValueRef::I64(v) => s.serialize_i64(v),
+            ValueRef::U128(v) => match u64::try_from(v) {
+                Ok(v) => s.serialize_u64(v),
+                Err(_) => s.collect_str(&v),
+            },
+            ValueRef::I128(v) => match i64::try_from(v) {
+                Ok(v) => s.serialize_i64(v),
+                Err(_) => s.collect_str(&v),
+            },
+            ValueRef::F64(v) if v.is_finite() => s.serialize_f64(v),
+            ValueRef::F64(v) => s.collect_str(&v),
+            ValueRef::Bool(v) => s.serialize_bool(v),
+            ValueRef::Char(v) => s.serialize_char(v),
+            ValueRef::Str(t) | ValueRef::Display(t) | ValueRef::Debug(t) => s.serialize_str(t),
+            ValueRef::None => s.serialize_unit(),
+            ValueRef::Fields(group) => PairsRef(|| group.iter(), None).serialize(s),
+            other => s.serialize_str(other.as_text().unwrap_or_default()),
+        }
+    }
+}
+
+/// Live named values as a JSON object, with a `name` first when given (a span).
+struct PairsRef<'n, F>(F, Option<&'n str>);
+
+impl<'a, 'n, F, I> Serialize for PairsRef<'n, F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (&'a str, ValueRef<'a>)>,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if let Some(name) = self.1 {
+            map.serialize_entry("name", name)?;
+        }
+        for (name, value) in (self.0)() {
+            map.serialize_entry(name, &JsonRef(value))?;
+        }
+        map.end()
+    }
+}
+
+/// The `metadata` column of a live event's row: [`MetadataView`] without the copy.
+struct MetadataRef<'e, 'a>(&'e Event<'a>);
+
+impl Serialize for MetadataRef<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let event = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("target", event.target())?;
+        if event.fields().next().is_some() {
+            map.serialize_entry("fields", &PairsRef(|| event.fields(), None))?;
+        }
+        if let Some(span) = event.span() {
+            map.serialize_entry("span", &PairsRef(|| span.fields(), Some(span.name())))?;
+            let spans: Vec<_> = event
+                .spans()
+                .iter()
+                .map(|span| PairsRef(move || span.fields(), Some(span.name())))
+                .collect();
+            map.serialize_entry("spans", &spans)?;
+        }
+        if event.context().next().is_some() {
+            map.serialize_entry("context", &PairsRef(|| event.context(), None))?;
+        }
+        map.serialize_entry("thread", event.thread().name())?;
+        map.serialize_entry("file", event.metadata().file())?;
+        map.serialize_entry("line", &event.metadata().line())?;
+        map.end()
+    }
+}
+
+/// The text of a live field or context value named `name` (fields win over context).
+fn text_of_ref(event: &Event<'_>, name: &str) -> Option<String> {
+    event
+        .fields()
+        .chain(event.context())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| match v {
+            ValueRef::Str(s) | ValueRef::Display(s) | ValueRef::Debug(s) => Some(s.to_owned()),
+            _ => None,
+        })
+}
+
 /// The text of a field or context value named `name` (fields win over context).
 fn text_of(event: &CapturedEvent, name: &str) -> Option<String> {
     event
@@ -300,6 +390,43 @@ impl NewRow {
         put("task_run_id", &self.task_run_id);
         object.insert("stream".into(), self.stream.as_str().into());
         Value::Object(object).to_string()
+    }
+}
+
+impl NewRow {
+    /// The row of a live event (in a sink): the same row as
+    /// `NewRow::from_event(&CapturedEvent::from_event(event))`, without the copy in between.
+    /// The store and remote sinks make their rows with it on ttlog's consumer thread.
+    pub fn from_live_event(event: &Event<'_>) -> NewRow {
+        let id = |name: &str| {
+            text_of_ref(event, name)
+                .filter(|v| is_uuid(v))
+                .map(|v| v.to_ascii_lowercase())
+        };
+        let job_run_id = id("job_run_id");
+        let task_run_id = id("task_run_id");
+        let log_type = match (&job_run_id, &task_run_id) {
+            (_, Some(_)) => LogType::Task,
+            (Some(_), None) => LogType::Job,
+            (None, None) => LogType::System,
+        };
+        let stream = text_of_ref(event, "stream")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Stream::System);
+        let metadata = serde_json::to_string(&MetadataRef(event)).unwrap_or_else(|_| "{}".into());
+        NewRow {
+            log_type,
+            job_run_id,
+            task_run_id,
+            timestamp_ns: nanos(event.timestamp()),
+            level: event.level(),
+            stream,
+            message: event.message().to_string(),
+            target: event.target().to_owned(),
+            trace_id: event.trace_id().map(|t| t.to_string()),
+            span_id: event.span().map(|s| s.id().to_string()),
+            metadata,
+        }
     }
 }
 
