@@ -14,8 +14,8 @@
 //!
 //! Run: `cargo bench --bench otlp --features otlp` (figures in docs/BENCHMARKS.md).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -27,33 +27,15 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message;
 use ttlog::otlp::{OtlpConfig, otlp_sink};
 use ttlog::sinks::BatchOptions;
-use ttlog::{Event, LogLevel, Overflow, Sink};
+use ttlog::{LogLevel, Overflow, Sink};
 
 mod common;
+
+use common::Switch;
 
 use common::time_in_chunks;
 
 const EVENTS: u64 = 100_000;
-
-/// A sink that forwards to whichever sink the bench put in it.
-#[derive(Clone, Default)]
-struct Switch(Arc<Mutex<Option<Box<dyn Sink>>>>);
-
-impl Sink for Switch {
-    fn write(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(sink) => sink.write(event),
-            None => Ok(()),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(sink) => sink.flush(),
-            None => Ok(()),
-        }
-    }
-}
 
 /// An OTLP/HTTP receiver that decodes log requests and counts their records.
 fn receiver() -> (String, Arc<AtomicU64>) {

@@ -15,41 +15,21 @@
 //!
 //! Run: `cargo bench --bench store --features postgres` (figures in docs/BENCHMARKS.md).
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ttlog::sinks::{BatchCounters, BatchOptions};
 use ttlog::store::{LogQuery, LogType, NewRow, Store, Stream};
-use ttlog::{Event, LogLevel, Overflow, Sink};
+use ttlog::{LogLevel, Overflow};
 
 mod common;
+
+use common::Switch;
 
 use common::{LATENCY_MS, PATH};
 
 const EVENTS: u64 = 100_000;
 const ROWS: u64 = 5_000_000;
-
-/// A sink that forwards to whichever sink the bench put in it (the logger is installed once;
-/// each case brings its own store).
-#[derive(Clone, Default)]
-struct Switch(Arc<Mutex<Option<Box<dyn Sink>>>>);
-
-impl Sink for Switch {
-    fn write(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(sink) => sink.write(event),
-            None => Ok(()),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(sink) => sink.flush(),
-            None => Ok(()),
-        }
-    }
-}
 
 fn ingest(c: &mut Criterion, name: &str, url: &str, switch: &Switch, handle: &ttlog::TtlogHandle) {
     let sink = ttlog::store::store_sink(

@@ -7,10 +7,33 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-use ttlog::{Format, LogLevel, Overflow, TtlogHandle, WriterSink};
+use ttlog::{Format, LogLevel, Overflow, Sink, TtlogHandle, WriterSink};
+
+/// A sink that forwards to whichever sink the bench put in it: the logger is installed once,
+/// and each case brings its own sink (or none).
+#[derive(Clone, Default)]
+pub(crate) struct Switch(pub(crate) Arc<Mutex<Option<Box<dyn Sink>>>>);
+
+impl Sink for Switch {
+    fn write(&mut self, event: &ttlog::Event<'_>) -> io::Result<()> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(sink) => sink.write(event),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(sink) => sink.flush(),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Events per timed chunk: 4,096 records of under 100 bytes fill well under half of the 1 MiB
 /// thread ring the benches use, so a chunk never waits for the consumer.

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -57,19 +56,13 @@ impl Poster {
         match status {
             200..=299 => Ok(()),
             // OTLP/HTTP: these may be retried, after Retry-After if given.
-            429 | 502 | 503 | 504 => {
-                let wait = response
+            429 | 502 | 503 | 504 => Err(BatchError::retryable(
+                format!("HTTP {status}"),
+                response
                     .headers()
                     .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let why = format!("HTTP {status}");
-                Err(match wait {
-                    Some(wait) => BatchError::RetryAfter(wait, why).into(),
-                    None => io::Error::other(why),
-                })
-            }
+                    .and_then(|v| v.to_str().ok()),
+            )),
             // Anything else the collector refuses as it is: sending it again cannot help.
             _ => Err(BatchError::Rejected(format!("the collector answered HTTP {status}")).into()),
         }

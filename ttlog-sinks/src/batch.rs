@@ -67,6 +67,27 @@ pub enum BatchError {
     RetryAfter(Duration, String),
 }
 
+impl BatchError {
+    /// The error of a failure worth retrying (`why`), after `retry_after` (an HTTP
+    /// `Retry-After` header's value in seconds) if one is given: a [`BatchError::RetryAfter`],
+    /// else a plain error (the usual back-off).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ttlog_sinks::BatchError;
+    ///
+    /// let busy = BatchError::retryable("HTTP 503".into(), Some("30"));
+    /// let inner = busy.get_ref().and_then(|e| e.downcast_ref::<BatchError>());
+    /// assert_eq!(inner, Some(&BatchError::RetryAfter(Duration::from_secs(30), "HTTP 503".into())));
+    /// ```
+    pub fn retryable(why: String, retry_after: Option<&str>) -> io::Error {
+        match retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(secs) => BatchError::RetryAfter(Duration::from_secs(secs), why).into(),
+            None => io::Error::other(why),
+        }
+    }
+}
+
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

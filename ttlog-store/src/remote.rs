@@ -84,22 +84,19 @@ impl BatchWriter<NewRow> for RemoteWriter {
             ))
             .into()),
             _ => {
-                let wait = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
                 let message = match status {
                     401 | 403 => format!(
                         "HTTP {status}: the server wants a (different) token (TTLOG_REMOTE_TOKEN)"
                     ),
                     _ => format!("HTTP {status}"),
                 };
-                Err(match wait {
-                    Some(wait) => BatchError::RetryAfter(wait, message).into(),
-                    None => io::Error::other(message),
-                })
+                Err(BatchError::retryable(
+                    message,
+                    response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                ))
             }
         }
     }

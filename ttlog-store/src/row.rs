@@ -203,6 +203,39 @@ impl Serialize for MetadataView<'_> {
     }
 }
 
+/// The type rule: with a task run, a task log; with a job run only, a job log; else a system
+/// log.
+fn type_of(job_run_id: &Option<String>, task_run_id: &Option<String>) -> LogType {
+    match (job_run_id, task_run_id) {
+        (_, Some(_)) => LogType::Task,
+        (Some(_), None) => LogType::Job,
+        (None, None) => LogType::System,
+    }
+}
+
+/// The type, ids and stream of an event whose field or context values `text` looks up (see
+/// [`NewRow::from_event`]).
+fn typed(
+    text: impl Fn(&str) -> Option<String>,
+) -> (LogType, Option<String>, Option<String>, Stream) {
+    let id = |name: &str| {
+        text(name)
+            .filter(|v| is_uuid(v))
+            .map(|v| v.to_ascii_lowercase())
+    };
+    let job_run_id = id("job_run_id");
+    let task_run_id = id("task_run_id");
+    let stream = text("stream")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Stream::System);
+    (
+        type_of(&job_run_id, &task_run_id),
+        job_run_id,
+        task_run_id,
+        stream,
+    )
+}
+
 /// A live value as JSON, exactly as [`Json`] writes its captured copy.
 struct JsonRef<'a>(ValueRef<'a>);
 
@@ -319,21 +352,7 @@ impl NewRow {
     /// sets the stream; otherwise `system`. Ids that are not UUIDs do not make a job or task
     /// log (they stay in the metadata).
     pub fn from_event(event: &CapturedEvent) -> NewRow {
-        let id = |name: &str| {
-            text_of(event, name)
-                .filter(|v| is_uuid(v))
-                .map(|v| v.to_ascii_lowercase())
-        };
-        let job_run_id = id("job_run_id");
-        let task_run_id = id("task_run_id");
-        let log_type = match (&job_run_id, &task_run_id) {
-            (_, Some(_)) => LogType::Task,
-            (Some(_), None) => LogType::Job,
-            (None, None) => LogType::System,
-        };
-        let stream = text_of(event, "stream")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(Stream::System);
+        let (log_type, job_run_id, task_run_id, stream) = typed(|name| text_of(event, name));
         // Straight from the captured values to JSON text: no map is built in between.
         let metadata = serde_json::to_string(&MetadataView(event)).unwrap_or_else(|_| "{}".into());
         NewRow {
@@ -398,21 +417,7 @@ impl NewRow {
     /// `NewRow::from_event(&CapturedEvent::from_event(event))`, without the copy in between.
     /// The store and remote sinks make their rows with it on ttlog's consumer thread.
     pub fn from_live_event(event: &Event<'_>) -> NewRow {
-        let id = |name: &str| {
-            text_of_ref(event, name)
-                .filter(|v| is_uuid(v))
-                .map(|v| v.to_ascii_lowercase())
-        };
-        let job_run_id = id("job_run_id");
-        let task_run_id = id("task_run_id");
-        let log_type = match (&job_run_id, &task_run_id) {
-            (_, Some(_)) => LogType::Task,
-            (Some(_), None) => LogType::Job,
-            (None, None) => LogType::System,
-        };
-        let stream = text_of_ref(event, "stream")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(Stream::System);
+        let (log_type, job_run_id, task_run_id, stream) = typed(|name| text_of_ref(event, name));
         let metadata = serde_json::to_string(&MetadataRef(event)).unwrap_or_else(|_| "{}".into());
         NewRow {
             log_type,
@@ -505,11 +510,7 @@ impl NewRow {
         if let Some(id) = valid(&defaults.task_run_id) {
             row.task_run_id = Some(id);
         }
-        row.log_type = match (&row.job_run_id, &row.task_run_id) {
-            (_, Some(_)) => LogType::Task,
-            (Some(_), None) => LogType::Job,
-            (None, None) => LogType::System,
-        };
+        row.log_type = type_of(&row.job_run_id, &row.task_run_id);
         if defaults.log_type == Some(LogType::System) {
             row.log_type = LogType::System;
             row.job_run_id = None;
