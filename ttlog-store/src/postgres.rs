@@ -1,10 +1,10 @@
-//! The PostgreSQL backend: one server for a fleet of services. Rows go in with `COPY`, one
+//! The PostgreSQL backend: one server for a fleet of services. Rows go in with binary `COPY`, one
 //! transaction per batch; migrations take an advisory lock, so services that start together
 //! migrate once.
 
-use std::io::Write as _;
-
-use postgres::types::ToSql;
+use bytes::{BufMut, BytesMut};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls};
 use serde_json::{Map, Value};
 
@@ -101,29 +101,82 @@ impl Postgres {
     }
 }
 
-/// Appends `text` in COPY's text format: backslash, tab, newline and carriage return escaped;
-/// NUL (which PostgreSQL text cannot hold) replaced.
-fn copy_text(out: &mut Vec<u8>, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\0' => out.extend_from_slice("\u{FFFD}".as_bytes()),
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
+/// The column types of the binary `COPY` of [`Backend::insert`].
+const COPY_TYPES: [Type; 11] = [
+    Type::TEXT,
+    Type::UUID,
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+/// `text` with NUL (which PostgreSQL text cannot hold) replaced.
+fn no_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
-fn copy_optional(out: &mut Vec<u8>, text: Option<&str>) {
-    match text {
-        Some(t) => copy_text(out, t),
-        None => out.extend_from_slice(b"\\N"),
+/// A UUID in its text form (rows carry checked, lower-case UUIDs), sent as PostgreSQL's 16
+/// bytes.
+#[derive(Debug)]
+struct UuidText<'a>(&'a str);
+
+impl ToSql for UuidText<'_> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let digits: Vec<u8> = self.0.bytes().filter(|b| *b != b'-').collect();
+        if digits.len() != 32 {
+            return Err(format!("`{}` is not a UUID", self.0).into());
+        }
+        for pair in digits.chunks(2) {
+            let byte = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| format!("`{}` is not a UUID", self.0))?;
+            out.put_u8(byte);
+        }
+        Ok(IsNull::No)
     }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::UUID
+    }
+
+    to_sql_checked!();
+}
+
+/// JSON text sent as JSONB (version 1 of its binary form: the text after a version byte).
+#[derive(Debug)]
+struct JsonbText(String);
+
+impl ToSql for JsonbText {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_u8(1);
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB
+    }
+
+    to_sql_checked!();
 }
 
 /// The WHERE clause and parameters of `query`, numbered from `$1`.
@@ -228,45 +281,42 @@ fn refs(params: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl Backend for Postgres {
     fn insert(&mut self, rows: &[NewRow]) -> Result<(), StoreError> {
-        let mut buf = Vec::with_capacity(rows.len() * 256);
-        for row in rows {
-            copy_text(&mut buf, row.log_type.as_str());
-            buf.push(b'\t');
-            copy_optional(&mut buf, row.job_run_id.as_deref());
-            buf.push(b'\t');
-            copy_optional(&mut buf, row.task_run_id.as_deref());
-            buf.push(b'\t');
-            // Microseconds: PostgreSQL's precision.
-            let micros = row.timestamp_ns.div_euclid(1000) * 1000;
-            copy_text(&mut buf, &crate::rfc3339(micros));
-            buf.push(b'\t');
-            copy_text(&mut buf, row.level.as_str());
-            buf.push(b'\t');
-            copy_text(&mut buf, row.stream.as_str());
-            buf.push(b'\t');
-            copy_text(&mut buf, &row.message);
-            buf.push(b'\t');
-            // JSONB cannot hold \u0000 either.
-            let metadata = row.metadata.replace("\\u0000", "\\ufffd");
-            copy_text(&mut buf, &metadata);
-            buf.push(b'\t');
-            copy_text(&mut buf, &row.target);
-            buf.push(b'\t');
-            copy_optional(&mut buf, row.trace_id.as_deref());
-            buf.push(b'\t');
-            copy_optional(&mut buf, row.span_id.as_deref());
-            buf.push(b'\n');
-        }
         let mut tx = self.client.transaction().map_err(|e| error("insert", e))?;
-        let mut writer = tx
+        let sink = tx
             .copy_in(
                 "COPY logs (type, job_run_id, task_run_id, timestamp, level, stream, message, \
-                 metadata, target, trace_id, span_id) FROM STDIN",
+                 metadata, target, trace_id, span_id) FROM STDIN (FORMAT binary)",
             )
             .map_err(|e| error("insert", e))?;
-        writer
-            .write_all(&buf)
-            .map_err(|e| StoreError::Backend(format!("insert: {e}")))?;
+        let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+        for row in rows {
+            // Microseconds: PostgreSQL's precision.
+            let timestamp = std::time::UNIX_EPOCH
+                + std::time::Duration::from_micros(
+                    u64::try_from(row.timestamp_ns.div_euclid(1000)).unwrap_or(0),
+                );
+            let job_run_id = row.job_run_id.as_deref().map(UuidText);
+            let task_run_id = row.task_run_id.as_deref().map(UuidText);
+            // PostgreSQL text and JSONB cannot hold NUL.
+            let message = no_nul(&row.message);
+            let target = no_nul(&row.target);
+            let metadata = JsonbText(row.metadata.replace("\\u0000", "\\ufffd"));
+            writer
+                .write(&[
+                    &row.log_type.as_str(),
+                    &job_run_id,
+                    &task_run_id,
+                    &timestamp,
+                    &row.level.as_str(),
+                    &row.stream.as_str(),
+                    &message.as_ref(),
+                    &metadata,
+                    &target.as_ref(),
+                    &row.trace_id.as_deref(),
+                    &row.span_id.as_deref(),
+                ])
+                .map_err(|e| error("insert", e))?;
+        }
         writer.finish().map_err(|e| error("insert", e))?;
         tx.commit().map_err(|e| error("insert", e))
     }

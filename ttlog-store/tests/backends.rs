@@ -269,6 +269,40 @@ fn check_backend(url: &str) {
     }
     writer.join().unwrap();
     assert_eq!(store.count(&all.clone().target("bulk")).unwrap(), 1000);
+
+    // Awkward text survives the trip: tabs, newlines, backslashes, quotes, non-ASCII. NUL,
+    // which PostgreSQL text and JSONB cannot hold, becomes U+FFFD there (SQLite keeps it).
+    // PostgreSQL keeps microseconds, SQLite nanoseconds.
+    let awkward = "tab\there\nnew line \\ back \"quoted\" \u{e9}t\u{e9} \u{1F600} nul\0end";
+    let mut r = row(start + 123_456_789, LogLevel::Warn, "awkward", awkward);
+    r.metadata =
+        serde_json::json!({"target": "awkward", "fields": {"raw": "a\u{0}b", "n": 1}}).to_string();
+    r.log_type = LogType::Task;
+    r.job_run_id = Some(JOB.into());
+    r.task_run_id = Some(TASK.into());
+    store.insert(&[r]).unwrap();
+    let back = store.query(&all.clone().target("awkward")).unwrap();
+    assert_eq!(back.len(), 1);
+    let back = &back[0];
+    let expected = awkward.replace('\0', "\u{FFFD}");
+    if url.starts_with("postgres") {
+        assert_eq!(back.message, expected);
+        assert_eq!(back.metadata["fields"]["raw"], "a\u{FFFD}b");
+    } else {
+        // SQLite keeps NUL as it is.
+        assert_eq!(back.message, awkward);
+        assert_eq!(back.metadata["fields"]["raw"], "a\u{0}b");
+    }
+    assert_eq!(back.metadata["fields"]["n"], 1);
+    assert_eq!(back.job_run_id.as_deref(), Some(JOB));
+    assert_eq!(back.task_run_id.as_deref(), Some(TASK));
+    let at = start + 123_456_789;
+    let kept = if url.starts_with("postgres") {
+        at.div_euclid(1000) * 1000
+    } else {
+        at
+    };
+    assert_eq!(back.timestamp_ns, kept);
 }
 
 #[test]
