@@ -483,7 +483,9 @@ fn a_slow_client_is_told_what_it_missed_and_a_fast_one_gets_everything() {
         // A notice is sent once the client's queue has room again, after the next poll.
         if let Ok(event) = rx.recv_timeout(Duration::from_secs(1)) {
             if event.event.as_deref() == Some("missed") {
-                told += event.json()["missed"].as_u64().unwrap();
+                let n = event.json()["missed"].as_u64().unwrap();
+                assert!(n > 0, "a notice says how many: {}", event.data);
+                told += n;
             } else {
                 rows += 1;
             }

@@ -125,32 +125,48 @@ struct Subscriber {
     missed: u64,
 }
 
+/// The client's end of its queue is gone.
+struct Gone;
+
 impl Subscriber {
-    /// Queues `item` without waiting; false when the client is gone.
-    fn offer(&mut self, item: Item, missed_total: &AtomicU64) -> bool {
-        if self.missed > 0 {
-            match self.tx.try_send(Item::Missed(self.missed)) {
-                Ok(()) => self.missed = 0,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    if matches!(item, Item::Row(_)) {
-                        self.missed += 1;
-                        missed_total.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return true;
-                }
+    /// Sends the pending `missed` notice, if any: `Ok(true)` when none is pending any more,
+    /// `Ok(false)` when the queue is still full.
+    fn tell_missed(&mut self, notices: &AtomicU64) -> Result<bool, Gone> {
+        if self.missed == 0 {
+            return Ok(true);
+        }
+        match self.tx.try_send(Item::Missed(self.missed)) {
+            Ok(()) => {
+                self.missed = 0;
+                notices.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
+        }
+    }
+
+    /// Queues `row` without waiting, after the pending notice; a row that does not fit is
+    /// counted as missed. False when the client is gone.
+    fn offer(&mut self, row: Arc<Delivered>, hub: &Hub) -> bool {
+        let room = match self.tell_missed(&hub.missed_notices) {
+            Err(Gone) => return false,
+            Ok(room) => room,
+        };
+        let sent = if room {
+            match self.tx.try_send(Item::Row(row)) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => false,
                 Err(mpsc::error::TrySendError::Closed(_)) => return false,
             }
+        } else {
+            false
+        };
+        if !sent {
+            self.missed += 1;
+            hub.events_missed.fetch_add(1, Ordering::Relaxed);
         }
-        match self.tx.try_send(item) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(Item::Row(_))) => {
-                self.missed += 1;
-                missed_total.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(Item::Missed(_))) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+        true
     }
 }
 
@@ -294,22 +310,11 @@ impl Hub {
             }
             let delivered = Delivered::new(shared, row);
             subscribers.retain_mut(|s| {
-                !s.filter.matches(&delivered.row)
-                    || s.offer(Item::Row(delivered.clone()), &self.events_missed)
+                !s.filter.matches(&delivered.row) || s.offer(delivered.clone(), self)
             });
         }
         // Clients that missed rows are told as soon as their queue has room.
-        subscribers.retain_mut(|s| {
-            if s.missed == 0 {
-                return true;
-            }
-            let before = s.missed;
-            let alive = s.offer(Item::Missed(0), &self.events_missed);
-            if s.missed < before {
-                self.missed_notices.fetch_add(1, Ordering::Relaxed);
-            }
-            alive
-        });
+        subscribers.retain_mut(|s| s.tell_missed(&self.missed_notices).is_ok());
     }
 
     /// Where streams start: after row `last`.
