@@ -1,7 +1,7 @@
 //! The machinery a slow sink needs (a database, a remote service): a bounded queue between
 //! ttlog's consumer and a worker thread of the sink's own, batches, retries with back-off,
-//! and counted drops when the destination cannot keep up. Written once here for the store
-//! and remote sinks.
+//! and counted drops when the destination cannot keep up. Written once here for the store,
+//! remote and OpenTelemetry sinks.
 
 use std::fmt;
 use std::io;
