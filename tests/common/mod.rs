@@ -95,6 +95,40 @@ pub fn child_process(var: &str, mode: &str) -> Command {
     cmd
 }
 
+/// A child's stdout, after checking it exited successfully (else its output is shown).
+pub fn succeed(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "child failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The value of `key` in a child's `RESULT key=value key2=value2` line.
+pub fn result_value(stdout: &str, key: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no RESULT line in {stdout}"));
+    line.split(' ')
+        .find_map(|kv| kv.trim().strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no `{key}` in {line}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("`{key}` is not a number in {line}"))
+}
+
+/// A loopback port with nothing listening on it (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fresh, empty directory for this test process.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ttlog-{name}-{}", std::process::id()));

@@ -9,8 +9,7 @@
 mod common;
 mod support;
 
-use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{JOB_A, Server};
@@ -25,26 +24,6 @@ fn spawn_child(mode: &str, env: &[(&str, &str)]) -> Command {
     }
     cmd.envs(env.iter().copied());
     cmd
-}
-
-fn succeed(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "child failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// A loopback port with nothing listening on it (yet).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -135,7 +114,7 @@ fn a_services_events_land_in_the_servers_store() {
     )
     .output()
     .unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let all = server.json("/api/v1/logs?limit=1000");
     assert_eq!(all["total"], 22, "{all}");
     let system = server.json("/api/v1/logs/system");
@@ -165,7 +144,7 @@ fn a_wrong_token_is_retried_then_counted_not_lost_silently() {
     )
     .output()
     .unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("HTTP 401"), "said once on stderr: {stderr}");
     assert!(stderr.contains("dropped"), "{stderr}");
@@ -174,7 +153,7 @@ fn a_wrong_token_is_retried_then_counted_not_lost_silently() {
 
 #[test]
 fn a_server_that_comes_up_later_gets_the_queued_events() {
-    let port = free_port();
+    let port = common::free_port();
     let dir = support::temp_dir("remote-later");
     let go = dir.join("go");
     let service = spawn_child(
@@ -194,7 +173,7 @@ fn a_server_that_comes_up_later_gets_the_queued_events() {
     let server = Server::start(&store, &["--listen", &format!("127.0.0.1:{port}")]);
     std::fs::write(&go, b"").unwrap();
     let output = service.wait_with_output().unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("retrying"), "{stderr}");
     assert_eq!(server.json("/api/v1/logs?limit=1000")["total"], 50);
@@ -202,31 +181,20 @@ fn a_server_that_comes_up_later_gets_the_queued_events() {
 
 #[test]
 fn a_server_that_never_answers_costs_counted_drops_only() {
-    let port = free_port();
+    let port = common::free_port();
     let output = spawn_child(
         "never-up",
         &[("TTLOG_TEST_URL", &format!("http://127.0.0.1:{port}"))],
     )
     .output()
     .unwrap();
-    let stdout = succeed(&output);
-    let result = stdout
-        .lines()
-        .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let value = |key: &str| -> u64 {
-        result
-            .split(' ')
-            .find_map(|kv| kv.trim().strip_prefix(&format!("{key}=")))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let stdout = common::succeed(&output);
+    let value = |key: &str| common::result_value(&stdout, key);
     assert_eq!(value("written"), 0);
-    assert_eq!(value("dropped"), 1000, "every event is counted: {result}");
+    assert_eq!(value("dropped"), 1000, "every event is counted: {stdout}");
     assert!(
         value("in_stats") >= 1000 - 100 - 10,
-        "the full queue's drops show in stats() while running: {result}"
+        "the full queue's drops show in stats() while running: {stdout}"
     );
 }
 
@@ -238,7 +206,7 @@ fn a_refused_batch_is_dropped_and_counted_not_retried() {
     let output = spawn_child("job-runner", &[("TTLOG_REMOTE", server.base.as_str())])
         .output()
         .unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(stderr.contains("HTTP 413"), "{stderr}");

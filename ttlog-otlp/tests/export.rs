@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,14 +119,6 @@ fn receiver(addr: SocketAddr) -> (String, Shared) {
     (format!("http://{addr}"), state)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(mode: &str, env: &[(&str, &str)]) -> Command {
     let mut cmd = common::child_process(MODE, mode);
     for (k, _) in std::env::vars() {
@@ -136,17 +128,6 @@ fn spawn(mode: &str, env: &[(&str, &str)]) -> Command {
     }
     cmd.envs(env.iter().copied());
     cmd
-}
-
-fn succeed(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "child failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 fn records(state: &Shared) -> Vec<(String, LogRecord)> {
@@ -316,7 +297,7 @@ fn endpoint_env(base: &str) -> Vec<(&'static str, String)> {
 
 fn run(mode: &str, env: &[(&str, String)]) -> String {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    succeed(&spawn(mode, &env).output().unwrap())
+    common::succeed(&spawn(mode, &env).output().unwrap())
 }
 
 #[test]
@@ -505,18 +486,6 @@ fn http_json_is_read_by_the_official_types() {
     assert_eq!(remote.parent_span_id, hex("00f067aa0ba902b7"));
 }
 
-fn result_value(stdout: &str, key: &str) -> u64 {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
-        .unwrap();
-    line.split(' ')
-        .find_map(|kv| kv.trim().strip_prefix(&format!("{key}=")))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn all_steps(state: &Shared, n: u64) -> Vec<u64> {
     let mut steps: Vec<u64> = records(state)
         .iter()
@@ -544,7 +513,7 @@ fn two_503s_then_200_lose_and_duplicate_nothing() {
 
 #[test]
 fn a_receiver_down_at_start_gets_everything_once_up() {
-    let port = free_port();
+    let port = common::free_port();
     let dir = common::temp_dir("otlp-later");
     let go = dir.join("go");
     let mut env: Vec<(&str, String)> = endpoint_env(&format!("http://127.0.0.1:{port}"));
@@ -559,7 +528,7 @@ fn a_receiver_down_at_start_gets_everything_once_up() {
     let (_, state) = receiver(format!("127.0.0.1:{port}").parse().unwrap());
     std::fs::write(&go, b"").unwrap();
     let output = child.wait_with_output().unwrap();
-    succeed(&output);
+    common::succeed(&output);
     assert!(String::from_utf8_lossy(&output.stderr).contains("retrying"));
     let steps = all_steps(&state, 100);
     assert_eq!(steps, (0..100).collect::<Vec<_>>());
@@ -567,7 +536,7 @@ fn a_receiver_down_at_start_gets_everything_once_up() {
 
 #[test]
 fn a_receiver_that_stays_down_costs_counted_drops_and_never_blocks() {
-    let port = free_port();
+    let port = common::free_port();
     let mut env = endpoint_env(&format!("http://127.0.0.1:{port}"));
     env.extend([
         ("TTLOG_TEST_N", "20000".to_owned()),
@@ -576,7 +545,7 @@ fn a_receiver_that_stays_down_costs_counted_drops_and_never_blocks() {
     ]);
     let start = Instant::now();
     let stdout = run("burst", &env);
-    assert!(result_value(&stdout, "dropped_while_running") >= 20_000 - 256 - 512);
+    assert!(common::result_value(&stdout, "dropped_while_running") >= 20_000 - 256 - 512);
     // Not a timing assertion on logging speed: a collector that is down must not hold the
     // program up for its retries (the shutdown waits 300 ms).
     assert!(start.elapsed() < Duration::from_secs(20));
@@ -596,7 +565,7 @@ fn a_400_is_dropped_and_counted_not_retried() {
     )
     .output()
     .unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("refused") && stderr.contains("HTTP 400"),
@@ -612,7 +581,7 @@ fn the_http_clients_own_logging_does_not_loop_back() {
     let stdout = run("log-adapter", &endpoint_env(&base));
     // The HTTP client did log (through `log`, from the exporter's threads): those records
     // were counted and left out, not exported.
-    assert!(result_value(&stdout, "suppressed") > 0, "{stdout}");
+    assert!(common::result_value(&stdout, "suppressed") > 0, "{stdout}");
     let records = records(&state);
     assert_eq!(
         records.len(),
@@ -629,7 +598,7 @@ fn the_http_clients_own_logging_does_not_loop_back() {
 #[test]
 fn nothing_is_exported_without_an_endpoint() {
     let stdout = run("burst", &[("TTLOG_TEST_N", "10".into())]);
-    assert_eq!(result_value(&stdout, "dropped_while_running"), 0);
+    assert_eq!(common::result_value(&stdout, "dropped_while_running"), 0);
 }
 
 #[test]
@@ -668,7 +637,7 @@ fn the_configuration_file_can_name_the_collector() {
     )
     .output()
     .unwrap();
-    succeed(&output);
+    common::succeed(&output);
     let records = records(&state);
     let bodies: Vec<&str> = records.iter().map(|(_, r)| body_text(r)).collect();
     assert_eq!(bodies, ["payment provider slow"], "the sink's own level");
