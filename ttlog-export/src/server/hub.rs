@@ -305,7 +305,8 @@ impl Hub {
             } else {
                 gaps.remove(&row.id).is_some()
             };
-            if !fresh {
+            // Masked and serialized only for a client that wants it.
+            if !fresh || !subscribers.iter().any(|s| s.filter.matches(&row)) {
                 continue;
             }
             let delivered = Delivered::new(shared, row);
