@@ -25,6 +25,28 @@ fn events(n: u64) {
     }
 }
 
+/// A `debug!` event while the level is info: the disabled path.
+#[inline(never)]
+fn disabled_events(n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        ttlog::debug!("request handled", user_id, path, latency_ms);
+    }
+}
+
+/// `tracing::debug!` while tracing's level is info.
+#[inline(never)]
+fn tracing_disabled_events(n: u64) {
+    for i in 0..n {
+        let user_id = black_box(42u64 + i);
+        let path = black_box("/api/v1/items");
+        let latency_ms = black_box(3.25f64);
+        tracing::debug!(user_id, path, latency_ms, "request handled");
+    }
+}
+
 #[inline(never)]
 fn tracing_events(n: u64) {
     for i in 0..n {
@@ -96,6 +118,23 @@ fn main() {
             tracing::subscriber::with_default(subscriber, || {
                 tracing_events(1);
                 tracing_events(n);
+            });
+        }
+        Ok("disabled") => {
+            disabled_events(1);
+            disabled_events(n);
+        }
+        Ok("tracing_disabled") => {
+            use tracing_subscriber::prelude::*;
+            let subscriber = tracing_subscriber::registry().with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::sink)
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            );
+            tracing::subscriber::with_default(subscriber, || {
+                tracing_disabled_events(1);
+                tracing_disabled_events(n);
             });
         }
         Ok("tracing_sole") => {
