@@ -85,6 +85,11 @@ pub fn init() -> Builder {
     ttlog_sinks::config::register_otlp_factory(otlp::factory);
     ttlog_core::init().at_init(|builder| {
         let (builder, from_file) = ttlog_sinks::config::configure_from_file(builder);
+        // Only the store and OpenTelemetry features add problems of their own.
+        #[cfg_attr(
+            not(any(feature = "store", feature = "remote", feature = "otlp")),
+            allow(unused_mut)
+        )]
         let mut problems: Vec<String> = from_file.into_iter().collect();
         #[cfg(any(feature = "store", feature = "remote"))]
         let builder = {

@@ -485,7 +485,7 @@ impl<'a> Encoder<'a> {
 /// writes, and the two do not overlap.
 #[inline(always)]
 unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
-    // SAFETY (every branch): each load reads within `src..src + len` and each store writes
+    // SAFETY: in every branch, each load reads within `src..src + len` and each store writes
     // within `dst..dst + len` (the second of a pair starts at `len - width >= 0`); unaligned
     // accesses are used because neither pointer is aligned.
     unsafe {
