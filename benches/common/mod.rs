@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
@@ -132,4 +133,59 @@ pub(crate) fn json_logger() -> TtlogHandle {
         .thread_buffer_size(1 << 20)
         .sink(WriterSink::new(io::sink(), Format::Json))
         .init()
+}
+
+/// Slots of the floor's ring (48 bytes each).
+const FLOOR_SLOTS: usize = 4_096;
+
+struct FloorRing {
+    slots: std::cell::UnsafeCell<Box<[[u64; 6]]>>,
+    head: AtomicU64,
+}
+
+std::thread_local! {
+    static FLOOR: FloorRing = FloorRing {
+        slots: std::cell::UnsafeCell::new(vec![[0u64; 6]; FLOOR_SLOTS].into_boxed_slice()),
+        head: AtomicU64::new(0),
+    };
+}
+
+#[inline(always)]
+fn timestamp() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions on x86_64.
+        unsafe { std::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// The floor: for each of `n` events (the benches' values), a timestamp and a 48-byte write
+/// into a preallocated thread-local ring, published with one Release store. What any
+/// in-memory logger has to do at least (`benches/suite.rs`, `benches/icount.rs`).
+#[inline(never)]
+pub(crate) fn floor_events(n: u64) {
+    FLOOR.with(|ring| {
+        for _ in 0..n {
+            let (user_id, path, latency_ms) =
+                (black_box(USER_ID), black_box(PATH), black_box(LATENCY_MS));
+            let head = ring.head.load(Ordering::Relaxed);
+            let slot = [
+                timestamp(),
+                &FLOOR as *const _ as u64, // stands for the callsite
+                user_id,
+                path.as_ptr() as u64,
+                path.len() as u64,
+                latency_ms.to_bits(),
+            ];
+            // SAFETY: the ring belongs to this thread and nothing else borrows it; the index
+            // is within the slice.
+            unsafe { (*ring.slots.get())[head as usize % FLOOR_SLOTS] = slot };
+            ring.head.store(head + 1, Ordering::Release);
+        }
+    });
 }

@@ -1,0 +1,1164 @@
+//! The comparison suite: every logging set-up of docs/BENCHMARKS.md's main table, measured in
+//! one run and printed as one table.
+//!
+//! ```text
+//! cargo bench --bench suite                # everything (about 5 minutes), then the table
+//! cargo bench --bench suite -- --quick     # each case briefly (a smoke run)
+//! cargo bench --bench suite -- json        # only the cases whose name contains "json"
+//! cargo test --bench suite                 # quick mode in a debug build: what CI runs
+//! ```
+//!
+//! Every case logs the same event (level info, message "request handled", fields
+//! `user_id: u64 = 42`, `path: &str = "/api/v1/items"`, `latency_ms: f64 = 3.25`, each through
+//! `black_box`), with each library set up the way its users run it. Each case runs in a
+//! process of its own (this binary, started again with `TTLOG_SUITE_CASE=<name>`), so no
+//! global logger, thread or allocation of one case touches another, and the peak RSS is the
+//! case's own. Per case:
+//!
+//! - caller cost: what the logging thread pays per enabled event (criterion, `iter_custom`),
+//!   timed in bursts of 256 events with the library's background work settled, untimed, between
+//!   bursts (the cost of logging, not of waiting for a consumer that fell behind);
+//! - the same with two threads logging at once (each thread's cost per event);
+//! - disabled cost: a `debug!` event while the level is info (values `black_box`ed per
+//!   event, so the check cannot be hoisted out of the loop);
+//! - end to end: `TTLOG_SUITE_EVENTS` events (2,000,000; 20,000 in quick mode) from one thread,
+//!   timed until every line is written (flush, or the library's guard dropped); the lines are
+//!   counted where they land (a counting writer, or the file read back), so "delivered" is
+//!   measured, and "dropped" is what the library counted (ttlog's `stats()`,
+//!   tracing-appender's error counter) or, where it counts nothing, what is missing;
+//! - peak RSS of the process (`VmHWM`).
+//!
+//! The parent prints the table with ratios against the floor and against tracing-subscriber's
+//! JSON formatter (both from this run) and writes it to `target/suite/table.md`. Quick mode
+//! (`--quick`, or any run that is not `cargo bench`) does a few bursts per case without
+//! criterion; it checks that every case still runs and fails only if one crashes: its
+//! figures are not measurements. There are no timing assertions.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{LATENCY_MS, PATH, USER_ID};
+use criterion::Criterion;
+
+/// Events per timed burst.
+const BURST: u64 = 256;
+
+/// One logging set-up.
+struct Case {
+    name: &'static str,
+    what: &'static str,
+    build: fn(&Dirs) -> Setup,
+}
+
+/// Where a case may write files.
+struct Dirs {
+    tmp: PathBuf,
+}
+
+/// What a case gives the measuring code.
+struct Setup {
+    /// Logs `n` enabled events on the calling thread.
+    burst: Arc<dyn Fn(u64) + Send + Sync>,
+    /// Logs `n` events below the level; `None` where the library has no level (the floor).
+    disabled: Option<Box<dyn Fn(u64)>>,
+    /// Waits, untimed, until the library's background work caught up with what was logged.
+    settle: Box<dyn Fn()>,
+    /// Ends the case: writes out everything and counts what arrived.
+    finish: Box<dyn FnOnce() -> Tally>,
+}
+
+/// What arrived at the end of a case.
+#[derive(Default)]
+struct Tally {
+    /// Lines (events) that reached the output, counted there; `None` where nothing is output.
+    delivered: Option<u64>,
+    /// Events the library itself counted as dropped; `None` where it counts nothing.
+    counted_drops: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The event, through each library.
+
+#[inline(always)]
+fn values() -> (u64, &'static str, f64) {
+    (black_box(USER_ID), black_box(PATH), black_box(LATENCY_MS))
+}
+
+fn ttlog_events(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        ttlog::info!("request handled", user_id, path, latency_ms);
+    }
+}
+
+fn ttlog_disabled(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        ttlog::debug!("request handled", user_id, path, latency_ms);
+    }
+}
+
+fn tracing_events(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        tracing::info!(user_id, path, latency_ms, "request handled");
+    }
+}
+
+fn tracing_disabled(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        tracing::debug!(user_id, path, latency_ms, "request handled");
+    }
+}
+
+fn log_events(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        log::info!(user_id, path, latency_ms; "request handled");
+    }
+}
+
+fn log_disabled(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        log::debug!(user_id, path, latency_ms; "request handled");
+    }
+}
+
+/// ftlog prints no key-values (it reads a few of its own), so its users put them in the
+/// message.
+fn ftlog_events(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        log::info!("request handled user_id={user_id} path={path} latency_ms={latency_ms}");
+    }
+}
+
+fn ftlog_disabled(n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        log::debug!("request handled user_id={user_id} path={path} latency_ms={latency_ms}");
+    }
+}
+
+fn slog_events(logger: &slog::Logger, n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        slog::info!(logger, "request handled"; "user_id" => user_id, "path" => path, "latency_ms" => latency_ms);
+    }
+}
+
+fn slog_disabled(logger: &slog::Logger, n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        slog::debug!(logger, "request handled"; "user_id" => user_id, "path" => path, "latency_ms" => latency_ms);
+    }
+}
+
+fn spdlog_events(logger: &spdlog::Logger, n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        spdlog::info!(logger: logger, "request handled", kv: { user_id, path, latency_ms });
+    }
+}
+
+fn spdlog_disabled(logger: &spdlog::Logger, n: u64) {
+    for _ in 0..n {
+        let (user_id, path, latency_ms) = values();
+        spdlog::debug!(logger: logger, "request handled", kv: { user_id, path, latency_ms });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outputs that count what reaches them.
+
+/// A writer that throws the bytes away and counts the lines.
+#[derive(Clone, Default)]
+struct Lines(Arc<AtomicU64>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.0.fetch_add(lines, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The lines of every file under `dir`, read in small pieces (reading a file whole would add
+/// its size to the peak RSS the case reports).
+fn lines_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 << 10];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            total += lines_under(&path);
+        } else if let Ok(mut file) = std::fs::File::open(&path) {
+            use std::io::Read;
+            while let Ok(n @ 1..) = file.read(&mut buf) {
+                total += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+        }
+    }
+    total
+}
+
+// ---------------------------------------------------------------------------------------
+// The cases.
+
+fn ttlog_builder() -> ttlog::Builder {
+    ttlog::init()
+        .with_env(false)
+        .console(false)
+        .level(ttlog::LogLevel::Info)
+}
+
+/// ttlog with `sink` (or none), in `overflow` mode, default ring size.
+fn ttlog_setup(
+    sink: Option<Box<dyn ttlog::Sink>>,
+    overflow: ttlog::Overflow,
+    burst: Arc<dyn Fn(u64) + Send + Sync>,
+    disabled: Box<dyn Fn(u64)>,
+    delivered: Box<dyn Fn() -> Option<u64>>,
+) -> Setup {
+    let mut builder = ttlog_builder().overflow(overflow);
+    if let Some(sink) = sink {
+        builder = builder.sink(sink);
+    }
+    let handle = Arc::new(builder.init());
+    let settle = {
+        let handle = handle.clone();
+        Box::new(move || handle.flush())
+    };
+    Setup {
+        burst,
+        disabled: Some(disabled),
+        settle,
+        finish: Box::new(move || {
+            handle.flush();
+            let stats = handle.stats();
+            Tally {
+                delivered: delivered(),
+                counted_drops: Some(stats.dropped),
+            }
+        }),
+    }
+}
+
+fn ttlog_json(overflow: ttlog::Overflow) -> Setup {
+    let lines = Lines::default();
+    let counted = lines.clone();
+    ttlog_setup(
+        Some(Box::new(ttlog::WriterSink::new(lines, ttlog::Format::Json))),
+        overflow,
+        Arc::new(ttlog_events),
+        Box::new(ttlog_disabled),
+        Box::new(move || Some(counted.count())),
+    )
+}
+
+fn case_ttlog_recorder(_: &Dirs) -> Setup {
+    ttlog_setup(
+        None,
+        ttlog::Overflow::Block,
+        Arc::new(ttlog_events),
+        Box::new(ttlog_disabled),
+        Box::new(|| None),
+    )
+}
+
+fn case_ttlog_json(_: &Dirs) -> Setup {
+    ttlog_json(ttlog::Overflow::Block)
+}
+
+fn case_ttlog_json_drop(_: &Dirs) -> Setup {
+    ttlog_json(ttlog::Overflow::Drop)
+}
+
+fn case_ttlog_file(dirs: &Dirs) -> Setup {
+    let dir = dirs.tmp.join("ttlog-file");
+    let sink = ttlog::sinks::FileSink::builder(dir.join("requests.log"))
+        .max_size(256 << 20)
+        .max_files(4)
+        .build();
+    ttlog_setup(
+        Some(Box::new(sink)),
+        ttlog::Overflow::Block,
+        Arc::new(ttlog_events),
+        Box::new(ttlog_disabled),
+        Box::new(move || Some(lines_under(&dir))),
+    )
+}
+
+fn case_ttlog_via_tracing(_: &Dirs) -> Setup {
+    use tracing_subscriber::prelude::*;
+    let mut setup = ttlog_json(ttlog::Overflow::Block);
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry()
+            .with(ttlog_integrations::tracing_compat::TtlogTracingLayer::sole()),
+    )
+    .expect("the only subscriber");
+    setup.burst = Arc::new(tracing_events);
+    setup.disabled = Some(Box::new(tracing_disabled));
+    setup
+}
+
+fn case_ttlog_via_log(_: &Dirs) -> Setup {
+    let mut setup = ttlog_json(ttlog::Overflow::Block);
+    ttlog_integrations::log_compat::install().expect("the only logger");
+    setup.burst = Arc::new(log_events);
+    setup.disabled = Some(Box::new(log_disabled));
+    setup
+}
+
+fn case_ttlog_via_slog(_: &Dirs) -> Setup {
+    use slog::Drain;
+    let mut setup = ttlog_json(ttlog::Overflow::Block);
+    let logger = slog::Logger::root(
+        ttlog_integrations::slog_compat::TtlogDrain::new().fuse(),
+        slog::o!(),
+    );
+    let disabled = logger.clone();
+    setup.burst = Arc::new(move |n| slog_events(&logger, n));
+    setup.disabled = Some(Box::new(move |n| slog_disabled(&disabled, n)));
+    setup
+}
+
+/// A synchronous library: nothing to settle, everything written when the call returns.
+fn synchronous(
+    burst: Arc<dyn Fn(u64) + Send + Sync>,
+    disabled: Box<dyn Fn(u64)>,
+    delivered: impl FnOnce() -> Option<u64> + 'static,
+) -> Setup {
+    Setup {
+        burst,
+        disabled: Some(disabled),
+        settle: Box::new(|| {}),
+        finish: Box::new(move || Tally {
+            delivered: delivered(),
+            counted_drops: None,
+        }),
+    }
+}
+
+fn case_floor(_: &Dirs) -> Setup {
+    Setup {
+        burst: Arc::new(common::floor_events),
+        disabled: None,
+        settle: Box::new(|| {}),
+        finish: Box::new(Tally::default),
+    }
+}
+
+/// `common::NoopSubscriber` at info: `debug!` is then disabled, as in the other cases.
+struct NoopAtInfo;
+
+impl tracing::Subscriber for NoopAtInfo {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::INFO)
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        common::NoopSubscriber.new_span(span)
+    }
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        common::NoopSubscriber.record(span, values)
+    }
+    fn record_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id) {
+        common::NoopSubscriber.record_follows_from(span, follows)
+    }
+    fn event(&self, event: &tracing::Event<'_>) {
+        common::NoopSubscriber.event(event)
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        common::NoopSubscriber.enter(span)
+    }
+    fn exit(&self, span: &tracing::span::Id) {
+        common::NoopSubscriber.exit(span)
+    }
+}
+
+fn case_tracing_noop(_: &Dirs) -> Setup {
+    tracing::subscriber::set_global_default(NoopAtInfo).expect("the only subscriber");
+    tracing::callsite::rebuild_interest_cache();
+    synchronous(Arc::new(tracing_events), Box::new(tracing_disabled), || {
+        None
+    })
+}
+
+fn tracing_fmt(json: bool) -> Setup {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone());
+    if json {
+        tracing::subscriber::set_global_default(builder.json().finish())
+    } else {
+        tracing::subscriber::set_global_default(builder.compact().finish())
+    }
+    .expect("the only subscriber");
+    synchronous(
+        Arc::new(tracing_events),
+        Box::new(tracing_disabled),
+        move || Some(lines.count()),
+    )
+}
+
+fn case_tracing_fmt_json(_: &Dirs) -> Setup {
+    tracing_fmt(true)
+}
+
+fn case_tracing_fmt_compact(_: &Dirs) -> Setup {
+    tracing_fmt(false)
+}
+
+fn case_tracing_appender_json(dirs: &Dirs) -> Setup {
+    let dir = dirs.tmp.join("tracing-appender");
+    // Defaults: lossy, 128,000 lines buffered.
+    let (writer, guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::hourly(&dir, "requests.log"));
+    let errors = writer.error_counter();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(writer)
+            .finish(),
+    )
+    .expect("the only subscriber");
+    let guard = Arc::new(Mutex::new(Some(guard)));
+    Setup {
+        burst: Arc::new(tracing_events),
+        disabled: Some(Box::new(tracing_disabled)),
+        // tracing-appender has no flush; its worker writes as fast as it can.
+        settle: Box::new(|| std::thread::sleep(Duration::from_millis(1))),
+        finish: Box::new(move || {
+            // Dropping the guard writes out what is queued.
+            drop(guard.lock().unwrap().take());
+            Tally {
+                delivered: Some(lines_under(&dir)),
+                counted_drops: Some(errors.dropped_lines() as u64),
+            }
+        }),
+    }
+}
+
+fn case_log_env_logger(_: &Dirs) -> Setup {
+    let lines = Lines::default();
+    let logger = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .target(env_logger::Target::Pipe(Box::new(lines.clone())))
+        .build();
+    log::set_max_level(logger.filter());
+    log::set_boxed_logger(Box::new(logger)).expect("the only logger");
+    synchronous(Arc::new(log_events), Box::new(log_disabled), move || {
+        Some(lines.count())
+    })
+}
+
+fn case_slog_async_json(_: &Dirs) -> Setup {
+    use slog::Drain;
+    let lines = Lines::default();
+    // slog-async's defaults (a channel of 128) but blocking when full, as ttlog's Block mode:
+    // its default drops and writes a report record instead.
+    let (drain, guard) = slog_async::Async::new(slog_json::Json::default(lines.clone()).fuse())
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build_with_guard();
+    // slog filters levels in a drain; in front of the channel, so a debug record costs no copy.
+    let logger = slog::Logger::root(drain.filter_level(slog::Level::Info).fuse(), slog::o!());
+    let disabled = logger.clone();
+    let guard = Mutex::new(Some(guard));
+    Setup {
+        burst: Arc::new(move |n| slog_events(&logger, n)),
+        disabled: Some(Box::new(move |n| slog_disabled(&disabled, n))),
+        // No flush in slog-async: give its thread time to drain the channel.
+        settle: Box::new(|| std::thread::sleep(Duration::from_millis(1))),
+        finish: Box::new(move || {
+            // Dropping the guard waits for the thread to write everything.
+            drop(guard.lock().unwrap().take());
+            Tally {
+                delivered: Some(lines.count()),
+                counted_drops: None,
+            }
+        }),
+    }
+}
+
+fn case_spdlog_async(dirs: &Dirs) -> Setup {
+    use spdlog::formatter::JsonFormatter;
+    use spdlog::sink::{AsyncPoolSink, FileSink};
+    let dir = dirs.tmp.join("spdlog");
+    let file = FileSink::builder()
+        .path(dir.join("requests.log"))
+        .formatter(JsonFormatter::new())
+        .build_arc()
+        .expect("spdlog file sink");
+    // Blocks when its queue is full (the default).
+    let pool = AsyncPoolSink::builder()
+        .sink(file)
+        .build_arc()
+        .expect("spdlog async sink");
+    let logger = spdlog::Logger::builder()
+        .sink(pool)
+        .level_filter(spdlog::LevelFilter::MoreSevereEqual(spdlog::Level::Info))
+        .build_arc()
+        .expect("spdlog logger");
+    let (burst_logger, disabled_logger, settle_logger) =
+        (logger.clone(), logger.clone(), logger.clone());
+    Setup {
+        burst: Arc::new(move |n| spdlog_events(&burst_logger, n)),
+        disabled: Some(Box::new(move |n| spdlog_disabled(&disabled_logger, n))),
+        settle: Box::new(move || {
+            settle_logger.flush();
+            std::thread::sleep(Duration::from_millis(1));
+        }),
+        finish: Box::new(move || {
+            logger.flush();
+            // The pool's flush is queued too: wait until the file stops growing.
+            let mut last = u64::MAX;
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                let now = lines_under(&dir);
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
+            Tally {
+                delivered: Some(last),
+                counted_drops: None,
+            }
+        }),
+    }
+}
+
+fn case_ftlog(dirs: &Dirs) -> Setup {
+    let dir = dirs.tmp.join("ftlog");
+    std::fs::create_dir_all(&dir).expect("ftlog directory");
+    // ftlog's defaults: a bounded queue of 100,000 that discards when full.
+    let guard = ftlog::builder()
+        .max_log_level(ftlog::LevelFilter::Info)
+        .root(ftlog::appender::FileAppender::new(dir.join("requests.log")))
+        .try_init()
+        .expect("the only logger");
+    let guard = Mutex::new(Some(guard));
+    Setup {
+        burst: Arc::new(ftlog_events),
+        disabled: Some(Box::new(ftlog_disabled)),
+        settle: Box::new(|| log::logger().flush()),
+        finish: Box::new(move || {
+            log::logger().flush();
+            drop(guard.lock().unwrap().take());
+            Tally {
+                delivered: Some(lines_under(&dir)),
+                counted_drops: None,
+            }
+        }),
+    }
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "floor",
+        what: "TSC read + 48-byte write into a thread-local ring + one Release store",
+        build: case_floor,
+    },
+    Case {
+        name: "ttlog_recorder",
+        what: "ttlog macros, flight recorder only (no sink)",
+        build: case_ttlog_recorder,
+    },
+    Case {
+        name: "ttlog_json",
+        what: "ttlog macros, JSON to a counting writer, Block",
+        build: case_ttlog_json,
+    },
+    Case {
+        name: "ttlog_json_drop",
+        what: "ttlog macros, JSON to a counting writer, Drop (the default)",
+        build: case_ttlog_json_drop,
+    },
+    Case {
+        name: "ttlog_file",
+        what: "ttlog macros, FileSink (JSON, size rotation), Block",
+        build: case_ttlog_file,
+    },
+    Case {
+        name: "ttlog_via_tracing",
+        what: "tracing macros, TtlogTracingLayer::sole(), JSON, Block",
+        build: case_ttlog_via_tracing,
+    },
+    Case {
+        name: "ttlog_via_log",
+        what: "log macros, TtlogLogAdapter, JSON, Block",
+        build: case_ttlog_via_log,
+    },
+    Case {
+        name: "ttlog_via_slog",
+        what: "slog macros, TtlogDrain, JSON, Block",
+        build: case_ttlog_via_slog,
+    },
+    Case {
+        name: "tracing_noop",
+        what: "tracing into a subscriber that visits fields and does nothing",
+        build: case_tracing_noop,
+    },
+    Case {
+        name: "tracing_fmt_json",
+        what: "tracing-subscriber fmt().json() to a counting writer",
+        build: case_tracing_fmt_json,
+    },
+    Case {
+        name: "tracing_fmt_compact",
+        what: "tracing-subscriber fmt().compact() to a counting writer",
+        build: case_tracing_fmt_compact,
+    },
+    Case {
+        name: "tracing_appender_json",
+        what: "tracing-subscriber JSON via tracing-appender non_blocking (defaults) to a file",
+        build: case_tracing_appender_json,
+    },
+    Case {
+        name: "log_env_logger",
+        what: "log + env_logger to a counting writer",
+        build: case_log_env_logger,
+    },
+    Case {
+        name: "slog_async_json",
+        what: "slog + slog-async (Block) + slog-json to a counting writer",
+        build: case_slog_async_json,
+    },
+    Case {
+        name: "spdlog_async",
+        what: "spdlog-rs AsyncPoolSink + FileSink, JSON",
+        build: case_spdlog_async,
+    },
+    Case {
+        name: "ftlog",
+        what: "ftlog (log macros, message with the values) to a file",
+        build: case_ftlog,
+    },
+];
+
+// ---------------------------------------------------------------------------------------
+// Measuring one case (the child process).
+
+/// How long each part runs.
+#[derive(Clone, Copy)]
+struct Effort {
+    quick: bool,
+    events: u64,
+}
+
+/// The figures of one case, printed by the child as one line of JSON.
+#[derive(Default)]
+struct Figures {
+    caller_ns: Option<Estimate>,
+    caller_2t_ns: Option<Estimate>,
+    disabled_ns: Option<Estimate>,
+    events: u64,
+    e2e_secs: f64,
+    delivered: Option<u64>,
+    counted_drops: Option<u64>,
+    peak_rss_kib: Option<u64>,
+}
+
+/// A median with its spread (criterion's confidence interval; in quick mode the 10th and
+/// 90th percentiles of the bursts).
+#[derive(Clone, Copy)]
+struct Estimate {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+/// Times `bursts` bursts of `BURST` with `settle` between them; ns per event.
+fn quick_estimate(bursts: usize, burst: &dyn Fn(u64), settle: &dyn Fn()) -> Estimate {
+    let mut per_event: Vec<f64> = (0..bursts)
+        .map(|_| {
+            let start = Instant::now();
+            burst(BURST);
+            let ns = start.elapsed().as_nanos() as f64 / BURST as f64;
+            settle();
+            ns
+        })
+        .collect();
+    per_event.sort_by(f64::total_cmp);
+    let at = |q: f64| per_event[((per_event.len() - 1) as f64 * q) as usize];
+    Estimate {
+        median: at(0.5),
+        low: at(0.1),
+        high: at(0.9),
+    }
+}
+
+/// criterion's median for `group/function`, read back from its output.
+fn criterion_estimate(dir: &Path, group: &str, function: &str) -> Option<Estimate> {
+    let path = dir
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let median = &json["median"];
+    Some(Estimate {
+        median: median["point_estimate"].as_f64()?,
+        low: median["confidence_interval"]["lower_bound"].as_f64()?,
+        high: median["confidence_interval"]["upper_bound"].as_f64()?,
+    })
+}
+
+/// Times `iters` events in bursts, settling between bursts.
+fn timed_bursts(iters: u64, burst: &dyn Fn(u64), settle: &dyn Fn()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BURST);
+        let start = Instant::now();
+        burst(n);
+        total += start.elapsed();
+        settle();
+        left -= n;
+    }
+    total
+}
+
+/// A second thread that logs a burst whenever the measuring thread does.
+struct Partner {
+    n: Arc<AtomicU64>,
+    nanos: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    start: Arc<Barrier>,
+    done: Arc<Barrier>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Partner {
+    fn new(burst: Arc<dyn Fn(u64) + Send + Sync>) -> Partner {
+        let n = Arc::new(AtomicU64::new(0));
+        let nanos = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Arc::new(Barrier::new(2));
+        let done = Arc::new(Barrier::new(2));
+        let thread = {
+            let (n, nanos, stop, start, done) = (
+                n.clone(),
+                nanos.clone(),
+                stop.clone(),
+                start.clone(),
+                done.clone(),
+            );
+            std::thread::spawn(move || {
+                loop {
+                    start.wait();
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let began = Instant::now();
+                    burst(n.load(Ordering::Acquire));
+                    nanos.store(began.elapsed().as_nanos() as u64, Ordering::Release);
+                    done.wait();
+                }
+            })
+        };
+        Partner {
+            n,
+            nanos,
+            stop,
+            start,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Both threads log `n` events at once; the mean of their times.
+    fn burst_together(&self, n: u64, burst: &dyn Fn(u64)) -> Duration {
+        self.n.store(n, Ordering::Release);
+        self.start.wait();
+        let began = Instant::now();
+        burst(n);
+        let own = began.elapsed();
+        self.done.wait();
+        let partner = Duration::from_nanos(self.nanos.load(Ordering::Acquire));
+        (own + partner) / 2
+    }
+}
+
+impl Drop for Partner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.start.wait();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Which part of a case a child process measures: the caller costs, or end to end (in a
+/// fresh process, so that every line counted at the output is one of its events and the
+/// peak RSS is the burst's).
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Caller,
+    EndToEnd,
+}
+
+fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Figures {
+    let tmp =
+        std::env::temp_dir().join(format!("ttlog-suite-{}-{}", case.name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("temporary directory");
+    let setup = (case.build)(&Dirs { tmp: tmp.clone() });
+    let mut figures = Figures::default();
+    if part == Part::EndToEnd {
+        let burst = setup.burst.clone();
+        let start = Instant::now();
+        burst(effort.events);
+        let tally = (setup.finish)();
+        figures.e2e_secs = start.elapsed().as_secs_f64();
+        figures.events = effort.events;
+        figures.delivered = tally.delivered;
+        figures.counted_drops = tally.counted_drops;
+        figures.peak_rss_kib = peak_rss_kib();
+        let _ = std::fs::remove_dir_all(&tmp);
+        return figures;
+    }
+    let burst = setup.burst.clone();
+    // Callsites, thread rings and lazily made state, outside every measurement.
+    burst(BURST);
+    (setup.settle)();
+
+    let partner = Partner::new(burst.clone());
+    if effort.quick {
+        figures.caller_ns = Some(quick_estimate(50, &*burst, &*setup.settle));
+        let together = |n: u64| {
+            partner.burst_together(n, &*burst);
+        };
+        figures.caller_2t_ns = Some(quick_estimate(20, &together, &*setup.settle));
+        if let Some(disabled) = &setup.disabled {
+            figures.disabled_ns = Some(quick_estimate(50, &**disabled, &|| {}));
+        }
+    } else {
+        let mut c = Criterion::default()
+            .output_directory(criterion_dir)
+            .sample_size(40)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        c.benchmark_group("caller").bench_function(case.name, |b| {
+            b.iter_custom(|iters| timed_bursts(iters, &*burst, &*setup.settle))
+        });
+        c.benchmark_group("caller_2_threads")
+            .bench_function(case.name, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        let n = left.min(BURST);
+                        total += partner.burst_together(n, &*burst);
+                        (setup.settle)();
+                        left -= n;
+                    }
+                    total
+                })
+            });
+        if let Some(disabled) = &setup.disabled {
+            c.benchmark_group("disabled")
+                .bench_function(case.name, |b| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        disabled(iters);
+                        start.elapsed()
+                    })
+                });
+        }
+        figures.caller_ns = criterion_estimate(criterion_dir, "caller", case.name);
+        figures.caller_2t_ns = criterion_estimate(criterion_dir, "caller_2_threads", case.name);
+        figures.disabled_ns = criterion_estimate(criterion_dir, "disabled", case.name);
+    }
+    drop(partner);
+    // Writes out and stops the library's threads before the process exits.
+    let _ = (setup.finish)();
+    let _ = std::fs::remove_dir_all(&tmp);
+    figures
+}
+
+// ---------------------------------------------------------------------------------------
+// The parent: one child per case, then the table.
+
+fn estimate_json(e: Option<Estimate>) -> serde_json::Value {
+    match e {
+        Some(e) => serde_json::json!({"median": e.median, "low": e.low, "high": e.high}),
+        None => serde_json::Value::Null,
+    }
+}
+
+fn estimate_from(v: &serde_json::Value) -> Option<Estimate> {
+    Some(Estimate {
+        median: v["median"].as_f64()?,
+        low: v["low"].as_f64()?,
+        high: v["high"].as_f64()?,
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; `cargo test` does not: then this is the quick smoke run.
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let filter = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let events: u64 = std::env::var("TTLOG_SUITE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 20_000 } else { 2_000_000 });
+    let effort = Effort { quick, events };
+    let out_dir = target_dir().join("suite");
+    let criterion_dir = out_dir.join("criterion");
+
+    if let Ok(name) = std::env::var("TTLOG_SUITE_CASE") {
+        let case = CASES
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no case named {name}"));
+        let part = match std::env::var("TTLOG_SUITE_PART").as_deref() {
+            Ok("e2e") => Part::EndToEnd,
+            _ => Part::Caller,
+        };
+        let f = run_case(case, part, effort, &criterion_dir);
+        let line = serde_json::json!({
+            "case": case.name,
+            "caller_ns": estimate_json(f.caller_ns),
+            "caller_2t_ns": estimate_json(f.caller_2t_ns),
+            "disabled_ns": estimate_json(f.disabled_ns),
+            "events": f.events,
+            "e2e_secs": f.e2e_secs,
+            "delivered": f.delivered,
+            "counted_drops": f.counted_drops,
+            "peak_rss_kib": f.peak_rss_kib,
+        });
+        println!("SUITE-RESULT {line}");
+        return;
+    }
+
+    std::fs::create_dir_all(&out_dir).expect("target/suite");
+    let exe = std::env::current_exe().expect("this binary");
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for case in CASES {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !case.name.contains(f.as_str()))
+        {
+            continue;
+        }
+        eprintln!("suite: {} ({})", case.name, case.what);
+        let caller = run_child(&exe, case, "caller", quick, events);
+        let e2e = run_child(&exe, case, "e2e", quick, events);
+        match (caller, e2e) {
+            (Ok(mut caller), Ok(e2e)) => {
+                for key in [
+                    "events",
+                    "e2e_secs",
+                    "delivered",
+                    "counted_drops",
+                    "peak_rss_kib",
+                ] {
+                    caller[key] = e2e[key].clone();
+                }
+                results.push((case, caller));
+            }
+            (Err(why), _) | (_, Err(why)) => {
+                eprintln!("suite: case {} failed: {why}", case.name);
+                failed.push(case.name);
+            }
+        }
+    }
+
+    let table = render(&results, effort);
+    println!("{table}");
+    let path = out_dir.join("table.md");
+    std::fs::write(&path, &table).expect("write the table");
+    eprintln!("suite: table written to {}", path.display());
+    if !failed.is_empty() {
+        eprintln!(
+            "suite: {} case(s) failed: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+        std::process::exit(1);
+    }
+}
+
+/// Runs one part of one case in a process of its own; its figures as JSON.
+fn run_child(
+    exe: &Path,
+    case: &Case,
+    part: &str,
+    quick: bool,
+    events: u64,
+) -> Result<serde_json::Value, String> {
+    let mut command = Command::new(exe);
+    command
+        .env("TTLOG_SUITE_CASE", case.name)
+        .env("TTLOG_SUITE_PART", part)
+        .env("TTLOG_SUITE_EVENTS", events.to_string())
+        .env_remove("TTLOG_LEVEL")
+        .env_remove("RUST_LOG")
+        .arg(if quick { "--quick" } else { "--bench" });
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SUITE-RESULT "))
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    match (output.status.success(), result) {
+        (true, Some(result)) => Ok(result),
+        _ => Err(format!(
+            "{part}: {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
+}
+
+/// The cargo target directory (the bench runs from `target/<profile>/deps/`).
+fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("this binary");
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+fn ns(e: Option<Estimate>) -> String {
+    match e {
+        Some(e) if e.median >= 1000.0 => format!("{:.0} [{:.0}, {:.0}]", e.median, e.low, e.high),
+        Some(e) => format!("{:.1} [{:.1}, {:.1}]", e.median, e.low, e.high),
+        None => "-".to_owned(),
+    }
+}
+
+fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b.median > 0.0 => format!("{:.1}", a.median / b.median),
+        _ => "-".to_owned(),
+    }
+}
+
+fn render(results: &[(&Case, serde_json::Value)], effort: Effort) -> String {
+    let find = |name: &str| {
+        results
+            .iter()
+            .find(|(c, _)| c.name == name)
+            .and_then(|(_, r)| estimate_from(&r["caller_ns"]))
+    };
+    let floor = find("floor");
+    let tracing_json = find("tracing_fmt_json");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ttlog comparison suite, {} mode, {} events end to end; caller and disabled costs in ns \
+         per event, median [spread]{}",
+        if effort.quick {
+            "quick (smoke run: not measurements)"
+        } else {
+            "full"
+        },
+        effort.events,
+        if effort.quick {
+            " (10th-90th percentile of bursts)"
+        } else {
+            " (criterion 95 % interval)"
+        },
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | delivered | dropped | peak RSS |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for (case, r) in results {
+        let caller = estimate_from(&r["caller_ns"]);
+        let events = r["events"].as_u64().unwrap_or(0);
+        let secs = r["e2e_secs"].as_f64().unwrap_or(0.0);
+        let delivered = r["delivered"].as_u64();
+        let e2e = if delivered.is_some() || case.name.starts_with("ttlog") {
+            format!("{:.2} M/s", events as f64 / secs / 1e6)
+        } else {
+            "-".to_owned()
+        };
+        let dropped = match (r["counted_drops"].as_u64(), delivered) {
+            (Some(counted), Some(d)) => {
+                let lost = events.saturating_sub(d);
+                if lost == counted {
+                    format!("{counted} (counted)")
+                } else {
+                    format!("{counted} counted, {lost} missing")
+                }
+            }
+            (Some(counted), None) => format!("{counted} (counted)"),
+            (None, Some(d)) => format!("{} missing", events.saturating_sub(d)),
+            (None, None) => "-".to_owned(),
+        };
+        let by_json = match (tracing_json, caller) {
+            (Some(t), Some(c)) if c.median > 0.0 => format!("{:.1}", t.median / c.median),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            case.name,
+            ns(caller),
+            ratio(caller, floor),
+            by_json,
+            ns(estimate_from(&r["caller_2t_ns"])),
+            ns(estimate_from(&r["disabled_ns"])),
+            e2e,
+            delivered.map_or("-".to_owned(), |d| d.to_string()),
+            dropped,
+            r["peak_rss_kib"]
+                .as_u64()
+                .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        );
+    }
+    let _ = writeln!(out);
+    for (case, _) in results {
+        let _ = writeln!(out, "- `{}`: {}", case.name, case.what);
+    }
+    out
+}
