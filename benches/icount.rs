@@ -9,11 +9,19 @@
 //! ```
 //!
 //! Run with two values of `N` and divide the difference of the totals by the difference of
-//! `N`: that removes the one-time costs (registration, the thread's ring). `MODE` is `event`
-//! (the `hot_path` event), `in_span` (the same event inside an entered span) or `enter_exit`
-//! (toggle `icount::enter_exit` instead).
+//! `N`: that removes the one-time costs (registration, the thread's ring). `benches/icount.sh`
+//! does all of it and prints the table of docs/BENCHMARKS.md. `MODE` is one of:
+//!
+//! - ttlog: `event` (the `hot_path` event), `disabled` (`debug!` at level info), `in_span`
+//!   (the event inside an entered span), `enter_exit` (toggle `icount::enter_exit` instead);
+//! - tracing with a no-op subscriber: `tracing_noop`, `tracing_disabled` (tracing-subscriber at
+//!   info), `tracing_noop_in_span`, `tracing_enter_exit` (toggle `icount::tracing_enter_exit`);
+//! - the adapters: `tracing` (layer with `TtlogFilter`), `tracing_sole`, `log`, `slog`;
+//! - `floor`: a timestamp and a 48-byte store into a thread-local ring (`common::floor_events`).
 
 use std::hint::black_box;
+
+mod common;
 
 #[inline(never)]
 fn events(n: u64) {
@@ -78,6 +86,13 @@ fn slog_events(logger: &slog::Logger, n: u64) {
 }
 
 #[inline(never)]
+fn tracing_enter_exit(span: &tracing::Span, n: u64) {
+    for _ in 0..n {
+        drop(black_box(span.enter()));
+    }
+}
+
+#[inline(never)]
 fn enter_exit(span: &ttlog::Span, n: u64) {
     for _ in 0..n {
         drop(black_box(span.enter()));
@@ -135,6 +150,31 @@ fn main() {
             tracing::subscriber::with_default(subscriber, || {
                 tracing_disabled_events(1);
                 tracing_disabled_events(n);
+            });
+        }
+        Ok("floor") => {
+            common::floor_events(1);
+            common::floor_events(n);
+        }
+        Ok("tracing_noop") => {
+            tracing::subscriber::with_default(common::NoopSubscriber, || {
+                tracing_events(1);
+                tracing_events(n);
+            });
+        }
+        Ok("tracing_noop_in_span") => {
+            tracing::subscriber::with_default(common::NoopSubscriber, || {
+                let span = tracing::info_span!("http_request", request_id = 7_u64);
+                let _entered = span.enter();
+                tracing_events(1);
+                tracing_events(n);
+            });
+        }
+        Ok("tracing_enter_exit") => {
+            tracing::subscriber::with_default(common::NoopSubscriber, || {
+                let span = tracing::info_span!("http_request", request_id = 7_u64);
+                tracing_enter_exit(&span, 1);
+                tracing_enter_exit(&span, n);
             });
         }
         Ok("tracing_sole") => {
