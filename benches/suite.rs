@@ -731,21 +731,6 @@ fn criterion_estimate(dir: &Path, group: &str, function: &str) -> Option<Estimat
     })
 }
 
-/// Times `iters` events in bursts, settling between bursts.
-fn timed_bursts(iters: u64, burst: &dyn Fn(u64), settle: &dyn Fn()) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(BURST);
-        let start = Instant::now();
-        burst(n);
-        total += start.elapsed();
-        settle();
-        left -= n;
-    }
-    total
-}
-
 /// A second thread that logs a burst whenever the measuring thread does.
 struct Partner {
     n: Arc<AtomicU64>,
@@ -874,19 +859,15 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3));
         c.benchmark_group("caller").bench_function(case.name, |b| {
-            b.iter_custom(|iters| timed_bursts(iters, &*burst, &*setup.settle))
+            b.iter_custom(|iters| common::time_in_bursts(iters, BURST, &*burst, &*setup.settle))
         });
         c.benchmark_group("caller_2_threads")
             .bench_function(case.name, |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let n = left.min(BURST);
-                        total += partner.burst_together(n, &*burst);
-                        (setup.settle)();
-                        left -= n;
-                    }
+                    let together = |n| total += partner.burst_together(n, &*burst);
+                    // The burst's own timing is the two threads' mean, not the wall clock.
+                    common::time_in_bursts(iters, BURST, together, &*setup.settle);
                     total
                 })
             });
@@ -1135,17 +1116,13 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort) -> String {
             (None, Some(d)) => format!("{} missing", events.saturating_sub(d)),
             (None, None) => "-".to_owned(),
         };
-        let by_json = match (tracing_json, caller) {
-            (Some(t), Some(c)) if c.median > 0.0 => format!("{:.1}", t.median / c.median),
-            _ => "-".to_owned(),
-        };
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             ns(caller),
             ratio(caller, floor),
-            by_json,
+            ratio(tracing_json, caller),
             ns(estimate_from(&r["caller_2t_ns"])),
             ns(estimate_from(&r["disabled_ns"])),
             e2e,

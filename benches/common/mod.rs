@@ -73,16 +73,34 @@ pub(crate) fn time_in_chunks(
     iters: u64,
     mut event: impl FnMut(),
 ) -> Duration {
+    time_in_bursts(
+        iters,
+        CHUNK,
+        |n| {
+            for _ in 0..n {
+                event();
+            }
+        },
+        || logger.flush(),
+    )
+}
+
+/// Times `iters` events logged by `burst(n)` in bursts of at most `len`, calling `settle`
+/// (untimed) after each burst.
+pub(crate) fn time_in_bursts(
+    iters: u64,
+    len: u64,
+    mut burst: impl FnMut(u64),
+    mut settle: impl FnMut(),
+) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
-        let n = left.min(CHUNK);
+        let n = left.min(len);
         let start = Instant::now();
-        for _ in 0..n {
-            event();
-        }
+        burst(n);
         total += start.elapsed();
-        logger.flush();
+        settle();
         left -= n;
     }
     total
