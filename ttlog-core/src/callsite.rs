@@ -1,11 +1,13 @@
 //! Callsites: the static description of each logging statement, and its cached interest.
 //!
 //! Every macro call expands to a `static` [`Callsite`] holding `&'static` [`Metadata`]. The
-//! enabled check is, cheapest first: the compile-time ceiling (a constant), the global
-//! threshold (one relaxed load of [`MAX_LEVEL`]), and the callsite's cached interest (one
-//! relaxed load). A callsite resolves its interest against the filter the first time it passes
-//! the threshold, registering itself; a filter change recomputes every registered callsite
-//! under the registry lock. The hot path never takes the lock.
+//! enabled check is the compile-time ceiling (a constant) and then the callsite's cached
+//! interest (one relaxed load of a byte in the callsite's own static, addressed directly: no
+//! load through the GOT as for a static of this crate). A callsite resolves its interest
+//! against the filter the first time it runs, registering itself (once per callsite, under
+//! the registry lock); a filter change recomputes every registered callsite under the lock.
+//! The hot path never takes the lock. The global threshold ([`MAX_LEVEL`], one relaxed load)
+//! is for code without a callsite of its own (the facade adapters, `target_enabled`).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -162,8 +164,9 @@ pub(crate) const INTEREST_SINKS: u8 = 1;
 pub(crate) const INTEREST_RECORDER: u8 = 2;
 /// The interest bits that say where an event goes.
 pub(crate) const INTEREST_ROUTES: u8 = INTEREST_SINKS | INTEREST_RECORDER;
-/// A registered callsite's interest byte has this bit set, so that 0 means "not yet".
-const REGISTERED: u8 = 0x80;
+/// The interest byte of a callsite not yet registered. A registered callsite's byte holds
+/// only route bits, so that 0, the common disabled case, is told by one test.
+const UNREGISTERED: u8 = 0x80;
 
 /// A logging statement's static state: its metadata and its cached interest.
 pub struct Callsite {
@@ -189,7 +192,7 @@ impl Callsite {
     pub const fn new(metadata: &'static Metadata<'static>) -> Callsite {
         Callsite {
             metadata,
-            interest: AtomicU8::new(0),
+            interest: AtomicU8::new(UNREGISTERED),
             recorder_id: AtomicU64::new(0),
         }
     }
@@ -216,15 +219,16 @@ impl Callsite {
         self.metadata
     }
 
-    /// Whether events from this callsite are wanted, assuming the global threshold passed.
-    #[inline]
+    /// Whether events from this callsite are wanted under the current filter (which includes
+    /// the global threshold). The first call registers the callsite.
+    #[inline(always)]
     pub fn is_enabled(&'static self) -> bool {
         let interest = self.interest.load(Ordering::Relaxed);
-        if interest & !REGISTERED != 0 {
-            return true;
-        }
-        if interest != 0 {
+        if interest == 0 {
             return false;
+        }
+        if interest & UNREGISTERED == 0 {
+            return true;
         }
         self.register()
     }
@@ -234,12 +238,12 @@ impl Callsite {
     fn register(&'static self) -> bool {
         let mut registry = registry();
         // Another thread may have registered it while this one waited for the lock.
-        if self.interest.load(Ordering::Relaxed) == 0 {
+        if self.interest.load(Ordering::Relaxed) == UNREGISTERED {
             registry.callsites.push(self);
             let interest = registry.interest_of(self.metadata);
             self.interest.store(interest, Ordering::Relaxed);
         }
-        self.interest.load(Ordering::Relaxed) & !REGISTERED != 0
+        self.interest.load(Ordering::Relaxed) & INTEREST_ROUTES != 0
     }
 }
 
@@ -308,7 +312,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     fn interest_of(&self, meta: &Metadata<'_>) -> u8 {
-        let mut interest = REGISTERED;
+        let mut interest = 0;
         if !self.active {
             return interest;
         }

@@ -543,7 +543,6 @@ pub(crate) fn expand_event(
             #check
             #statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
-                && __tt::level_enabled(__tt::LogLevel::#level)
                 && __TTLOG_CALLSITE.is_enabled()
             {
                 #body
@@ -586,7 +585,6 @@ pub(crate) fn expand_enabled(
             #check
             #statics
             __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
-                && __tt::level_enabled(__tt::LogLevel::#level)
                 && __TTLOG_CALLSITE.is_enabled()
         }
     }

@@ -234,7 +234,6 @@ pub(crate) fn expand_span(krate: &TokenStream, input: SpanInput) -> syn::Result<
             #span_statics
             #close_statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
-                && __tt::level_enabled(__tt::LogLevel::#level)
                 && __TTLOG_SPAN.is_enabled()
             {
                 #create
