@@ -392,31 +392,37 @@ impl Consumer {
                 // the same ring releases them (see `scope.rs`), so at least until this
                 // record is dispatched.
                 let chain = unsafe { span_chain(scope) };
-                self.recorded.clear();
-                let recorded: SmallVec<[(usize, usize, u16); 8]> = chain
-                    .iter()
-                    .map(|span| {
-                        let start = self.recorded.len();
-                        let count = span.copy_recorded(&mut self.recorded);
-                        (start, self.recorded.len(), count)
-                    })
-                    .collect();
-                let spans: SmallVec<[SpanRef<'_>; 8]> = chain
-                    .iter()
-                    .zip(&recorded)
-                    .map(|(span, &(start, end, nrecorded))| {
-                        let (values, nvalues) = span.values();
-                        SpanRef {
-                            meta: span.metadata(),
-                            span_id: span.span_id,
-                            remote_parent: span.remote_parent,
-                            values,
-                            nvalues,
-                            recorded: &self.recorded[start..end],
-                            nrecorded,
-                        }
-                    })
-                    .collect();
+                // Most events are outside any span: skip the two collections (an empty
+                // `SmallVec::extend` still costs some 80 instructions).
+                let spans: SmallVec<[SpanRef<'_>; 8]> = if chain.is_empty() {
+                    SmallVec::new()
+                } else {
+                    self.recorded.clear();
+                    let recorded: SmallVec<[(usize, usize, u16); 8]> = chain
+                        .iter()
+                        .map(|span| {
+                            let start = self.recorded.len();
+                            let count = span.copy_recorded(&mut self.recorded);
+                            (start, self.recorded.len(), count)
+                        })
+                        .collect();
+                    chain
+                        .iter()
+                        .zip(&recorded)
+                        .map(|(span, &(start, end, nrecorded))| {
+                            let (values, nvalues) = span.values();
+                            SpanRef {
+                                meta: span.metadata(),
+                                span_id: span.span_id,
+                                remote_parent: span.remote_parent,
+                                values,
+                                nvalues,
+                                recorded: &self.recorded[start..end],
+                                nrecorded,
+                            }
+                        })
+                        .collect()
+                };
                 let event_scope = EventScope {
                     spans: &spans,
                     trace_id: chain.first().map(|s| s.trace_id),

@@ -32,26 +32,64 @@ impl TimestampCache {
         }
         out.extend_from_slice(self.prefix.as_bytes());
         let nanos = (unix_nanos % 1_000_000_000) as u32;
-        let (value, digits) = match precision {
-            Precision::Millis => (nanos / 1_000_000, 3),
-            Precision::Micros => (nanos / 1_000, 6),
-            Precision::Nanos => (nanos, 9),
+        let digits = match precision {
+            Precision::Millis => 3,
+            Precision::Micros => 6,
+            Precision::Nanos => 9,
         };
-        let mut fraction = [b'0'; 10];
+        // The first `digits` of the zero-padded nine are the fraction cut to that precision.
+        let mut fraction = [0u8; 11];
         fraction[0] = b'.';
-        let mut v = value;
-        for i in (1..=digits).rev() {
-            fraction[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        out.extend_from_slice(&fraction[..=digits]);
-        out.push(b'Z');
+        fraction[1..10].copy_from_slice(&nine_digits(nanos));
+        fraction[digits + 1] = b'Z';
+        out.extend_from_slice(&fraction[..digits + 2]);
     }
+}
+
+/// `"00"` to `"99"`.
+const PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// `n` (below 10^9) as nine decimal digits, zero-padded, two digits per step.
+fn nine_digits(n: u32) -> [u8; 9] {
+    debug_assert!(n < 1_000_000_000);
+    let mut out = [0u8; 9];
+    let (high, low) = (n / 10_000, n % 10_000);
+    out[0] = b'0' + (high / 10_000) as u8;
+    let high = high % 10_000;
+    for (at, pair) in [
+        (1, high / 100),
+        (3, high % 100),
+        (5, low / 100),
+        (7, low % 100),
+    ] {
+        let pair = pair as usize * 2;
+        out[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nine_digits_are_zero_padded() {
+        for n in [0, 7, 10, 99_999, 100_000, 123_456_789, 999_999_999] {
+            assert_eq!(
+                std::str::from_utf8(&nine_digits(n)).unwrap(),
+                format!("{n:09}")
+            );
+        }
+    }
 
     #[test]
     fn matches_humantime_at_every_precision() {
