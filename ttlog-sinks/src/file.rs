@@ -392,7 +392,9 @@ impl FileSink {
             }
         }
         self.size += written as u64;
-        let mut lines = self.buf[..written].iter().filter(|b| **b == b'\n').count() as u64;
+        // memchr's count: a byte loop here was a sixth of the consumer's time in a file
+        // sink's end-to-end run (perf, 2,000,000 events).
+        let mut lines = memchr::memchr_iter(b'\n', &self.buf[..written]).count() as u64;
         if let Some((bytes, count)) = self.marker {
             if written >= bytes {
                 // The marker is not an event; its line is not one of the pending ones.
