@@ -373,20 +373,26 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
                 truncated
             };
             if n / scale == v {
+                // `n` with a point before its last `k` digits ("325", 2 -> "3.25"; "5", 3 ->
+                // "0.005"; "12", 0 -> "12.0"), as ryu writes it.
                 let n = n as i64;
-                let unit = 10i64.pow(k as u32);
-                let (int, frac) = (n / unit, (n % unit).unsigned_abs());
-                if n < 0 && int == 0 {
+                if n < 0 {
                     out.push(b'-');
                 }
-                out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
-                out.push(b'.');
+                let mut ints = itoa::Buffer::new();
+                let digits = ints.format(n.unsigned_abs()).as_bytes();
                 if k == 0 {
-                    out.push(b'0');
+                    out.extend_from_slice(digits);
+                    out.extend_from_slice(b".0");
+                } else if digits.len() > k {
+                    let (int, frac) = digits.split_at(digits.len() - k);
+                    out.extend_from_slice(int);
+                    out.push(b'.');
+                    out.extend_from_slice(frac);
                 } else {
-                    let digits = itoa::Buffer::new().format(frac).len();
-                    out.extend(std::iter::repeat_n(b'0', k - digits));
-                    out.extend_from_slice(itoa::Buffer::new().format(frac).as_bytes());
+                    out.extend_from_slice(b"0.");
+                    out.extend(std::iter::repeat_n(b'0', k - digits.len()));
+                    out.extend_from_slice(digits);
                 }
                 return;
             }
