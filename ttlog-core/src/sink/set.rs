@@ -159,7 +159,10 @@ impl SinkSet {
 
     /// Takes new redaction rules given through the handle, if any.
     fn update_redaction(&mut self) {
-        if !self.shared.redactor_changed.swap(false, Ordering::Acquire) {
+        // A plain load first: a swap is a locked instruction, paid on every event otherwise.
+        if !self.shared.redactor_changed.load(Ordering::Relaxed)
+            || !self.shared.redactor_changed.swap(false, Ordering::Acquire)
+        {
             return;
         }
         let update = match self.shared.redactor.lock() {
@@ -252,7 +255,8 @@ impl SinkSet {
 
 impl Receiver for SinkSet {
     fn event(&mut self, ordered: &Ordered<'_>) {
-        if ordered.to_sinks {
+        // No sinks (the flight recorder alone): nothing to enrich, redact or write.
+        if ordered.to_sinks && !self.slots.is_empty() {
             self.dispatch(ordered.event, true);
         }
     }
