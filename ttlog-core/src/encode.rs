@@ -252,7 +252,7 @@ impl<'a> Encoder<'a> {
     }
 
     #[inline]
-    fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
+    pub(crate) fn fixed<const N: usize>(&mut self, tag: u8, bytes: [u8; N]) {
         if self.overflow || self.count == u16::MAX || !self.reserve(1 + N) {
             self.overflow = true;
             return;
@@ -667,8 +667,58 @@ impl fmt::Debug for FieldsWriter<'_, '_> {
 
 impl<'a> FieldsWriter<'_, 'a> {
     /// Writes a field through its [`Value`] impl.
+    #[inline]
     pub fn field<V: Value + ?Sized>(&mut self, name: &str, value: &V) {
-        self.field_with(name, |enc| value.encode(enc));
+        value.__encode_field(self, name);
+    }
+
+    /// A field whose value has a fixed size (`tag` and `bytes`): the name and the value under
+    /// one bounds check, what [`field_with`](FieldsWriter::field_with) does in two with the
+    /// checks of a value written on its own. Used by the primitive [`Value`] impls.
+    #[inline]
+    pub(crate) fn fixed_field<const N: usize>(&mut self, name: &str, tag: u8, bytes: [u8; N]) {
+        if self.prefix.is_some() || name.len() > u16::MAX as usize {
+            return self.field_with(name, |enc| enc.fixed(tag, bytes));
+        }
+        let enc = &mut *self.enc;
+        if enc.overflow || *self.count == u16::MAX || !enc.reserve(2 + name.len() + 1 + N) {
+            enc.overflow = true;
+            return;
+        }
+        // SAFETY: the reserve above covers the name's length, the name, the tag and the value.
+        unsafe {
+            enc.put_reserved(&(name.len() as u16).to_le_bytes());
+            enc.put_reserved(name.as_bytes());
+            enc.put_reserved(&[tag]);
+            enc.put_reserved(&bytes);
+        }
+        *self.count += 1;
+    }
+
+    /// A string field, as [`fixed_field`](FieldsWriter::fixed_field) for a string that fits
+    /// where it is; anything else (a string to truncate, a ring to grow) takes the general
+    /// path.
+    #[inline]
+    pub(crate) fn str_field(&mut self, name: &str, value: &str) {
+        let enc = &mut *self.enc;
+        let fits = self.prefix.is_none()
+            && name.len() <= u16::MAX as usize
+            && !enc.overflow
+            && *self.count < u16::MAX
+            && 2 + name.len() + TEXT_HEADER + value.len() <= enc.room();
+        if !fits {
+            return self.field_with(name, |enc| enc.str(value));
+        }
+        // SAFETY: `fits` checked the room for the name's length, the name, the string's
+        // header and the string.
+        unsafe {
+            enc.put_reserved(&(name.len() as u16).to_le_bytes());
+            enc.put_reserved(name.as_bytes());
+            enc.put_reserved(&[TAG_STR]);
+            enc.put_reserved(&(value.len() as u32).to_le_bytes());
+            enc.put_reserved(value.as_bytes());
+        }
+        *self.count += 1;
     }
 
     /// Writes a field through its `Display` impl (`#[ttlog(display)]`).
@@ -870,6 +920,60 @@ mod tests {
                     dst[at + len..].iter().all(|&b| b == 0xEE),
                     "len {len}: wrote past"
                 );
+            }
+        }
+    }
+
+    /// The one-check field writers (`fixed_field`, `str_field`, what `FieldsWriter::field`
+    /// takes for integers, floats, booleans and strings) write exactly what the general path
+    /// (`field_with`) writes, at every buffer size: the same bytes, the same count, the same
+    /// overflow and truncation, inside a prefix (`flatten`) too.
+    #[test]
+    fn one_check_fields_match_the_general_path_at_every_size() {
+        let long = "x".repeat(40);
+        let write = |out: &mut FieldsWriter<'_, '_>, general: bool| {
+            let f = |out: &mut FieldsWriter<'_, '_>, name: &str, v: &dyn Fn(&mut Encoder<'_>)| {
+                out.field_with(name, |enc| v(enc))
+            };
+            if general {
+                f(out, "user_id", &|enc| enc.u64(42));
+                f(out, "delta", &|enc| enc.i64(-7));
+                f(out, "latency_ms", &|enc| enc.f64(3.25));
+                f(out, "ok", &|enc| enc.bool(true));
+                f(out, "path", &|enc| enc.str("/api/v1/items"));
+                f(out, "body", &|enc| enc.str(&long));
+            } else {
+                out.field("user_id", &42u64);
+                out.field("delta", &-7i64);
+                out.field("latency_ms", &3.25f64);
+                out.field("ok", &true);
+                out.field("path", "/api/v1/items");
+                out.field("body", long.as_str());
+            }
+        };
+        for size in 0..160 {
+            for truncate in [false, true] {
+                for prefixed in [false, true] {
+                    let run = |general: bool| {
+                        let mut buf = vec![0u8; size];
+                        let mut enc = Encoder::over_slice(&mut buf, truncate);
+                        enc.fields(false, |out| {
+                            if prefixed {
+                                out.flatten("req", |out| write(out, general));
+                            } else {
+                                write(out, general);
+                            }
+                        });
+                        let (len, count, over) = (enc.len(), enc.count(), enc.overflowed());
+                        buf.truncate(len);
+                        (buf, count, over)
+                    };
+                    assert_eq!(
+                        run(false),
+                        run(true),
+                        "size {size}, truncate {truncate}, prefixed {prefixed}"
+                    );
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::encode::Encoder;
+use crate::encode::{Encoder, FieldsWriter};
 
 pub(crate) const TAG_U64: u8 = 1;
 pub(crate) const TAG_I64: u8 = 2;
@@ -364,6 +364,18 @@ pub trait Value {
     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
         self.encode(enc)
     }
+
+    /// Writes the value as the field `name` of `out` ([`FieldsWriter::field`], the path of
+    /// the facade adapters and `#[derive(Fields)]`). Integers, floats, booleans and strings
+    /// write the name and the value under one bounds check; every other type writes itself
+    /// with [`encode`](Value::encode).
+    ///
+    /// [`FieldsWriter::field`]: crate::FieldsWriter::field
+    #[doc(hidden)]
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        out.field_with(name, |enc| self.encode(enc))
+    }
 }
 
 /// A struct whose fields become event fields: what `#[derive(Fields)]` implements.
@@ -395,29 +407,39 @@ pub trait Value {
 /// ```
 pub trait Fields {
     /// Writes each field with its name.
-    fn write_fields(&self, out: &mut crate::encode::FieldsWriter<'_, '_>);
+    fn write_fields(&self, out: &mut FieldsWriter<'_, '_>);
 }
 
 macro_rules! value_via {
-    ($method:ident as $as:ty: $($t:ty),*) => {$(
+    ($method:ident as $as:ty, $tag:ident: $($t:ty),*) => {$(
         impl Value for $t {
             #[inline]
             fn encode(&self, enc: &mut Encoder<'_>) {
                 enc.$method(*self as $as)
             }
+
+            #[inline]
+            fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+                out.fixed_field(name, $tag, (*self as $as).to_le_bytes())
+            }
         }
     )*};
 }
-value_via!(u64 as u64: u8, u16, u32, u64, usize);
-value_via!(i64 as i64: i8, i16, i32, i64, isize);
-value_via!(f64 as f64: f32, f64);
-value_via!(u128 as u128: u128);
-value_via!(i128 as i128: i128);
+value_via!(u64 as u64, TAG_U64: u8, u16, u32, u64, usize);
+value_via!(i64 as i64, TAG_I64: i8, i16, i32, i64, isize);
+value_via!(f64 as f64, TAG_F64: f32, f64);
+value_via!(u128 as u128, TAG_U128: u128);
+value_via!(i128 as i128, TAG_I128: i128);
 
 impl Value for bool {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
         enc.bool(*self)
+    }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        out.fixed_field(name, TAG_BOOL, [*self as u8])
     }
 }
 
@@ -433,6 +455,11 @@ impl Value for str {
     fn encode(&self, enc: &mut Encoder<'_>) {
         enc.str(self)
     }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        out.str_field(name, self)
+    }
 }
 
 impl Value for String {
@@ -440,12 +467,22 @@ impl Value for String {
     fn encode(&self, enc: &mut Encoder<'_>) {
         enc.str(self)
     }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        out.str_field(name, self)
+    }
 }
 
 impl Value for std::borrow::Cow<'_, str> {
     #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
         enc.str(self)
+    }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        out.str_field(name, self)
     }
 }
 
@@ -459,6 +496,11 @@ impl<T: Value + ?Sized> Value for &T {
     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
         (**self).__encode_shorthand(enc)
     }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        (**self).__encode_field(out, name)
+    }
 }
 
 impl<T: Value + ?Sized> Value for &mut T {
@@ -470,6 +512,11 @@ impl<T: Value + ?Sized> Value for &mut T {
     #[inline]
     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
         (**self).__encode_shorthand(enc)
+    }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        (**self).__encode_field(out, name)
     }
 }
 
@@ -483,6 +530,11 @@ impl<T: Value + ?Sized> Value for Box<T> {
     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
         (**self).__encode_shorthand(enc)
     }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        (**self).__encode_field(out, name)
+    }
 }
 
 impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
@@ -494,6 +546,11 @@ impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
     #[inline]
     fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
         (**self).__encode_shorthand(enc)
+    }
+
+    #[inline]
+    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+        (**self).__encode_field(out, name)
     }
 }
 
