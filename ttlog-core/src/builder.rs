@@ -745,6 +745,7 @@ impl Builder {
             registry.set_filter(filter, true);
             callsite::set_span_events(self.span_events);
         }
+        callsite::notify_interest_watchers();
         if let Some(recorder) = &recorder {
             trigger::set_active(shared, Arc::clone(recorder));
             if self.panic_hook {

@@ -373,6 +373,7 @@ impl Registry {
             cs.interest
                 .store(self.interest_of(cs.metadata), Ordering::Relaxed);
         }
+        INTEREST_CHANGED.store(true, Ordering::Release);
         if max <= current {
             MAX_LEVEL.store(max as u8, Ordering::Relaxed);
         }
@@ -444,6 +445,56 @@ pub fn watch_max_level(watcher: fn(LevelFilter)) {
     let mut registry = registry();
     registry.watchers.push(watcher);
     watcher(max_level());
+}
+
+/// Told after every filter change, outside the registry lock (see [`watch_interest`]).
+static INTEREST_WATCHERS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+/// Set by `set_filter`, cleared by whoever tells the interest watchers.
+static INTEREST_CHANGED: AtomicBool = AtomicBool::new(false);
+
+/// Calls `watcher` after every change of ttlog's filter (a logger installed or dropped,
+/// [`TtlogHandle::set_level`](crate::TtlogHandle::set_level),
+/// [`TtlogHandle::set_filter`](crate::TtlogHandle::set_filter)), on the thread that made the
+/// change, before that call returns, and outside ttlog's locks: unlike a
+/// [`watch_max_level`] watcher, it may call into ttlog (`target_enabled`, a callsite's
+/// `is_enabled`) and take a facade's own locks.
+///
+/// This is how a facade that caches its callsites' interest follows ttlog's filter: the
+/// `tracing` adapter rebuilds `tracing`'s interest cache, so that it can answer
+/// "always"/"never" per callsite instead of asking on every event.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static CHANGES: AtomicUsize = AtomicUsize::new(0);
+/// ttlog_core::watch_interest(|| {
+///     CHANGES.fetch_add(1, Ordering::Relaxed);
+/// });
+/// let handle = ttlog_core::init().with_env(false).console(false).init();
+/// let after_init = CHANGES.load(Ordering::Relaxed);
+/// assert!(after_init >= 1);
+/// handle.set_filter("debug,app::db=trace").unwrap();
+/// assert!(CHANGES.load(Ordering::Relaxed) > after_init);
+/// ```
+pub fn watch_interest(watcher: fn()) {
+    INTEREST_WATCHERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(watcher);
+}
+
+/// Tells the interest watchers of a filter change, if there was one. Call with the registry
+/// lock released.
+pub(crate) fn notify_interest_watchers() {
+    if INTEREST_CHANGED.swap(false, Ordering::AcqRel) {
+        let watchers = INTEREST_WATCHERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for watcher in watchers {
+            watcher();
+        }
+    }
 }
 
 /// Locks the registry. A panic while it was held (impossible in this crate's code, which does

@@ -172,6 +172,8 @@ impl TtlogHandle {
         filter.set_default_level(level.into());
         let active = self.is_active();
         registry.set_filter(filter, active);
+        drop(registry);
+        callsite::notify_interest_watchers();
     }
 
     /// Replaces the filter with `directives` (`"info,app::db=trace"`). A malformed directive
@@ -180,6 +182,7 @@ impl TtlogHandle {
         let filter = Filter::parse(directives)?;
         let active = self.is_active();
         callsite::registry().set_filter(filter, active);
+        callsite::notify_interest_watchers();
         Ok(())
     }
 
@@ -283,6 +286,7 @@ impl TtlogHandle {
         // Stop new events first, then let the consumer drain what was published and exit.
         let filter = callsite::registry().filter().clone();
         callsite::registry().set_filter(filter, false);
+        callsite::notify_interest_watchers();
         shared.shutdown.store(true, Ordering::Release);
         shared.unpark();
         if !shared.in_this_process() {

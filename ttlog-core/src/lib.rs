@@ -68,7 +68,7 @@ pub use builder::{
 };
 pub use callsite::{
     Callsite, FormatFn, Metadata, level_enabled, max_level, span_events_enabled, target_enabled,
-    watch_max_level,
+    watch_interest, watch_max_level,
 };
 pub use context::{Instrument, Instrumented, with_context};
 pub use diag::write_diagnostic;

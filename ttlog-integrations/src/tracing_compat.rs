@@ -178,6 +178,10 @@ impl TtlogTracingLayer {
     /// The layer, for a subscriber where it is the only layer that consumes events (what
     /// [`enable_tracing_compatibility`] installs): it answers `tracing`'s `enabled` with
     /// ttlog's filter itself, which spares the per-layer-filter bookkeeping on every event.
+    /// Its answers are per callsite ("always" or "never", and ttlog's level as `tracing`'s
+    /// max level hint), which `tracing` caches and rebuilds after every change of ttlog's
+    /// filter ([`ttlog_core::watch_interest`]): a disabled event costs what it costs in
+    /// `tracing` alone.
     /// Beside other layers, use [`new`](TtlogTracingLayer::new): this one's answer would
     /// disable events for them too.
     ///
@@ -189,7 +193,31 @@ impl TtlogTracingLayer {
     /// # drop(subscriber);
     /// ```
     pub fn sole() -> TtlogTracingLayer {
+        follow_ttlog_filter();
         TtlogTracingLayer { sole: true }
+    }
+}
+
+/// Makes `tracing` ask the sole layer again about every callsite whenever ttlog's filter
+/// changes, so that the layer can answer "always" or "never" per callsite (cached by
+/// `tracing`: a disabled event then costs what it costs without ttlog) instead of
+/// "sometimes" (a call per event).
+fn follow_ttlog_filter() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        ttlog_core::watch_interest(tracing_core::callsite::rebuild_interest_cache);
+    });
+}
+
+/// `tracing`'s level filter for ttlog's.
+fn level_filter_to_tracing(level: ttlog_core::LevelFilter) -> tracing_core::LevelFilter {
+    match level {
+        ttlog_core::LevelFilter::Trace => tracing_core::LevelFilter::TRACE,
+        ttlog_core::LevelFilter::Debug => tracing_core::LevelFilter::DEBUG,
+        ttlog_core::LevelFilter::Info => tracing_core::LevelFilter::INFO,
+        ttlog_core::LevelFilter::Warn => tracing_core::LevelFilter::WARN,
+        ttlog_core::LevelFilter::Error => tracing_core::LevelFilter::ERROR,
+        ttlog_core::LevelFilter::Off => tracing_core::LevelFilter::OFF,
     }
 }
 
@@ -229,12 +257,23 @@ where
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if self.sole {
-            // Asked per event (ttlog's filter can change at any time); the entry is made now.
-            let _ = wanted(meta);
-            Interest::sometimes()
+            // ttlog's answer now; `tracing` asks again after every change of ttlog's filter
+            // (`follow_ttlog_filter`). The entry is made now too.
+            follow_ttlog_filter();
+            if wanted(meta).is_some() {
+                Interest::always()
+            } else {
+                Interest::never()
+            }
         } else {
             Interest::always()
         }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
+        // Kept current the same way: `tracing` recomputes it when it rebuilds its cache.
+        self.sole
+            .then(|| level_filter_to_tracing(ttlog_core::max_level()))
     }
 
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {

@@ -1,6 +1,7 @@
 //! The one-line install: `enable_tracing_compatibility_with` starts ttlog and sets the global
 //! `tracing` subscriber (`TtlogTracingLayer::sole()`); ttlog's runtime filter reaches tracing
-//! callsites at once; a second install fails with `AlreadySet` and leaves the first running.
+//! callsites at once (tracing's cached interest and its global level are rebuilt on every
+//! change of ttlog's filter); a second install fails with `AlreadySet` and leaves the first running.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -31,12 +32,20 @@ fn one_line_install() {
         tracing::debug!(target: "worker::db", round, "query planned");
         tracing::info!(target: "worker::http", round, "request");
     };
+    // tracing's own level check follows ttlog's filter (the layer's max_level_hint, which
+    // tracing recomputes when ttlog's filter change rebuilds its interest cache), so a
+    // disabled event stops at tracing's first check, as without ttlog.
+    let current = tracing::level_filters::LevelFilter::current;
+    assert_eq!(current(), tracing::level_filters::LevelFilter::INFO);
     emit(1);
     handle.set_filter("info,worker::db=debug").unwrap();
+    assert_eq!(current(), tracing::level_filters::LevelFilter::DEBUG);
     emit(2);
     handle.set_filter("warn").unwrap();
+    assert_eq!(current(), tracing::level_filters::LevelFilter::WARN);
     emit(3);
     handle.set_filter("info").unwrap();
+    assert_eq!(current(), tracing::level_filters::LevelFilter::INFO);
 
     let second = enable_tracing_compatibility_with(builder(&SharedBuf::new()));
     assert!(
