@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    LATENCY_MS, NoopSubscriber, PATH, USER_ID, json_logger, time_in_chunks, tracing_event,
-    tracing_json, ttlog_event,
+    LATENCY_MS, NoopDrain, NoopSubscriber, NoopVisit, PATH, USER_ID, json_logger, time_in_chunks,
+    tracing_event, tracing_json, ttlog_event,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slog::{Drain, o};
@@ -55,20 +55,6 @@ const TO_TTLOG: u8 = 0;
 const TO_ENV_LOGGER: u8 = 1;
 const TO_NOTHING: u8 = 2;
 static LOG_TO: AtomicU8 = AtomicU8::new(TO_TTLOG);
-
-/// Visits every key-value and does nothing with it.
-struct NoopVisit;
-
-impl<'kvs> log::kv::VisitSource<'kvs> for NoopVisit {
-    fn visit_pair(
-        &mut self,
-        key: log::kv::Key<'kvs>,
-        value: log::kv::Value<'kvs>,
-    ) -> Result<(), log::kv::Error> {
-        black_box((key, value));
-        Ok(())
-    }
-}
 
 impl log::Log for Switch {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
@@ -101,34 +87,6 @@ static SWITCH: Switch = Switch {
     ttlog: TtlogLogAdapter::new(),
     env_logger: OnceLock::new(),
 };
-
-/// A `slog` drain that serializes every key-value into nothing: the facade's own cost.
-struct NoopDrain;
-
-struct NoopSerializer;
-
-impl slog::Serializer for NoopSerializer {
-    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
-        black_box((key, value));
-        Ok(())
-    }
-}
-
-impl Drain for NoopDrain {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(
-        &self,
-        record: &slog::Record<'_>,
-        values: &slog::OwnedKVList,
-    ) -> Result<(), slog::Never> {
-        black_box(record.msg());
-        let _ = slog::KV::serialize(&record.kv(), record, &mut NoopSerializer);
-        let _ = slog::KV::serialize(values, record, &mut NoopSerializer);
-        Ok(())
-    }
-}
 
 #[inline(always)]
 fn log_event() {

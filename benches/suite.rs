@@ -413,6 +413,26 @@ fn case_tracing_noop(_: &Dirs) -> Setup {
     synchronous(Arc::new(tracing_events), Box::new(tracing_disabled), None)
 }
 
+fn case_log_noop(_: &Dirs) -> Setup {
+    log::set_max_level(log::LevelFilter::Info);
+    log::set_logger(&common::NoopLog).expect("the only logger");
+    synchronous(Arc::new(log_events), Box::new(log_disabled), None)
+}
+
+fn case_slog_noop(_: &Dirs) -> Setup {
+    use slog::Drain;
+    let logger = slog::Logger::root(
+        common::NoopDrain.filter_level(slog::Level::Info).fuse(),
+        slog::o!(),
+    );
+    let disabled = logger.clone();
+    synchronous(
+        Arc::new(move |n| slog_events(&logger, n)),
+        Box::new(move |n| slog_disabled(&disabled, n)),
+        None,
+    )
+}
+
 fn tracing_fmt(json: bool) -> Setup {
     let lines = Lines::default();
     let writer = lines.clone();
@@ -632,6 +652,16 @@ const CASES: &[Case] = &[
         name: "tracing_noop",
         what: "tracing into a subscriber that visits fields and does nothing",
         build: case_tracing_noop,
+    },
+    Case {
+        name: "log_noop",
+        what: "log into a logger that visits the key-values and does nothing",
+        build: case_log_noop,
+    },
+    Case {
+        name: "slog_noop",
+        what: "slog into a drain that serializes the key-values into nothing",
+        build: case_slog_noop,
     },
     Case {
         name: "tracing_fmt_json",

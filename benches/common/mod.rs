@@ -1,5 +1,5 @@
-//! Pieces shared by the benches: the benchmark event, tracing's no-op subscriber and JSON
-//! formatter, and ttlog's chunked timing of the caller's cost.
+//! Pieces shared by the benches: the benchmark event, the no-op backends of tracing, log and
+//! slog, tracing's JSON formatter, and ttlog's chunked timing of the caller's cost.
 // Each bench uses a part of this module.
 #![allow(dead_code)]
 
@@ -64,6 +64,68 @@ impl Subscriber for NoopSubscriber {
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
+}
+
+/// Visits every `log` key-value and does nothing with it: with [`NoopLog`], the least any
+/// backend that reads key-values pays.
+pub(crate) struct NoopVisit;
+
+impl<'kvs> log::kv::VisitSource<'kvs> for NoopVisit {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        black_box((key, value));
+        Ok(())
+    }
+}
+
+/// A `log` logger at info that looks at the message and visits the key-values, doing nothing
+/// else: the facade's own cost.
+pub(crate) struct NoopLog;
+
+impl log::Log for NoopLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            black_box(record.args());
+            let _ = record.key_values().visit(&mut NoopVisit);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// A `slog` drain that serializes every key-value into nothing: the facade's own cost.
+pub(crate) struct NoopDrain;
+
+struct NoopSerializer;
+
+impl slog::Serializer for NoopSerializer {
+    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
+        black_box((key, value));
+        Ok(())
+    }
+}
+
+impl slog::Drain for NoopDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(
+        &self,
+        record: &slog::Record<'_>,
+        values: &slog::OwnedKVList,
+    ) -> Result<(), slog::Never> {
+        black_box(record.msg());
+        let _ = slog::KV::serialize(&record.kv(), record, &mut NoopSerializer);
+        let _ = slog::KV::serialize(values, record, &mut NoopSerializer);
+        Ok(())
+    }
 }
 
 /// Times `iters` calls of `event` in chunks of [`CHUNK`], flushing (untimed) between chunks:
