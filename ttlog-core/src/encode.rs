@@ -324,8 +324,27 @@ impl<'a> Encoder<'a> {
             }
             self.count += 1;
         } else {
-            self.text(TAG_STR, |w| w.write_str(s));
+            self.str_slow(s);
         }
+    }
+
+    /// A string that does not fit where the encoder is (to be cut, or to move to the spill
+    /// buffer). The encoder is handed over by value and taken back, never by reference: a
+    /// reference passed to an out-of-line function would keep the encoder in memory rather
+    /// than in registers on the hot path too (as `reserve` does with `make_room`).
+    #[inline(always)]
+    fn str_slow(&mut self, s: &str) {
+        #[cold]
+        #[inline(never)]
+        fn slow<'a>(mut enc: Encoder<'a>, s: &str) -> Encoder<'a> {
+            enc.text(TAG_STR, |w| w.write_str(s));
+            enc
+        }
+        // SAFETY: null base and no room: an encoder that is never written through, standing
+        // in for `self` while it is moved out.
+        let placeholder = unsafe { Encoder::new(std::ptr::null_mut(), 0, false) };
+        let enc = std::mem::replace(self, placeholder);
+        *self = slow(enc, s);
     }
 
     /// Writes a value's `Display` output, formatted in place.
