@@ -224,9 +224,10 @@ fn level_filter_to_tracing(level: ttlog_core::LevelFilter) -> tracing_core::Leve
 /// A per-layer filter that lets ttlog's directives decide which `tracing` events and spans
 /// reach the layer: `TtlogTracingLayer::new().with_filter(TtlogFilter::new())`.
 ///
-/// Filter changes through the ttlog handle take effect at once: the filter tells `tracing`
-/// that each callsite is "sometimes" wanted and answers per event from ttlog's cached
-/// interest, so `tracing` never caches a stale answer.
+/// Filter changes through the ttlog handle take effect at once: the filter answers "always" or
+/// "never" per callsite and gives ttlog's level as its max level hint, and `tracing` asks again
+/// after every change of ttlog's filter ([`ttlog_core::watch_interest`]), before the change
+/// returns.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TtlogFilter {
     _private: (),
@@ -235,6 +236,7 @@ pub struct TtlogFilter {
 impl TtlogFilter {
     /// The filter.
     pub fn new() -> TtlogFilter {
+        follow_ttlog_filter();
         TtlogFilter { _private: () }
     }
 }
@@ -245,9 +247,18 @@ impl<S> Filter<S> for TtlogFilter {
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        // Resolve the callsite now, so that the first event does not pay for it.
-        let _ = wanted(meta);
-        Interest::sometimes()
+        // ttlog's answer now (the entry is made now too); `tracing` asks again after every
+        // change of ttlog's filter.
+        follow_ttlog_filter();
+        if wanted(meta).is_some() {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
+        Some(level_filter_to_tracing(ttlog_core::max_level()))
     }
 }
 

@@ -324,8 +324,13 @@ fn works_beside_another_layer_with_per_layer_filters() {
     assert_eq!(theirs[0]["fields"]["message"], "disk almost full");
 }
 
+/// Held by the tests that replace the logger's filter, one at a time (each sets the whole
+/// filter; the other tests' targets stay at debug in every filter they set).
+static FILTER_CHANGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_runtime_filter_reaches_tracing_callsites() {
+    let _one_at_a_time = FILTER_CHANGES.lock().unwrap_or_else(|p| p.into_inner());
     let handle = &logger().handle;
     let emit = || {
         with_ttlog(|| {
@@ -344,6 +349,46 @@ fn the_runtime_filter_reaches_tracing_callsites() {
         .json()
         .iter()
         .filter(|l| l["target"].as_str().unwrap().starts_with("runtime_filter"))
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "query planned",
+            "request",
+            "request",
+            "query planned",
+            "request"
+        ]
+    );
+}
+
+/// The same subscriber across filter changes: `tracing` caches the filter's per-callsite
+/// answers, and a change of ttlog's filter rebuilds that cache before `set_filter` returns.
+#[test]
+fn a_filter_change_reaches_callsites_cached_by_one_subscriber() {
+    let _one_at_a_time = FILTER_CHANGES.lock().unwrap_or_else(|p| p.into_inner());
+    let handle = &logger().handle;
+    with_ttlog(|| {
+        let emit = || {
+            tracing::debug!(target: "cached_interest::db", "query planned");
+            tracing::info!(target: "cached_interest::http", "request");
+        };
+        emit();
+        handle.set_filter("debug,cached_interest::db=warn").unwrap();
+        emit();
+        // (Directives for this test's targets only: the other tests share the logger.)
+        handle.set_filter("debug,cached_interest=warn").unwrap();
+        emit();
+        handle.set_filter("debug").unwrap();
+        emit();
+    });
+    handle.flush();
+    let messages: Vec<String> = logger()
+        .out
+        .json()
+        .iter()
+        .filter(|l| l["target"].as_str().unwrap().starts_with("cached_interest"))
         .map(|l| l["message"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(
