@@ -735,17 +735,15 @@ impl Builder {
             }
         };
         *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(join.thread().clone());
-        {
-            let mut registry = callsite::registry();
-            let recorder_level = self
-                .recorder
-                .then(|| self.recorder_level.unwrap_or(LevelFilter::Off));
+        let recorder_level = self
+            .recorder
+            .then(|| self.recorder_level.unwrap_or(LevelFilter::Off));
+        callsite::update_registry(|registry| {
             registry.set_recorder_level(recorder_level);
             registry.set_sink_filters(own_filters, followers);
             registry.set_filter(filter, true);
             callsite::set_span_events(self.span_events);
-        }
-        callsite::notify_interest_watchers();
+        });
         if let Some(recorder) = &recorder {
             trigger::set_active(shared, Arc::clone(recorder));
             if self.panic_hook {

@@ -483,9 +483,18 @@ pub fn watch_interest(watcher: fn()) {
         .push(watcher);
 }
 
-/// Tells the interest watchers of a filter change, if there was one. Call with the registry
+/// Changes the registry (the filter, the recorder's level, the sinks' filters) under its lock;
+/// then, with the lock released, tells the interest watchers if the filter changed. Every
+/// change of the filter goes through here, so that no caller can forget the watchers.
+pub(crate) fn update_registry<R>(change: impl FnOnce(&mut Registry) -> R) -> R {
+    let result = change(&mut registry());
+    notify_interest_watchers();
+    result
+}
+
+/// Tells the interest watchers of a filter change, if there was one. Called with the registry
 /// lock released.
-pub(crate) fn notify_interest_watchers() {
+fn notify_interest_watchers() {
     if INTEREST_CHANGED.swap(false, Ordering::AcqRel) {
         let watchers = INTEREST_WATCHERS
             .lock()

@@ -167,13 +167,12 @@ impl TtlogHandle {
     /// Sets the default level, keeping per-target directives. Takes effect at once for every
     /// callsite; the hot path takes no lock.
     pub fn set_level(&self, level: impl Into<LevelFilter>) {
-        let mut registry = callsite::registry();
-        let mut filter = registry.filter().clone();
-        filter.set_default_level(level.into());
         let active = self.is_active();
-        registry.set_filter(filter, active);
-        drop(registry);
-        callsite::notify_interest_watchers();
+        callsite::update_registry(|registry| {
+            let mut filter = registry.filter().clone();
+            filter.set_default_level(level.into());
+            registry.set_filter(filter, active);
+        });
     }
 
     /// Replaces the filter with `directives` (`"info,app::db=trace"`). A malformed directive
@@ -181,8 +180,7 @@ impl TtlogHandle {
     pub fn set_filter(&self, directives: &str) -> Result<(), ParseDirectiveError> {
         let filter = Filter::parse(directives)?;
         let active = self.is_active();
-        callsite::registry().set_filter(filter, active);
-        callsite::notify_interest_watchers();
+        callsite::update_registry(|registry| registry.set_filter(filter, active));
         Ok(())
     }
 
@@ -284,9 +282,10 @@ impl TtlogHandle {
     fn shutdown(&self, shared: &'static ConsumerShared) {
         set_reload(None);
         // Stop new events first, then let the consumer drain what was published and exit.
-        let filter = callsite::registry().filter().clone();
-        callsite::registry().set_filter(filter, false);
-        callsite::notify_interest_watchers();
+        callsite::update_registry(|registry| {
+            let filter = registry.filter().clone();
+            registry.set_filter(filter, false);
+        });
         shared.shutdown.store(true, Ordering::Release);
         shared.unpark();
         if !shared.in_this_process() {

@@ -209,9 +209,22 @@ fn follow_ttlog_filter() {
     });
 }
 
-/// `tracing`'s level filter for ttlog's.
-fn level_filter_to_tracing(level: ttlog_core::LevelFilter) -> tracing_core::LevelFilter {
-    match level {
+/// ttlog's answer for a callsite now, as `tracing` caches it: "always" or "never". `tracing`
+/// asks again after every change of ttlog's filter (`follow_ttlog_filter`). The callsite's
+/// entry is made now too, so that its first event does not pay for it.
+fn interest_now(meta: &'static Metadata<'static>) -> Interest {
+    follow_ttlog_filter();
+    if wanted(meta).is_some() {
+        Interest::always()
+    } else {
+        Interest::never()
+    }
+}
+
+/// ttlog's threshold as `tracing`'s max level hint (`tracing` recomputes it when it rebuilds
+/// its interest cache, which a change of ttlog's filter makes it do).
+fn max_level_hint() -> tracing_core::LevelFilter {
+    match ttlog_core::max_level() {
         ttlog_core::LevelFilter::Trace => tracing_core::LevelFilter::TRACE,
         ttlog_core::LevelFilter::Debug => tracing_core::LevelFilter::DEBUG,
         ttlog_core::LevelFilter::Info => tracing_core::LevelFilter::INFO,
@@ -247,18 +260,11 @@ impl<S> Filter<S> for TtlogFilter {
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        // ttlog's answer now (the entry is made now too); `tracing` asks again after every
-        // change of ttlog's filter.
-        follow_ttlog_filter();
-        if wanted(meta).is_some() {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
+        interest_now(meta)
     }
 
     fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
-        Some(level_filter_to_tracing(ttlog_core::max_level()))
+        Some(max_level_hint())
     }
 }
 
@@ -268,23 +274,14 @@ where
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if self.sole {
-            // ttlog's answer now; `tracing` asks again after every change of ttlog's filter
-            // (`follow_ttlog_filter`). The entry is made now too.
-            follow_ttlog_filter();
-            if wanted(meta).is_some() {
-                Interest::always()
-            } else {
-                Interest::never()
-            }
+            interest_now(meta)
         } else {
             Interest::always()
         }
     }
 
     fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
-        // Kept current the same way: `tracing` recomputes it when it rebuilds its cache.
-        self.sole
-            .then(|| level_filter_to_tracing(ttlog_core::max_level()))
+        self.sole.then(max_level_hint)
     }
 
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
