@@ -324,6 +324,18 @@ fn works_beside_another_layer_with_per_layer_filters() {
     assert_eq!(theirs[0]["fields"]["message"], "disk almost full");
 }
 
+/// The messages logged so far under targets starting with `prefix`, in order.
+fn messages_under(prefix: &str) -> Vec<String> {
+    logger().handle.flush();
+    logger()
+        .out
+        .json()
+        .iter()
+        .filter(|l| l["target"].as_str().unwrap().starts_with(prefix))
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Held by the tests that replace the logger's filter, one at a time (each sets the whole
 /// filter; the other tests' targets stay at debug in every filter they set).
 static FILTER_CHANGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -343,16 +355,8 @@ fn the_runtime_filter_reaches_tracing_callsites() {
     emit();
     handle.set_filter("debug").unwrap();
     emit();
-    handle.flush();
-    let messages: Vec<String> = logger()
-        .out
-        .json()
-        .iter()
-        .filter(|l| l["target"].as_str().unwrap().starts_with("runtime_filter"))
-        .map(|l| l["message"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        messages,
+        messages_under("runtime_filter"),
         [
             "query planned",
             "request",
@@ -383,16 +387,8 @@ fn a_filter_change_reaches_callsites_cached_by_one_subscriber() {
         handle.set_filter("debug").unwrap();
         emit();
     });
-    handle.flush();
-    let messages: Vec<String> = logger()
-        .out
-        .json()
-        .iter()
-        .filter(|l| l["target"].as_str().unwrap().starts_with("cached_interest"))
-        .map(|l| l["message"].as_str().unwrap().to_owned())
-        .collect();
     assert_eq!(
-        messages,
+        messages_under("cached_interest"),
         [
             "query planned",
             "request",
