@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    LATENCY_MS, NoopDrain, NoopSubscriber, NoopVisit, PATH, USER_ID, json_logger, time_in_chunks,
-    tracing_event, tracing_json, ttlog_event,
+    NoopDrain, NoopSubscriber, NoopVisit, json_logger, time_in_chunks, tracing_event, tracing_json,
+    ttlog_event, values,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use slog::{Drain, o};
@@ -90,17 +90,13 @@ static SWITCH: Switch = Switch {
 
 #[inline(always)]
 fn log_event() {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
+    let (user_id, path, latency_ms) = values();
     log::info!(user_id, path, latency_ms; "request handled");
 }
 
 #[inline(always)]
 fn slog_event(logger: &slog::Logger) {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
+    let (user_id, path, latency_ms) = values();
     slog::info!(logger, "request handled"; "user_id" => user_id, "path" => path, "latency_ms" => latency_ms);
 }
 

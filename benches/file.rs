@@ -16,12 +16,11 @@
 //!
 //! Run: `cargo bench --bench file` (figures in docs/BENCHMARKS.md).
 
-use std::hint::black_box;
 use std::time::Instant;
 
 mod common;
 
-use common::{LATENCY_MS, PATH, USER_ID};
+use common::tracing_event;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ttlog::sinks::FileSink;
 use ttlog::{LogLevel, Overflow};
@@ -86,10 +85,7 @@ fn benches(c: &mut Criterion) {
                 let start = Instant::now();
                 tracing::subscriber::with_default(subscriber, || {
                     for _ in 0..EVENTS {
-                        let user_id = black_box(USER_ID);
-                        let path = black_box(PATH);
-                        let latency_ms = black_box(LATENCY_MS);
-                        tracing::info!(user_id, path, latency_ms, "request handled");
+                        tracing_event();
                     }
                 });
                 drop(guard);

@@ -35,7 +35,6 @@
 //! figures are not measurements. There are no timing assertions.
 
 use std::fmt::Write as _;
-use std::hint::black_box;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,7 +44,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{LATENCY_MS, PATH, USER_ID};
+use common::values;
 use criterion::Criterion;
 
 /// Events per timed burst.
@@ -92,11 +91,6 @@ struct Tally {
 
 // ---------------------------------------------------------------------------------------
 // The event, through each library.
-
-#[inline(always)]
-fn values() -> (u64, &'static str, f64) {
-    (black_box(USER_ID), black_box(PATH), black_box(LATENCY_MS))
-}
 
 fn ttlog_events(n: u64) {
     for _ in 0..n {

@@ -174,21 +174,23 @@ pub(crate) const USER_ID: u64 = 42;
 pub(crate) const PATH: &str = "/api/v1/items";
 pub(crate) const LATENCY_MS: f64 = 3.25;
 
+/// The event's values, each through `black_box`.
+#[inline(always)]
+pub(crate) fn values() -> (u64, &'static str, f64) {
+    (black_box(USER_ID), black_box(PATH), black_box(LATENCY_MS))
+}
+
 /// The event, through ttlog.
 #[inline(always)]
 pub(crate) fn ttlog_event() {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
+    let (user_id, path, latency_ms) = values();
     ttlog::info!("request handled", user_id, path, latency_ms);
 }
 
 /// The same event, through tracing.
 #[inline(always)]
 pub(crate) fn tracing_event() {
-    let user_id = black_box(USER_ID);
-    let path = black_box(PATH);
-    let latency_ms = black_box(LATENCY_MS);
+    let (user_id, path, latency_ms) = values();
     tracing::info!(user_id, path, latency_ms, "request handled");
 }
 
@@ -251,8 +253,7 @@ fn timestamp() -> u64 {
 pub(crate) fn floor_events(n: u64) {
     FLOOR.with(|ring| {
         for _ in 0..n {
-            let (user_id, path, latency_ms) =
-                (black_box(USER_ID), black_box(PATH), black_box(LATENCY_MS));
+            let (user_id, path, latency_ms) = values();
             let head = ring.head.load(Ordering::Relaxed);
             let slot = [
                 timestamp(),
