@@ -493,6 +493,85 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// The largest encoding of an event's values that the plain path writes (see [`Plain`]);
+/// larger ones take the encoder's path, which can spill and cut.
+pub(crate) const PLAIN_MAX: usize = 256;
+
+/// A value as the *plain path* writes it: an event whose values are all integers, floats,
+/// booleans, `None`s or short strings, with a known encoded length, is written straight into
+/// the ring under one bounds check, without an [`Encoder`] (see `producer::emit_plain`).
+/// `Other` values (formatted, nested, user-encoded) make the whole event take the encoder's
+/// path. Every variant encodes exactly as the encoder would (a test checks it).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Plain<'a> {
+    /// A tag and an 8-byte little-endian payload (`u64`, `i64`, `f64`).
+    Word(u8, u64),
+    /// A boolean.
+    Bool(bool),
+    /// `None`.
+    None,
+    /// A string, copied.
+    Str(&'a str),
+    /// Anything else: written by the encoder.
+    Other,
+}
+
+impl Plain<'_> {
+    /// Encoded bytes; more than [`PLAIN_MAX`] for `Other` (sums saturate).
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Plain::Word(..) => 9,
+            Plain::Bool(_) => 2,
+            Plain::None => 1,
+            Plain::Str(s) => s.len().saturating_add(TEXT_HEADER),
+            Plain::Other => PLAIN_MAX + 1,
+        }
+    }
+
+    /// Writes the value at `dst` and returns the byte after it.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is valid for `self.len()` bytes of writes, and `self` is not `Other` (which
+    /// writes nothing). A `Str` is at most [`PLAIN_MAX`] bytes long (its length fits 32 bits).
+    #[inline(always)]
+    pub(crate) unsafe fn write(self, dst: *mut u8) -> *mut u8 {
+        // SAFETY: each arm writes `self.len()` bytes from `dst`, which the caller guarantees
+        // are valid; unaligned stores because `dst` has no alignment.
+        unsafe {
+            match self {
+                Plain::Word(tag, v) => {
+                    dst.write(tag);
+                    dst.add(1)
+                        .cast::<[u8; 8]>()
+                        .write_unaligned(v.to_le_bytes());
+                    dst.add(9)
+                }
+                Plain::Bool(b) => {
+                    dst.cast::<[u8; 2]>().write_unaligned([TAG_BOOL, b as u8]);
+                    dst.add(2)
+                }
+                Plain::None => {
+                    dst.write(TAG_NONE);
+                    dst.add(1)
+                }
+                Plain::Str(s) => {
+                    dst.write(TAG_STR);
+                    let len = s.len() as u32;
+                    dst.add(1)
+                        .cast::<[u8; 4]>()
+                        .write_unaligned(len.to_le_bytes());
+                    copy_bytes(s.as_ptr(), dst.add(TEXT_HEADER), s.len());
+                    dst.add(TEXT_HEADER + s.len())
+                }
+                Plain::Other => dst,
+            }
+        }
+    }
+}
+
 /// Copies `len` bytes from `src` to `dst`. Copies of up to 16 bytes (most field names and
 /// many values) are done inline with at most two overlapping loads and stores: a call into
 /// `memcpy` for them costs more than the copy itself (about 20 instructions per call, several
@@ -824,6 +903,38 @@ impl<'a> FieldsWriter<'_, 'a> {
     }
 }
 
+/// A field value, wrapped so that the macros can ask for its [`Plain`] form without
+/// requiring `Value` (a value that is not one gets its error from the encoder's path alone):
+/// `(&PlainProbe(x)).__plain_value()` resolves to [`PlainValue`] when `x`'s type is a
+/// [`Value`] and to [`PlainOther`] (always `Other`) otherwise.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct PlainProbe<'a, T: ?Sized>(pub &'a T);
+
+/// The plain form of a [`Value`] (see [`PlainProbe`]).
+#[doc(hidden)]
+pub trait PlainValue {
+    fn __plain_value(&self) -> Plain<'_>;
+}
+
+impl<T: Value + ?Sized> PlainValue for PlainProbe<'_, T> {
+    #[inline(always)]
+    fn __plain_value(&self) -> Plain<'_> {
+        self.0.__plain()
+    }
+}
+
+/// Anything else is `Other` (see [`PlainProbe`]).
+#[doc(hidden)]
+pub trait PlainOther {
+    #[inline(always)]
+    fn __plain_value(&self) -> Plain<'_> {
+        Plain::Other
+    }
+}
+
+impl<T: ?Sized> PlainOther for &PlainProbe<'_, T> {}
+
 /// A message argument, wrapped so that the macros can pick how to encode it.
 ///
 /// Arguments of primitive types are written raw and formatted by the consumer; any other
@@ -840,6 +951,9 @@ pub trait EncodeRawArg<T: ?Sized> {
     fn __encode_arg<F>(&self, enc: &mut Encoder<'_>, format: F)
     where
         F: FnOnce(&mut TextWriter<'_, '_>, &T) -> fmt::Result;
+
+    /// The argument for the plain path: what `__encode_arg` writes.
+    fn __plain_arg(&self) -> Plain<'_>;
 }
 
 /// Encoding of any other message argument: formatted in place (see [`ArgRef`]).
@@ -848,6 +962,12 @@ pub trait EncodeFormattedArg<T: ?Sized> {
     fn __encode_arg<F>(&self, enc: &mut Encoder<'_>, format: F)
     where
         F: FnOnce(&mut TextWriter<'_, '_>, &T) -> fmt::Result;
+
+    /// Always `Other`: a formatted argument takes the encoder's path.
+    #[inline(always)]
+    fn __plain_arg(&self) -> Plain<'_> {
+        Plain::Other
+    }
 }
 
 impl<T: ?Sized> EncodeFormattedArg<T> for &ArgRef<'_, T> {
@@ -871,6 +991,11 @@ macro_rules! raw_arg {
             {
                 enc.$method(*self.0 as $as)
             }
+
+            #[inline(always)]
+            fn __plain_arg(&self) -> Plain<'_> {
+                crate::Value::__plain(self.0)
+            }
         }
     )*};
 }
@@ -889,6 +1014,11 @@ impl EncodeRawArg<str> for ArgRef<'_, str> {
     {
         enc.str(self.0)
     }
+
+    #[inline(always)]
+    fn __plain_arg(&self) -> Plain<'_> {
+        Plain::Str(self.0)
+    }
 }
 
 impl<'s> EncodeRawArg<&'s str> for ArgRef<'_, &'s str> {
@@ -899,6 +1029,11 @@ impl<'s> EncodeRawArg<&'s str> for ArgRef<'_, &'s str> {
     {
         enc.str(self.0)
     }
+
+    #[inline(always)]
+    fn __plain_arg(&self) -> Plain<'_> {
+        Plain::Str(self.0)
+    }
 }
 
 impl EncodeRawArg<String> for ArgRef<'_, String> {
@@ -908,6 +1043,11 @@ impl EncodeRawArg<String> for ArgRef<'_, String> {
         F: FnOnce(&mut TextWriter<'_, '_>, &String) -> fmt::Result,
     {
         enc.str(self.0)
+    }
+
+    #[inline(always)]
+    fn __plain_arg(&self) -> Plain<'_> {
+        Plain::Str(self.0)
     }
 }
 
@@ -941,6 +1081,62 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every value the plain path writes (see `Plain`) has exactly the bytes and the length
+    /// that `Value::encode` writes through the encoder; the types without a plain form say
+    /// `Other`. Strings of every length up to 40 and at `PLAIN_MAX`.
+    #[test]
+    fn plain_values_encode_exactly_as_the_encoder_does() {
+        fn check<V: Value + ?Sized>(v: &V) {
+            let mut general = [0u8; PLAIN_MAX + 16];
+            let mut enc = Encoder::over_slice(&mut general, false);
+            v.encode(&mut enc);
+            let (len, count) = (enc.len(), enc.count());
+            let plain = v.__plain();
+            assert!(!matches!(plain, Plain::Other));
+            assert_eq!((plain.len(), count), (len, 1));
+            let mut direct = [0xEEu8; PLAIN_MAX + 16];
+            // SAFETY: `direct` has room for `len <= PLAIN_MAX + 5` bytes.
+            let end = unsafe { plain.write(direct.as_mut_ptr()) };
+            assert_eq!(end as usize - direct.as_ptr() as usize, len);
+            assert_eq!(&direct[..len], &general[..len]);
+            assert!(direct[len..].iter().all(|&b| b == 0xEE));
+        }
+        check(&42u8);
+        check(&u16::MAX);
+        check(&7u32);
+        check(&u64::MAX);
+        check(&usize::MAX);
+        check(&-1i8);
+        check(&i16::MIN);
+        check(&-3i32);
+        check(&i64::MIN);
+        check(&-9isize);
+        check(&2.5f32);
+        check(&f64::NAN);
+        check(&-0.0f64);
+        check(&true);
+        check(&false);
+        check(&None::<u64>);
+        check(&Some(5u64));
+        check(&Some("text"));
+        check(&&&7u64);
+        check(&Box::new(1.5f64));
+        check(&std::sync::Arc::new(String::from("arc")));
+        check(&std::borrow::Cow::Borrowed("cow"));
+        let text = "é".repeat(PLAIN_MAX / 2 - 3);
+        for len in (0..=40).chain([PLAIN_MAX - TEXT_HEADER]) {
+            let s = &"0123456789".repeat(30)[..len];
+            check(s);
+            check(&s.to_owned());
+        }
+        check(text.as_str());
+        assert!(matches!('c'.__plain(), Plain::Other));
+        assert!(matches!(u128::MAX.__plain(), Plain::Other));
+        assert!(matches!(i128::MIN.__plain(), Plain::Other));
+        assert!(matches!(crate::field::display(&1).__plain(), Plain::Other));
+        assert!(matches!(crate::field::debug(&1).__plain(), Plain::Other));
     }
 
     /// The one-check field writers (`fixed_field`, `str_field`, what `FieldsWriter::field`

@@ -158,8 +158,11 @@ pub mod __fuzz {
 /// What the `ttlog` macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __macro_support {
-    pub use crate::encode::{ArgRef, EncodeFormattedArg, EncodeRawArg, OpenFields, TextWriter};
-    pub use crate::producer::emit;
+    pub use crate::encode::{
+        ArgRef, EncodeFormattedArg, EncodeRawArg, OpenFields, Plain, PlainOther, PlainProbe,
+        PlainValue, TextWriter,
+    };
+    pub use crate::producer::{emit, emit_plain};
     pub use crate::span::{AsParent, emit_with_parent};
     pub use crate::value::ValueRef;
 

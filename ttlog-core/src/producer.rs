@@ -18,7 +18,7 @@ use crossbeam_utils::Backoff;
 
 use crate::callsite::Callsite;
 use crate::clock;
-use crate::encode::{Encoded, Encoder, Spill};
+use crate::encode::{Encoded, Encoder, PLAIN_MAX, Plain, Spill};
 use crate::record::{
     FLAG_RELEASE, FLAG_SCOPE, FLAG_TRUNCATED, HEADER, KIND_EVENT, KIND_GAP, KIND_RELEASE,
     KIND_SPAN_RECORD, ROUTE_SHIFT, SCOPE_WORDS, header_word,
@@ -97,6 +97,9 @@ struct Place {
 /// record that starts in a nearly full ring and spills does not allocate.
 const FAST_ROOM: usize = 512;
 
+// A plain record always fits in the fast path's room.
+const _: () = assert!(align_up(HEADER + SCOPE_WORDS + PLAIN_MAX) < FAST_ROOM);
+
 struct Producer {
     shared: Arc<ThreadRing>,
     clock: quanta::Clock,
@@ -116,6 +119,12 @@ struct Producer {
     /// Where a record that outgrew the room at the head is finished (see `encode.rs`);
     /// empty until a thread logs such a record.
     spill: Spill,
+    /// The fast paths may write a record at `head` while `head < fast_limit`: then no gap or
+    /// release is due and there are at least `FAST_ROOM` contiguous bytes at the head by the
+    /// cached tail. Recomputed after everything but the fast paths ([`Producer::update_fast_limit`]);
+    /// a fast record is shorter than `FAST_ROOM`, so the head stays in its lap and the limit
+    /// stays true (if conservative) until then.
+    fast_limit: u64,
 }
 
 impl Producer {
@@ -133,11 +142,13 @@ impl Producer {
             dropped: 0,
             reported: 0,
             pending: Vec::new(),
+            fast_limit: 0,
         };
         if runtime::consumer().is_none() {
             // No consumer (the child of a fork): take the slow path, which counts drops.
             producer.force_slow_path();
         }
+        producer.update_fast_limit();
         producer
     }
 
@@ -188,6 +199,20 @@ impl Producer {
     /// record carries the cumulative count, so it marks exactly the drops not marked yet.
     fn force_slow_path(&mut self) {
         self.reported = u64::MAX;
+        self.fast_limit = 0;
+    }
+
+    /// Recomputes `fast_limit` from the head, the cached tail and what is due.
+    fn update_fast_limit(&mut self) {
+        let cap = self.shared.ring.capacity() as u64;
+        self.fast_limit = if self.dropped != self.reported || !self.pending.is_empty() {
+            0
+        } else {
+            let lap_end = (self.head | (cap - 1)) + 1;
+            (self.cached_tail + cap)
+                .min(lap_end)
+                .saturating_sub(FAST_ROOM as u64 - 1)
+        };
     }
 
     #[inline]
@@ -203,6 +228,8 @@ impl Producer {
 
     fn count_drops(&mut self, n: u64) {
         self.dropped += n;
+        // A gap record is due: the fast paths must give way until it is written.
+        self.fast_limit = 0;
         self.shared
             .ring
             .producer_shared()
@@ -350,10 +377,16 @@ impl Producer {
         }
     }
 
+    /// Keeps `scope`'s references for a release record written later (the ring is full now).
+    fn defer_release(&mut self, scope: Scope) {
+        self.pending.push(scope);
+        self.fast_limit = 0;
+    }
+
     /// Hands the consumer the references in `scope` (see `record.rs`).
     fn write_release(&mut self, scope: Scope) {
         if !self.write(What::Release, Ext::owned(scope), |_| {}) {
-            self.pending.push(scope);
+            self.defer_release(scope);
         }
     }
 
@@ -391,11 +424,22 @@ impl Producer {
     /// no gap or release pending, and at least `FAST_ROOM` bytes by the cached tail.
     #[inline(always)]
     fn fast_room(&self) -> Option<(usize, usize)> {
-        if self.dropped != self.reported || !self.pending.is_empty() {
+        if self.head >= self.fast_limit {
             return None;
         }
         let (offset, room) = self.room_at_head();
-        (room >= FAST_ROOM).then_some((offset, room))
+        debug_assert!(room >= FAST_ROOM);
+        Some((offset, room))
+    }
+
+    /// Where the plain path writes (at least `FAST_ROOM` bytes), when it applies.
+    #[inline(always)]
+    fn plain_offset(&self) -> Option<usize> {
+        if self.head >= self.fast_limit {
+            return None;
+        }
+        debug_assert!(self.room_at_head().1 >= FAST_ROOM);
+        Some(self.head as usize & (self.shared.ring.capacity() - 1))
     }
 
     /// The offset of the head in the buffer and the contiguous room there, by the cached tail
@@ -432,14 +476,16 @@ impl Producer {
         let ts = self.timestamp();
         let ring = &self.shared.ring;
         // SAFETY: the header and scope words are inside the record's region, owned by this
-        // producer.
+        // producer, which starts at the 8-aligned `offset`. (One pointer for all five words:
+        // through `write_word`, the buffer's address was reloaded after each store.)
         unsafe {
-            ring.write_word(offset, header_word(len, kind, flags, values));
-            ring.write_word(offset + 8, ts);
-            ring.write_word(offset + 16, payload);
+            let words = ring.ptr_at(offset).cast::<u64>();
+            words.write(header_word(len, kind, flags, values));
+            words.add(1).write(ts);
+            words.add(2).write(payload);
             if ext.flags != 0 {
-                ring.write_word(offset + HEADER, ext.scope.span as usize as u64);
-                ring.write_word(offset + HEADER + 8, ext.scope.ctx as usize as u64);
+                words.add(3).write(ext.scope.span as usize as u64);
+                words.add(4).write(ext.scope.ctx as usize as u64);
             }
         }
         self.head += (offset - start + len) as u64;
@@ -461,6 +507,7 @@ impl Producer {
     #[inline(never)]
     fn half_full(&mut self) {
         self.cached_tail = self.shared.ring.load_tail();
+        self.update_fast_limit();
         if (self.head - self.cached_tail) as usize > self.shared.ring.capacity() / 2
             && let Some(consumer) = runtime::consumer()
         {
@@ -639,6 +686,7 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
         if slot.nested_drops.get() > 0 {
             producer.count_drops(slot.nested_drops.take());
         }
+        producer.update_fast_limit();
         true
     })
     .unwrap_or(false)
@@ -665,6 +713,86 @@ pub fn emit<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
     }
 }
 
+/// Records an event whose values are all plain (see [`Plain`]): written straight into the
+/// ring under one bounds check when the thread's fast path applies, else by `encode`
+/// exactly as [`emit`] does. The macros call it with the values they also pass to `encode`,
+/// so the event is the same either way; which values are plain is known at compile time, and
+/// an event with any other value compiles to a call of the encoder's path alone.
+#[doc(hidden)]
+#[inline(always)]
+pub fn emit_plain<const N: usize, F: FnOnce(&mut Encoder<'_>)>(
+    cs: &'static Callsite,
+    values: [Plain<'_>; N],
+    encode: F,
+) {
+    let mut len = 0usize;
+    for value in &values {
+        len = len.saturating_add(value.len());
+    }
+    if len > PLAIN_MAX || N > usize::from(u16::MAX) || !write_plain(cs, &values, len) {
+        emit_encoded(cs, encode);
+    }
+}
+
+/// The encoder's path for [`emit_plain`], out of line: most events take the plain path, and
+/// the others format or encode something, which costs far more than the call.
+#[inline(never)]
+fn emit_encoded<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
+    emit(cs, encode)
+}
+
+/// The plain path: `false`, with nothing done, when it does not apply (a record in progress
+/// on this thread, no producer yet, a gap or a release due, or less than `FAST_ROOM` bytes at
+/// the head by the cached tail). No user code runs here (plain values are copied, not
+/// formatted), so the thread's busy flag is only checked, never set.
+#[inline(always)]
+fn write_plain<const N: usize>(cs: &'static Callsite, values: &[Plain<'_>; N], len: usize) -> bool {
+    // The slot's address, taken in a closure small enough to be inlined for sure (the whole
+    // path in a closure was not).
+    let Ok(slot) = SLOT.try_with(|slot| slot as *const Slot) else {
+        return false;
+    };
+    // SAFETY: the thread-local lives until this thread exits, which cannot happen during
+    // this call, and `try_with` succeeded, so it is not being destroyed.
+    let slot = unsafe { &*slot };
+    {
+        if slot.busy.get() {
+            return false;
+        }
+        // SAFETY: not busy, so no other reference to the producer is live on this thread,
+        // and nothing below runs code that could take one (no user code, no logging).
+        let Some(producer) = (unsafe { &mut *slot.producer.get() }) else {
+            return false;
+        };
+        let Some(offset) = producer.plain_offset() else {
+            return false;
+        };
+        let scope = slot.scope.get();
+        let ext = Ext::borrowed(scope);
+        if ext.flags != 0 {
+            slot.scope_used.set(true);
+        }
+        // SAFETY: the `FAST_ROOM` bytes from `offset` are free space owned by this producer,
+        // and the header, the scope words and `len <= PLAIN_MAX` bytes of values fit in them
+        // (checked at compile time below); each value writes its own `len()` bytes, which add up to
+        // `len`, and none is `Other` (their sum would exceed `PLAIN_MAX`).
+        unsafe {
+            let mut dst = producer.shared.ring.ptr_at(offset).add(HEADER + ext.len());
+            for &value in values {
+                dst = value.write(dst);
+            }
+        }
+        let encoded = Encoded {
+            len,
+            count: N as u16,
+            truncated: false,
+            spilled: false,
+        };
+        producer.commit(What::Event(cs), offset, offset, ext, encoded);
+        true
+    }
+}
+
 /// Writes a record that carries `scope` and hands the consumer one reference to each of its
 /// pointers (a span's close event, a value recorded into a span). If it cannot be written
 /// (counted as a dropped event), the references are released by a later record; if this
@@ -672,7 +800,7 @@ pub fn emit<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
 pub(crate) fn emit_owned(what: What, scope: Scope, encode: impl FnOnce(&mut Encoder<'_>)) {
     let recorded = with_producer(true, |_, producer| {
         if !producer.write(what, Ext::owned(scope), encode) {
-            producer.pending.push(scope);
+            producer.defer_release(scope);
         }
     });
     if !recorded {

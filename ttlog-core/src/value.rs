@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::encode::{Encoder, FieldsWriter};
+use crate::encode::{Encoder, FieldsWriter, Plain};
 
 pub(crate) const TAG_U64: u8 = 1;
 pub(crate) const TAG_I64: u8 = 2;
@@ -376,6 +376,15 @@ pub trait Value {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         out.field_with(name, |enc| self.encode(enc))
     }
+
+    /// The value as the macros' plain path writes it (integers, floats, booleans, strings,
+    /// `None`), or `Other` to be written with [`encode`](Value::encode). Only the plain types
+    /// answer anything but `Other`, and they encode exactly as `encode` does.
+    #[doc(hidden)]
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        Plain::Other
+    }
 }
 
 /// A struct whose fields become event fields: what `#[derive(Fields)]` implements.
@@ -422,6 +431,11 @@ macro_rules! value_via {
             fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
                 out.fixed_field(name, $tag, (*self as $as).to_le_bytes())
             }
+
+            #[inline]
+            fn __plain(&self) -> Plain<'_> {
+                plain_word($tag, (*self as $as).to_le_bytes())
+            }
         }
     )*};
 }
@@ -430,6 +444,15 @@ value_via!(i64 as i64, TAG_I64: i8, i16, i32, i64, isize);
 value_via!(f64 as f64, TAG_F64: f32, f64);
 value_via!(u128 as u128, TAG_U128: u128);
 value_via!(i128 as i128, TAG_I128: i128);
+
+/// An 8-byte value as a plain word; anything wider is `Other` (written by the encoder).
+#[inline(always)]
+fn plain_word<const N: usize>(tag: u8, bytes: [u8; N]) -> Plain<'static> {
+    match <[u8; 8]>::try_from(&bytes[..]) {
+        Ok(word) if N == 8 => Plain::Word(tag, u64::from_le_bytes(word)),
+        _ => Plain::Other,
+    }
+}
 
 impl Value for bool {
     #[inline]
@@ -440,6 +463,11 @@ impl Value for bool {
     #[inline]
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         out.fixed_field(name, TAG_BOOL, [*self as u8])
+    }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        Plain::Bool(*self)
     }
 }
 
@@ -460,6 +488,11 @@ impl Value for str {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         out.str_field(name, self)
     }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        Plain::Str(self)
+    }
 }
 
 impl Value for String {
@@ -472,6 +505,11 @@ impl Value for String {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         out.str_field(name, self)
     }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        Plain::Str(self)
+    }
 }
 
 impl Value for std::borrow::Cow<'_, str> {
@@ -483,6 +521,11 @@ impl Value for std::borrow::Cow<'_, str> {
     #[inline]
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         out.str_field(name, self)
+    }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        Plain::Str(self)
     }
 }
 
@@ -501,6 +544,11 @@ impl<T: Value + ?Sized> Value for &T {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         (**self).__encode_field(out, name)
     }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        (**self).__plain()
+    }
 }
 
 impl<T: Value + ?Sized> Value for &mut T {
@@ -517,6 +565,11 @@ impl<T: Value + ?Sized> Value for &mut T {
     #[inline]
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         (**self).__encode_field(out, name)
+    }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        (**self).__plain()
     }
 }
 
@@ -535,6 +588,11 @@ impl<T: Value + ?Sized> Value for Box<T> {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         (**self).__encode_field(out, name)
     }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        (**self).__plain()
+    }
 }
 
 impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
@@ -552,6 +610,11 @@ impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
     fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
         (**self).__encode_field(out, name)
     }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        (**self).__plain()
+    }
 }
 
 impl<T: Value> Value for Option<T> {
@@ -560,6 +623,14 @@ impl<T: Value> Value for Option<T> {
         match self {
             Some(v) => v.encode(enc),
             None => enc.none(),
+        }
+    }
+
+    #[inline]
+    fn __plain(&self) -> Plain<'_> {
+        match self {
+            Some(v) => v.__plain(),
+            None => Plain::None,
         }
     }
 }

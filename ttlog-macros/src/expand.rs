@@ -387,6 +387,40 @@ pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
         .collect()
 }
 
+/// Each value's [`Plain`](ttlog_core) form, in encoding order (message arguments first, then
+/// fields), for `emit_plain`: a value that is not plain (formatted with `%`/`?`, a
+/// placeholder with a width or precision argument, any other type) says `Other`, which makes
+/// the event take the encoder's path.
+pub(crate) fn plain_values(plan: &Plan) -> Vec<TokenStream> {
+    let other = quote!(__tt::Plain::Other);
+    let placeholders: Vec<bool> = plan
+        .args
+        .iter()
+        .map(|(_, counts)| counts.is_empty())
+        .collect();
+    let args = plan
+        .args
+        .iter()
+        .zip(placeholders)
+        .map(|((value, _), simple)| {
+            let v = &plan.bindings[*value].ident;
+            if simple {
+                quote!((&__tt::ArgRef(#v)).__plain_arg())
+            } else {
+                other.clone()
+            }
+        });
+    let fields = plan.fields.iter().map(|field| {
+        let v = &plan.bindings[field.binding].ident;
+        match field.sigil {
+            Sigil::Value => quote!((&__tt::PlainProbe(#v)).__plain_value()),
+            Sigil::Display | Sigil::Debug => other.clone(),
+            Sigil::RawOrDebug | Sigil::RawOrDisplay => quote!((&__tt::ArgRef(#v)).__plain_arg()),
+        }
+    });
+    args.chain(fields).collect()
+}
+
 /// The field names, in encoding order.
 pub(crate) fn field_names(plan: &Plan) -> Vec<TokenStream> {
     plan.fields
@@ -512,9 +546,16 @@ pub(crate) fn expand_event(
     encode.extend(encode_fields(&plan));
     let parent_arg = parent.as_ref().map(as_parent);
     let emit = match &parent {
-        None => quote!(__tt::emit(&__TTLOG_CALLSITE, |__enc: &mut __tt::Encoder<'_>| {
-            #(#encode)*
-        });),
+        None => {
+            let plain = plain_values(&plan);
+            quote!(__tt::emit_plain(
+                &__TTLOG_CALLSITE,
+                [#(#plain),*],
+                |__enc: &mut __tt::Encoder<'_>| {
+                    #(#encode)*
+                },
+            );)
+        }
         Some(_) => quote!(__tt::emit_with_parent(
             &__TTLOG_CALLSITE,
             #parent_arg,
@@ -539,7 +580,7 @@ pub(crate) fn expand_event(
         {
             use #krate::__private as __tt;
             #[allow(unused_imports)]
-            use __tt::{EncodeFormattedArg as _, EncodeRawArg as _};
+            use __tt::{EncodeFormattedArg as _, EncodeRawArg as _, PlainOther as _, PlainValue as _};
             #check
             #statics
             if __tt::STATIC_MAX_LEVEL.enables(__tt::LogLevel::#level)
