@@ -631,7 +631,19 @@ struct Entered {
     used: bool,
 }
 
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The plain path must not reach the slot once it is being destroyed.
+        let _ = READY.try_with(|ready| ready.set(std::ptr::null()));
+    }
+}
+
 thread_local! {
+    /// This thread's slot while its producer exists and is not busy, null otherwise: the
+    /// plain path's one check. It has no destructor, so reading it is a plain load, without
+    /// the registration check of `SLOT` (which has one).
+    static READY: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
+
     static SLOT: Slot = const {
         Slot {
             producer: UnsafeCell::new(None),
@@ -651,12 +663,18 @@ fn new_producer(slot: &mut Option<Producer>) -> &mut Producer {
     slot.insert(Producer::new())
 }
 
-/// Resets the reentrancy flag even if user code unwinds through `emit`.
-struct BusyGuard<'a>(&'a Cell<bool>);
+/// Resets the reentrancy flag even if user code unwinds through `emit`, and opens the plain
+/// path again (`READY`), now that the producer exists.
+struct BusyGuard<'a>(&'a Slot);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.busy.set(false);
+        // SAFETY: the reference `with_producer` took is no longer used (the guard drops
+        // last), so reading the producer's discriminant aliases nothing.
+        if unsafe { (*self.0.producer.get()).is_some() } {
+            READY.set(self.0);
+        }
     }
 }
 
@@ -674,9 +692,11 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
             }
             return true;
         }
-        let _guard = BusyGuard(&slot.busy);
-        // SAFETY: `busy` was false and is now true until `_guard` drops, so this is the only
-        // live reference to the producer on this thread (and no other thread can reach it).
+        READY.set(std::ptr::null());
+        let _guard = BusyGuard(slot);
+        // SAFETY: `busy` was false and is now true until `_guard` drops (and `READY` null,
+        // so the plain path keeps out), so this is the only live reference to the producer on
+        // this thread (and no other thread can reach it).
         let producer = unsafe { &mut *slot.producer.get() };
         let producer = match producer {
             Some(p) => p,
@@ -742,28 +762,23 @@ fn emit_encoded<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
 }
 
 /// The plain path: `false`, with nothing done, when it does not apply (a record in progress
-/// on this thread, no producer yet, a gap or a release due, or less than `FAST_ROOM` bytes at
-/// the head by the cached tail). No user code runs here (plain values are copied, not
-/// formatted), so the thread's busy flag is only checked, never set.
+/// on this thread, no producer yet, the thread-locals gone, a gap or a release due, or less
+/// than `FAST_ROOM` bytes at the head by the cached tail). No user code runs here (plain
+/// values are copied, not formatted), so nothing can re-enter while it writes.
 #[inline(always)]
 fn write_plain<const N: usize>(cs: &'static Callsite, values: &[Plain<'_>; N], len: usize) -> bool {
-    // The slot's address, taken in a closure small enough to be inlined for sure (the whole
-    // path in a closure was not).
-    let Ok(slot) = SLOT.try_with(|slot| slot as *const Slot) else {
+    let slot = READY.get();
+    if slot.is_null() {
         return false;
-    };
-    // SAFETY: the thread-local lives until this thread exits, which cannot happen during
-    // this call, and `try_with` succeeded, so it is not being destroyed.
+    }
+    // SAFETY: `READY` holds this thread's `SLOT` only while it is alive (its destructor
+    // clears it first).
     let slot = unsafe { &*slot };
+    // SAFETY: `READY` is set only once the producer exists (it is never removed), and is
+    // null while `with_producer` borrows it, so this is the only live reference to it;
+    // nothing below runs code that could take another (no user code, no logging).
+    let producer = unsafe { (*slot.producer.get()).as_mut().unwrap_unchecked() };
     {
-        if slot.busy.get() {
-            return false;
-        }
-        // SAFETY: not busy, so no other reference to the producer is live on this thread,
-        // and nothing below runs code that could take one (no user code, no logging).
-        let Some(producer) = (unsafe { &mut *slot.producer.get() }) else {
-            return false;
-        };
         let Some(offset) = producer.plain_offset() else {
             return false;
         };
