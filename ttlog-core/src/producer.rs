@@ -202,17 +202,30 @@ impl Producer {
         self.fast_limit = 0;
     }
 
-    /// Recomputes `fast_limit` from the head, the cached tail and what is due.
+    /// Recomputes `fast_limit` from the head, the tail and what is due. The limit also keeps
+    /// the fast paths below half the ring by the cached tail, so that the plain path never
+    /// needs `commit`'s half-full check: the general path, which has it, takes over there.
     fn update_fast_limit(&mut self) {
+        if self.dropped != self.reported || !self.pending.is_empty() {
+            self.fast_limit = 0;
+            return;
+        }
+        let mut limit = self.fast_limit_by(self.cached_tail);
+        if limit <= self.head {
+            // The cached tail may only be stale: one load, rather than several events on the
+            // general path until `half_full` refreshes it.
+            self.cached_tail = self.shared.ring.load_tail();
+            limit = self.fast_limit_by(self.cached_tail);
+        }
+        self.fast_limit = limit;
+    }
+
+    fn fast_limit_by(&self, tail: u64) -> u64 {
         let cap = self.shared.ring.capacity() as u64;
-        self.fast_limit = if self.dropped != self.reported || !self.pending.is_empty() {
-            0
-        } else {
-            let lap_end = (self.head | (cap - 1)) + 1;
-            (self.cached_tail + cap)
-                .min(lap_end)
-                .saturating_sub(FAST_ROOM as u64 - 1)
-        };
+        let lap_end = (self.head | (cap - 1)) + 1;
+        (tail + cap / 2)
+            .min(lap_end)
+            .saturating_sub(FAST_ROOM as u64 - 1)
     }
 
     #[inline]
@@ -432,14 +445,62 @@ impl Producer {
         Some((offset, room))
     }
 
-    /// Where the plain path writes (at least `FAST_ROOM` bytes), when it applies.
+    /// Writes an event of plain values at the head (see [`write_plain`]): `false`, with
+    /// nothing done, when the fast path does not apply (`fast_limit`). The timestamp is taken
+    /// first, so that nothing is kept across the clock's call; the record is published as
+    /// `commit` does, without its half-full check (the limit keeps the head below half the
+    /// ring by the cached tail, `update_fast_limit`).
     #[inline(always)]
-    fn plain_offset(&self) -> Option<usize> {
+    fn write_plain<const N: usize>(
+        &mut self,
+        cs: &'static Callsite,
+        slot: &Slot,
+        values: &[Plain<'_>; N],
+        len: usize,
+    ) -> bool {
         if self.head >= self.fast_limit {
-            return None;
+            return false;
         }
         debug_assert!(self.room_at_head().1 >= FAST_ROOM);
-        Some(self.head as usize & (self.shared.ring.capacity() - 1))
+        let ts = self.timestamp();
+        let scope = slot.scope.get();
+        let ring = &self.shared.ring;
+        let offset = self.head as usize & (ring.capacity() - 1);
+        let scoped = !scope.is_empty();
+        let ext_len = if scoped { SCOPE_WORDS } else { 0 };
+        let flags = (cs.routes() << ROUTE_SHIFT) | if scoped { FLAG_SCOPE } else { 0 };
+        let record = align_up(HEADER + ext_len + len);
+        // SAFETY: the `FAST_ROOM` bytes from the 8-aligned `offset` are free space owned by
+        // this producer (`head < fast_limit`), and the header, the scope words and
+        // `len <= PLAIN_MAX` bytes of values fit in them (checked at compile time next to
+        // `FAST_ROOM`). The scope words are written even when the record has none: the values
+        // then start where they would be, and overwrite them. Each value writes its own
+        // `len()` bytes, which add up to `len`, and none is `Other` (their sum would exceed
+        // `PLAIN_MAX`).
+        unsafe {
+            let start = ring.ptr_at(offset);
+            let words = start.cast::<u64>();
+            words.add(1).write(ts);
+            words.add(2).write(cs as *const Callsite as usize as u64);
+            words.add(3).write(scope.span as usize as u64);
+            words.add(4).write(scope.ctx as usize as u64);
+            let mut dst = start.add(HEADER + ext_len);
+            for &value in values {
+                dst = value.write(dst);
+            }
+            words.write(header_word(record, KIND_EVENT, flags, N as u16));
+        }
+        self.head += record as u64;
+        ring.publish(self.head);
+        self.logged += 1;
+        ring.producer_shared()
+            .logged
+            .store(self.logged, Ordering::Relaxed);
+        debug_assert!((self.head - self.cached_tail) as usize <= ring.capacity() / 2);
+        if scoped {
+            slot.scope_used.set(true);
+        }
+        true
     }
 
     /// The offset of the head in the buffer and the contiguous room there, by the cached tail
@@ -778,34 +839,7 @@ fn write_plain<const N: usize>(cs: &'static Callsite, values: &[Plain<'_>; N], l
     // null while `with_producer` borrows it, so this is the only live reference to it;
     // nothing below runs code that could take another (no user code, no logging).
     let producer = unsafe { (*slot.producer.get()).as_mut().unwrap_unchecked() };
-    {
-        let Some(offset) = producer.plain_offset() else {
-            return false;
-        };
-        let scope = slot.scope.get();
-        let ext = Ext::borrowed(scope);
-        if ext.flags != 0 {
-            slot.scope_used.set(true);
-        }
-        // SAFETY: the `FAST_ROOM` bytes from `offset` are free space owned by this producer,
-        // and the header, the scope words and `len <= PLAIN_MAX` bytes of values fit in them
-        // (checked at compile time below); each value writes its own `len()` bytes, which add up to
-        // `len`, and none is `Other` (their sum would exceed `PLAIN_MAX`).
-        unsafe {
-            let mut dst = producer.shared.ring.ptr_at(offset).add(HEADER + ext.len());
-            for &value in values {
-                dst = value.write(dst);
-            }
-        }
-        let encoded = Encoded {
-            len,
-            count: N as u16,
-            truncated: false,
-            spilled: false,
-        };
-        producer.commit(What::Event(cs), offset, offset, ext, encoded);
-        true
-    }
+    producer.write_plain(cs, slot, values, len)
 }
 
 /// Writes a record that carries `scope` and hands the consumer one reference to each of its
