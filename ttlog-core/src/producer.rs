@@ -121,9 +121,12 @@ struct Producer {
     spill: Spill,
     /// The fast paths may write a record at `head` while `head < fast_limit`: then no gap or
     /// release is due and there are at least `FAST_ROOM` contiguous bytes at the head by the
-    /// cached tail. Recomputed after everything but the fast paths ([`Producer::update_fast_limit`]);
-    /// a fast record is shorter than `FAST_ROOM`, so the head stays in its lap and the limit
-    /// stays true (if conservative) until then.
+    /// cached tail. It is 0 from the start of every slow placement (which may pad, wrap,
+    /// move to another ring or drop) and whenever a gap or a release becomes due, and is
+    /// recomputed ([`Producer::update_fast_limit`]) once the slow path has published its
+    /// record, when the cached tail is refreshed at half the ring, and for a new producer. In
+    /// between it stays true: it depends on the head only through the end of the head's lap,
+    /// and a record never crosses that end (one that reaches it leaves `head >= fast_limit`).
     fast_limit: u64,
 }
 
@@ -280,6 +283,9 @@ impl Producer {
     /// (counted; before anything was evaluated when the values are not encoded yet).
     #[inline(never)]
     fn place_slow(&mut self, what: What, need: usize) -> Option<Place> {
+        // Whatever happens here (a pad, a wrap, another ring, a drop), the fast paths wait
+        // for `publish_slow` to recompute their limit.
+        self.fast_limit = 0;
         if runtime::consumer().is_none() {
             // Nobody would ever read the record (the child of a fork, before any `init`):
             // count it, and stay on this path until a consumer runs.
@@ -368,6 +374,7 @@ impl Producer {
         if !self.pending.is_empty() {
             self.write_pending();
         }
+        self.update_fast_limit();
     }
 
     /// Writes the release records that did not fit earlier, as long as they fit now (without
@@ -436,8 +443,8 @@ impl Producer {
     /// The offset and size of the contiguous room at the head, when the fast path applies:
     /// no gap or release pending, and at least `FAST_ROOM` bytes by the cached tail.
     #[inline(always)]
-    fn fast_room(&self) -> Option<(usize, usize)> {
-        if self.head >= self.fast_limit {
+    fn fast_room(&mut self) -> Option<(usize, usize)> {
+        if self.head >= self.fast_limit && !self.past_fast_limit() {
             return None;
         }
         let (offset, room) = self.room_at_head();
@@ -445,11 +452,36 @@ impl Producer {
         Some((offset, room))
     }
 
+    /// The head reached `fast_limit`. Refreshes the tail and the limit; past half the ring,
+    /// wakes the consumer (what `commit`'s half-full check does, which the plain path skips).
+    /// Returns whether a fast path may write the record anyway: nothing is due and the room
+    /// at the head is at least `FAST_ROOM` (a burst: the ring is more than half full, and
+    /// each event comes here until the consumer catches up, as each came to `half_full`).
+    #[cold]
+    #[inline(never)]
+    fn past_fast_limit(&mut self) -> bool {
+        if self.dropped != self.reported || !self.pending.is_empty() {
+            return false;
+        }
+        self.cached_tail = self.shared.ring.load_tail();
+        self.fast_limit = self.fast_limit_by(self.cached_tail);
+        if self.head < self.fast_limit {
+            return true;
+        }
+        if (self.head - self.cached_tail) as usize > self.shared.ring.capacity() / 2
+            && let Some(consumer) = runtime::consumer()
+        {
+            consumer.wake();
+        }
+        self.room_at_head().1 >= FAST_ROOM
+    }
+
     /// Writes an event of plain values at the head (see [`write_plain`]): `false`, with
-    /// nothing done, when the fast path does not apply (`fast_limit`). The timestamp is taken
-    /// first, so that nothing is kept across the clock's call; the record is published as
-    /// `commit` does, without its half-full check (the limit keeps the head below half the
-    /// ring by the cached tail, `update_fast_limit`).
+    /// nothing done, when the fast path does not apply (`fast_limit`, `past_fast_limit`).
+    /// The timestamp is taken first, so that nothing is kept across the clock's call; the
+    /// record is published as `commit` does, without its half-full check (below the limit
+    /// the head is below half the ring by the cached tail; past it, `past_fast_limit` did
+    /// the check).
     #[inline(always)]
     fn write_plain<const N: usize>(
         &mut self,
@@ -458,7 +490,7 @@ impl Producer {
         values: &[Plain<'_>; N],
         len: usize,
     ) -> bool {
-        if self.head >= self.fast_limit {
+        if self.head >= self.fast_limit && !self.past_fast_limit() {
             return false;
         }
         debug_assert!(self.room_at_head().1 >= FAST_ROOM);
@@ -496,7 +528,6 @@ impl Producer {
         ring.producer_shared()
             .logged
             .store(self.logged, Ordering::Relaxed);
-        debug_assert!((self.head - self.cached_tail) as usize <= ring.capacity() / 2);
         if scoped {
             slot.scope_used.set(true);
         }
@@ -767,7 +798,6 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
         if slot.nested_drops.get() > 0 {
             producer.count_drops(slot.nested_drops.take());
         }
-        producer.update_fast_limit();
         true
     })
     .unwrap_or(false)
