@@ -102,7 +102,7 @@ const _: () = assert!(align_up(HEADER + SCOPE_WORDS + PLAIN_MAX) < FAST_ROOM);
 
 struct Producer {
     shared: Arc<ThreadRing>,
-    clock: quanta::Clock,
+    clock: clock::RawClock,
     /// Our copy of the published head.
     head: u64,
     /// The consumer's tail as last loaded.
