@@ -755,18 +755,12 @@ fn new_producer(slot: &mut Option<Producer>) -> &mut Producer {
     slot.insert(Producer::new())
 }
 
-/// Resets the reentrancy flag even if user code unwinds through `emit`, and opens the plain
-/// path again (`READY`), now that the producer exists.
-struct BusyGuard<'a>(&'a Slot);
+/// Resets the reentrancy flag even if user code unwinds through `emit`.
+struct BusyGuard<'a>(&'a Cell<bool>);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
-        self.0.busy.set(false);
-        // SAFETY: the reference `with_producer` took is no longer used (the guard drops
-        // last), so reading the producer's discriminant aliases nothing.
-        if unsafe { (*self.0.producer.get()).is_some() } {
-            READY.set(self.0);
-        }
+        self.0.set(false);
     }
 }
 
@@ -784,8 +778,10 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
             }
             return true;
         }
+        // The plain path keeps out until the producer is free again. (If `f` unwinds, it
+        // stays out until the next call here that returns: correct, only slower.)
         READY.set(std::ptr::null());
-        let _guard = BusyGuard(slot);
+        let _guard = BusyGuard(&slot.busy);
         // SAFETY: `busy` was false and is now true until `_guard` drops (and `READY` null,
         // so the plain path keeps out), so this is the only live reference to the producer on
         // this thread (and no other thread can reach it).
@@ -798,6 +794,8 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
         if slot.nested_drops.get() > 0 {
             producer.count_drops(slot.nested_drops.take());
         }
+        // The producer exists now, and is free once this returns.
+        READY.set(slot);
         true
     })
     .unwrap_or(false)
