@@ -205,9 +205,9 @@ impl Producer {
         self.fast_limit = 0;
     }
 
-    /// Recomputes `fast_limit` from the head, the tail and what is due. The limit also keeps
-    /// the fast paths below half the ring by the cached tail, so that the plain path never
-    /// needs `commit`'s half-full check: the general path, which has it, takes over there.
+    /// Recomputes `fast_limit` from the head, the tail and what is due. The limit also stops
+    /// at half the ring by the cached tail, so that below it the plain path needs no
+    /// half-full check; past it, `past_fast_limit` does what that check does.
     fn update_fast_limit(&mut self) {
         if self.dropped != self.reported || !self.pending.is_empty() {
             self.fast_limit = 0;
