@@ -449,8 +449,8 @@ value_via!(i128 as i128, TAG_I128: i128);
 #[inline(always)]
 fn plain_word<const N: usize>(tag: u8, bytes: [u8; N]) -> Plain<'static> {
     match <[u8; 8]>::try_from(&bytes[..]) {
-        Ok(word) if N == 8 => Plain::Word(tag, u64::from_le_bytes(word)),
-        _ => Plain::Other,
+        Ok(word) => Plain::Word(tag, u64::from_le_bytes(word)),
+        Err(_) => Plain::Other,
     }
 }
 

@@ -393,23 +393,14 @@ pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
 /// the event take the encoder's path.
 pub(crate) fn plain_values(plan: &Plan) -> Vec<TokenStream> {
     let other = quote!(__tt::Plain::Other);
-    let placeholders: Vec<bool> = plan
-        .args
-        .iter()
-        .map(|(_, counts)| counts.is_empty())
-        .collect();
-    let args = plan
-        .args
-        .iter()
-        .zip(placeholders)
-        .map(|((value, _), simple)| {
-            let v = &plan.bindings[*value].ident;
-            if simple {
-                quote!((&__tt::ArgRef(#v)).__plain_arg())
-            } else {
-                other.clone()
-            }
-        });
+    let args = plan.args.iter().map(|(value, counts)| {
+        let v = &plan.bindings[*value].ident;
+        if counts.is_empty() {
+            quote!((&__tt::ArgRef(#v)).__plain_arg())
+        } else {
+            other.clone()
+        }
+    });
     let fields = plan.fields.iter().map(|field| {
         let v = &plan.bindings[field.binding].ident;
         match field.sigil {
