@@ -1,9 +1,10 @@
 //! Timestamps: raw TSC ticks on the hot path, wall-clock nanoseconds on the consumer.
 //!
 //! `SystemTime::now()` per event costs a system call's worth of time on many machines; the
-//! TSC read through `quanta` costs a few nanoseconds. The clock is calibrated once, at the
-//! first use, and an anchor pair (raw ticks, wall time) taken then converts raw ticks into
-//! wall-clock nanoseconds off the hot path.
+//! TSC read of `quanta`'s clock costs a few nanoseconds (and is done inline on the hot path,
+//! see [`RawClock`]). The clock is calibrated once, at the first use, and an anchor pair (raw
+//! ticks, wall time) taken then converts raw ticks into wall-clock nanoseconds off the hot
+//! path.
 
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
