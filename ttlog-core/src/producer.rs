@@ -780,7 +780,8 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
         }
         // The plain path keeps out until the producer is free again. (If `f` unwinds, it
         // stays out until the next call here that returns: correct, only slower.)
-        READY.set(std::ptr::null());
+        // (`with`, not `LocalKey::set`: that one is an out-of-line call.)
+        READY.with(|ready| ready.set(std::ptr::null()));
         let _guard = BusyGuard(&slot.busy);
         // SAFETY: `busy` was false and is now true until `_guard` drops (and `READY` null,
         // so the plain path keeps out), so this is the only live reference to the producer on
@@ -795,7 +796,7 @@ fn with_producer(is_event: bool, f: impl FnOnce(&Slot, &mut Producer)) -> bool {
             producer.count_drops(slot.nested_drops.take());
         }
         // The producer exists now, and is free once this returns.
-        READY.set(slot);
+        READY.with(|ready| ready.set(slot));
         true
     })
     .unwrap_or(false)
