@@ -478,144 +478,56 @@ impl Value for char {
     }
 }
 
-impl Value for str {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        enc.str(self)
-    }
+/// Strings: copied into the ring as they are.
+macro_rules! value_as_str {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            #[inline]
+            fn encode(&self, enc: &mut Encoder<'_>) {
+                enc.str(self)
+            }
 
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        out.str_field(name, self)
-    }
+            #[inline]
+            fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+                out.str_field(name, self)
+            }
 
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        Plain::Str(self)
-    }
+            #[inline]
+            fn __plain(&self) -> Plain<'_> {
+                Plain::Str(self)
+            }
+        }
+    )*};
 }
+value_as_str!(str, String, std::borrow::Cow<'_, str>);
 
-impl Value for String {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        enc.str(self)
-    }
+/// References and smart pointers: logged as what they point to.
+macro_rules! value_through_pointer {
+    ($($t:ty),*) => {$(
+        impl<T: Value + ?Sized> Value for $t {
+            #[inline]
+            fn encode(&self, enc: &mut Encoder<'_>) {
+                (**self).encode(enc)
+            }
 
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        out.str_field(name, self)
-    }
+            #[inline]
+            fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
+                (**self).__encode_shorthand(enc)
+            }
 
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        Plain::Str(self)
-    }
+            #[inline]
+            fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
+                (**self).__encode_field(out, name)
+            }
+
+            #[inline]
+            fn __plain(&self) -> Plain<'_> {
+                (**self).__plain()
+            }
+        }
+    )*};
 }
-
-impl Value for std::borrow::Cow<'_, str> {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        enc.str(self)
-    }
-
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        out.str_field(name, self)
-    }
-
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        Plain::Str(self)
-    }
-}
-
-impl<T: Value + ?Sized> Value for &T {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        (**self).encode(enc)
-    }
-
-    #[inline]
-    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
-        (**self).__encode_shorthand(enc)
-    }
-
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        (**self).__encode_field(out, name)
-    }
-
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        (**self).__plain()
-    }
-}
-
-impl<T: Value + ?Sized> Value for &mut T {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        (**self).encode(enc)
-    }
-
-    #[inline]
-    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
-        (**self).__encode_shorthand(enc)
-    }
-
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        (**self).__encode_field(out, name)
-    }
-
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        (**self).__plain()
-    }
-}
-
-impl<T: Value + ?Sized> Value for Box<T> {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        (**self).encode(enc)
-    }
-
-    #[inline]
-    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
-        (**self).__encode_shorthand(enc)
-    }
-
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        (**self).__encode_field(out, name)
-    }
-
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        (**self).__plain()
-    }
-}
-
-impl<T: Value + ?Sized> Value for std::sync::Arc<T> {
-    #[inline]
-    fn encode(&self, enc: &mut Encoder<'_>) {
-        (**self).encode(enc)
-    }
-
-    #[inline]
-    fn __encode_shorthand(&self, enc: &mut Encoder<'_>) {
-        (**self).__encode_shorthand(enc)
-    }
-
-    #[inline]
-    fn __encode_field(&self, out: &mut FieldsWriter<'_, '_>, name: &str) {
-        (**self).__encode_field(out, name)
-    }
-
-    #[inline]
-    fn __plain(&self) -> Plain<'_> {
-        (**self).__plain()
-    }
-}
+value_through_pointer!(&T, &mut T, Box<T>, std::sync::Arc<T>);
 
 impl<T: Value> Value for Option<T> {
     #[inline]
