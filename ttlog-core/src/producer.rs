@@ -205,11 +205,17 @@ impl Producer {
         self.fast_limit = 0;
     }
 
+    /// Whether a gap record or release records must be written before the next record: the
+    /// fast paths then give way to the slow one, which writes them.
+    fn record_due(&self) -> bool {
+        self.dropped != self.reported || !self.pending.is_empty()
+    }
+
     /// Recomputes `fast_limit` from the head, the tail and what is due. The limit also stops
     /// at half the ring by the cached tail, so that below it the plain path needs no
     /// half-full check; past it, `past_fast_limit` does what that check does.
     fn update_fast_limit(&mut self) {
-        if self.dropped != self.reported || !self.pending.is_empty() {
+        if self.record_due() {
             self.fast_limit = 0;
             return;
         }
@@ -460,7 +466,7 @@ impl Producer {
     #[cold]
     #[inline(never)]
     fn past_fast_limit(&mut self) -> bool {
-        if self.dropped != self.reported || !self.pending.is_empty() {
+        if self.record_due() {
             return false;
         }
         self.cached_tail = self.shared.ring.load_tail();
