@@ -224,6 +224,12 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The values of the fields as given at the call, in the order of the metadata's field
+    /// names (groups not spread).
+    pub(crate) fn field_values(&self) -> &'a [ValueRef<'a>] {
+        &self.values[self.meta.arg_count().min(self.values.len())..]
+    }
+
     /// The fields as given at the call: one per name in the metadata, groups not spread.
     pub(crate) fn call_fields(
         &self,

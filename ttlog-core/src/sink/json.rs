@@ -30,10 +30,15 @@ struct CallsiteJson {
     head: Vec<u8>,
     /// The escaped message when it has no arguments.
     message: Option<Vec<u8>>,
-    /// `"user_id":` for each field.
+    /// `head`, the constant `message` and `","fields":{` in one piece: everything between
+    /// the timestamp and the first field, when the message has no arguments.
+    opening: Option<Vec<u8>>,
+    /// `,"user_id":` for each field (the comma is left out before the first).
     keys: Vec<Vec<u8>>,
     /// `,"file":"src/main.rs","line":12`.
     tail: Vec<u8>,
+    /// `tail` then `}\n`: the end of an event logged outside spans and context.
+    tail_end: Vec<u8>,
 }
 
 /// Hashes the integer keys of the caches (metadata addresses, thread ids) with one multiply.
@@ -165,11 +170,14 @@ fn callsite_json(meta: &Metadata<'_>) -> CallsiteJson {
         escape_into(&mut escaped, &text);
         escaped
     });
+    let opening = message
+        .as_ref()
+        .map(|message| [&head[..], message, FIELDS_OPEN].concat());
     let keys = meta
         .field_names()
         .iter()
         .map(|name| {
-            let mut key = Vec::new();
+            let mut key = vec![b','];
             write_str(&mut key, name);
             key.push(b':');
             key
@@ -180,13 +188,19 @@ fn callsite_json(meta: &Metadata<'_>) -> CallsiteJson {
     write_str(&mut tail, meta.file());
     tail.extend_from_slice(b",\"line\":");
     tail.extend_from_slice(itoa::Buffer::new().format(meta.line()).as_bytes());
+    let tail_end = [&tail[..], b"}\n"].concat();
     CallsiteJson {
         head,
         message,
+        opening,
         keys,
         tail,
+        tail_end,
     }
 }
+
+/// What follows the message when the fields are nested.
+const FIELDS_OPEN: &[u8] = b"\",\"fields\":{";
 
 impl JsonFormatter {
     pub(crate) fn write_event(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
@@ -204,22 +218,31 @@ impl JsonFormatter {
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.timestamps
             .write(event.timestamp_nanos(), Precision::Nanos, out);
-        out.extend_from_slice(&parts.head);
-        match (&parts.message, event.replaced_message()) {
-            (Some(message), None) => out.extend_from_slice(message),
-            // A failing Display of an argument was already replaced by a marker.
+        match (&parts.opening, event.replaced_message()) {
+            (Some(opening), None) if !self.flatten => out.extend_from_slice(opening),
             _ => {
-                let _ = event.write_message(&mut Escaper(out));
+                out.extend_from_slice(&parts.head);
+                match (&parts.message, event.replaced_message()) {
+                    (Some(message), None) => out.extend_from_slice(message),
+                    // A failing Display of an argument was already replaced by a marker.
+                    _ => {
+                        let _ = event.write_message(&mut Escaper(out));
+                    }
+                }
+                if self.flatten {
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(FIELDS_OPEN);
+                }
             }
         }
         if self.flatten {
-            out.push(b'"');
             for (name, value) in event.fields() {
                 write_top_level_pair(out, name, &value);
             }
             out.extend_from_slice(b",\"thread\":");
         } else {
-            write_fields_object(event, &parts.keys, out);
+            write_fields(event, &parts.keys, out);
         }
         let thread = event.thread();
         if meta.is_stored() {
@@ -233,18 +256,21 @@ impl JsonFormatter {
             });
             out.extend_from_slice(name);
         }
-        out.extend_from_slice(&parts.tail);
-        write_scope(event, out);
-        out.extend_from_slice(b"}\n");
+        if event.span().is_none() && !event.has_context() {
+            out.extend_from_slice(&parts.tail_end);
+        } else {
+            out.extend_from_slice(&parts.tail);
+            write_scope(event, out);
+            out.extend_from_slice(b"}\n");
+        }
     }
 }
 
-/// `","fields":{…},"thread":` after the message: the call's fields under `"fields"`, each
-/// key precomputed per callsite (`keys`).
-fn write_fields_object(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
-    out.extend_from_slice(b"\",\"fields\":{");
+/// The call's fields after `"fields":{`, each key precomputed per callsite (`keys`), then
+/// `},"thread":`.
+fn write_fields(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
     let mut first = true;
-    for ((_, value), key) in event.call_fields().zip(keys) {
+    for (value, key) in event.field_values().iter().zip(keys) {
         match value {
             // A struct given by its variable alone: its fields stand in its place.
             ValueRef::Fields(group) if group.is_flat() => {
@@ -253,11 +279,13 @@ fn write_fields_object(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
                 }
             }
             _ => {
-                if !std::mem::take(&mut first) {
-                    out.push(b',');
-                }
+                let key = if std::mem::take(&mut first) {
+                    &key[1..]
+                } else {
+                    &key[..]
+                };
                 out.extend_from_slice(key);
-                write_value(out, &value);
+                write_value(out, value);
             }
         }
     }
@@ -356,46 +384,46 @@ fn write_value_at(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) {
 
 /// Writes a finite float in its shortest round-trip form, as `ryu` does.
 ///
-/// Most logged floats are short decimals (latencies, ratios): for those, find the fewest
-/// fractional digits `k <= 4` such that `n / 10^k` parses back to `v` exactly, and print `n`
-/// with a decimal point. `n` and `10^k` are exact in `f64` and division is correctly rounded,
-/// so the check is exact. Anything else goes to `ryu`.
+/// Most logged floats are short decimals (latencies, ratios): for those, `n`, the nearest
+/// integer to `v * 10^4`, gives `v` back as `n / 10^4` (`n` and `10^4` are exact in `f64` and
+/// division is correctly rounded, so the check is exact). Below `10^11` the product is off
+/// by less than 0.5 from the exact one, so this finds every `v` with at most four fractional
+/// digits; `n` without its trailing zeros is then the shortest form, printed with a decimal
+/// point. Anything else goes to `ryu`.
 fn write_f64(out: &mut Vec<u8>, v: f64) {
-    const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
-    if v.abs() >= 1e-3 && v.abs() < 1e12 {
-        for (k, &scale) in POW10.iter().enumerate() {
-            // The nearest integer to `v * scale`, without a call to libm's `round`.
-            let scaled = v * scale;
-            let truncated = scaled as i64 as f64;
-            let n = if (scaled - truncated).abs() >= 0.5 {
-                truncated + scaled.signum()
-            } else {
-                truncated
-            };
-            if n / scale == v {
-                // `n` with a point before its last `k` digits ("325", 2 -> "3.25"; "5", 3 ->
-                // "0.005"; "12", 0 -> "12.0"), as ryu writes it.
-                let n = n as i64;
-                if n < 0 {
-                    out.push(b'-');
-                }
-                let mut ints = itoa::Buffer::new();
-                let digits = ints.format(n.unsigned_abs()).as_bytes();
-                if k == 0 {
-                    out.extend_from_slice(digits);
-                    out.extend_from_slice(b".0");
-                } else if digits.len() > k {
-                    let (int, frac) = digits.split_at(digits.len() - k);
-                    out.extend_from_slice(int);
-                    out.push(b'.');
-                    out.extend_from_slice(frac);
-                } else {
-                    out.extend_from_slice(b"0.");
-                    out.extend(std::iter::repeat_n(b'0', k - digits.len()));
-                    out.extend_from_slice(digits);
-                }
-                return;
+    let magnitude = v.abs();
+    if (1e-3..1e11).contains(&magnitude) {
+        // The nearest integer to `v * 10^4`, without a call to libm's `round`.
+        let scaled = magnitude * 10_000.0;
+        let truncated = scaled as u64;
+        let n = truncated + u64::from(scaled - truncated as f64 >= 0.5);
+        if n as f64 / 10_000.0 == magnitude {
+            let (mut n, mut k) = (n, 4);
+            while k > 0 && n % 10 == 0 {
+                n /= 10;
+                k -= 1;
             }
+            // `n` with a point before its last `k` digits ("325", 2 -> "3.25"; "5", 3 ->
+            // "0.005"; "12", 0 -> "12.0"), as ryu writes it.
+            if v < 0.0 {
+                out.push(b'-');
+            }
+            let mut ints = itoa::Buffer::new();
+            let digits = ints.format(n).as_bytes();
+            if k == 0 {
+                out.extend_from_slice(digits);
+                out.extend_from_slice(b".0");
+            } else if digits.len() > k {
+                let (int, frac) = digits.split_at(digits.len() - k);
+                out.extend_from_slice(int);
+                out.push(b'.');
+                out.extend_from_slice(frac);
+            } else {
+                out.extend_from_slice(b"0.");
+                out.extend(std::iter::repeat_n(b'0', k - digits.len()));
+                out.extend_from_slice(digits);
+            }
+            return;
         }
     }
     out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
@@ -515,6 +543,12 @@ mod tests {
             0.001,
             0.1 + 0.2,
             1e12,
+            1e11,
+            99_999_999_999.999_9,
+            99_999_999_999.5,
+            12_345_678_901.25,
+            0.000_999_9,
+            0.001_05,
             999_999.999_9,
             -12.0,
             0.0,
@@ -525,6 +559,11 @@ mod tests {
             let cents = (r % 10_000_000) as f64 / 100.0;
             values.push(if r & 1 == 0 { cents } else { -cents });
             values.push(f64::from_bits(r >> 2) % 1e6);
+            // Up to four decimals at every magnitude around the fast path's bounds.
+            let decimals = 10f64.powi((r % 5) as i32);
+            values.push(((r >> 8) % 1_000_000_000_000_000) as f64 / decimals);
+            values.push(((r >> 8) % 100_000) as f64 / 1e7);
+            values.push(f64::from_bits(next()));
         }
         for v in values.into_iter().filter(|v| v.is_finite()) {
             let mut out = Vec::new();

@@ -8,8 +8,10 @@ use std::time::{Duration, UNIX_EPOCH};
 #[derive(Debug, Default)]
 pub(crate) struct TimestampCache {
     second: Option<u64>,
-    /// `2026-01-06T12:34:56`, for `second`.
-    prefix: String,
+    /// `2026-01-06T12:34:56.` for `second`, then room for the fraction and the `Z`: the
+    /// year has four digits for every `u64` of nanoseconds (up to 2554), so each event copies
+    /// a fixed number of bytes (inlined moves, no call to `memcpy`).
+    line: [u8; 30],
 }
 
 /// How many fractional digits to write.
@@ -20,29 +22,43 @@ pub(crate) enum Precision {
     Nanos,
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.`
+const PREFIX: usize = 20;
+
 impl TimestampCache {
     /// Appends `2026-01-06T12:34:56.789012345Z` (with the fraction cut to `precision`).
     pub(crate) fn write(&mut self, unix_nanos: u64, precision: Precision, out: &mut Vec<u8>) {
         let second = unix_nanos / 1_000_000_000;
         if self.second != Some(second) {
-            let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(second))
-                .to_string();
-            self.prefix = text.trim_end_matches('Z').to_owned();
-            self.second = Some(second);
+            self.set_second(second);
         }
-        out.extend_from_slice(self.prefix.as_bytes());
-        let nanos = (unix_nanos % 1_000_000_000) as u32;
-        let digits = match precision {
-            Precision::Millis => 3,
-            Precision::Micros => 6,
-            Precision::Nanos => 9,
-        };
-        // The first `digits` of the zero-padded nine are the fraction cut to that precision.
-        let mut fraction = [0u8; 11];
-        fraction[0] = b'.';
-        fraction[1..10].copy_from_slice(&nine_digits(nanos));
-        fraction[digits + 1] = b'Z';
-        out.extend_from_slice(&fraction[..digits + 2]);
+        let line = &mut self.line;
+        line[PREFIX..PREFIX + 9].copy_from_slice(&nine_digits((unix_nanos % 1_000_000_000) as u32));
+        // The first digits of the zero-padded nine are the fraction cut to that precision.
+        match precision {
+            Precision::Nanos => {
+                line[PREFIX + 9] = b'Z';
+                out.extend_from_slice(&line[..PREFIX + 10]);
+            }
+            Precision::Micros => {
+                line[PREFIX + 6] = b'Z';
+                out.extend_from_slice(&line[..PREFIX + 7]);
+            }
+            Precision::Millis => {
+                line[PREFIX + 3] = b'Z';
+                out.extend_from_slice(&line[..PREFIX + 4]);
+            }
+        }
+    }
+
+    #[cold]
+    fn set_second(&mut self, second: u64) {
+        // Nanoseconds in a u64 end in the year 2554: the year always has four digits.
+        let time = UNIX_EPOCH + Duration::from_secs(second);
+        let text = humantime::format_rfc3339_seconds(time).to_string();
+        self.line[..PREFIX - 1].copy_from_slice(&text.as_bytes()[..PREFIX - 1]);
+        self.line[PREFIX - 1] = b'.';
+        self.second = Some(second);
     }
 }
 
@@ -119,6 +135,20 @@ mod tests {
                 cache.write(nanos, precision, &mut out);
                 assert_eq!(String::from_utf8(out).unwrap(), expected);
             }
+        }
+    }
+
+    #[test]
+    fn the_last_representable_second_keeps_a_four_digit_year() {
+        let mut cache = TimestampCache::default();
+        for nanos in [0, u64::MAX] {
+            let time = UNIX_EPOCH + Duration::from_nanos(nanos);
+            let mut out = Vec::new();
+            cache.write(nanos, Precision::Nanos, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                humantime::format_rfc3339_nanos(time).to_string()
+            );
         }
     }
 }
