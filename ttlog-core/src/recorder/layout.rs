@@ -74,6 +74,25 @@ pub(crate) fn put_info(out: &mut Vec<u8>, pairs: &[(&str, impl AsRef<str>)]) {
     }
 }
 
+/// The fixed part of an event record.
+pub(crate) fn record_header(
+    kind: u8,
+    flags: u8,
+    values: u16,
+    callsite: u32,
+    thread: u64,
+    timestamp_ns: u64,
+) -> [u8; 24] {
+    let mut header = [0; 24];
+    header[0] = kind;
+    header[1] = flags;
+    header[2..4].copy_from_slice(&values.to_le_bytes());
+    header[4..8].copy_from_slice(&callsite.to_le_bytes());
+    header[8..16].copy_from_slice(&thread.to_le_bytes());
+    header[16..24].copy_from_slice(&timestamp_ns.to_le_bytes());
+    header
+}
+
 /// Appends the fixed part of an event record.
 pub(crate) fn put_record_header(
     out: &mut Vec<u8>,
@@ -84,12 +103,14 @@ pub(crate) fn put_record_header(
     thread: u64,
     timestamp_ns: u64,
 ) {
-    out.push(kind);
-    out.push(flags);
-    put_u16(out, values);
-    put_u32(out, callsite);
-    put_u64(out, thread);
-    put_u64(out, timestamp_ns);
+    out.extend_from_slice(&record_header(
+        kind,
+        flags,
+        values,
+        callsite,
+        thread,
+        timestamp_ns,
+    ));
 }
 
 /// Appends the scope section of an event record; `callsites` has the callsite id of each

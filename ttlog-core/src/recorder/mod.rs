@@ -272,15 +272,19 @@ impl History {
     }
 
     /// The id of `cs` in this recorder's callsite table, adding it on first use.
+    #[inline]
     pub(crate) fn callsite_id(&mut self, cs: &crate::callsite::Callsite) -> u32 {
         match cs.recorder_id(self.generation) {
             Some(id) => id,
-            None => {
-                let id = self.add_callsite(cs.metadata());
-                cs.set_recorder_id(self.generation, id);
-                id
-            }
+            None => self.new_callsite_id(cs),
         }
+    }
+
+    #[cold]
+    fn new_callsite_id(&mut self, cs: &crate::callsite::Callsite) -> u32 {
+        let id = self.add_callsite(cs.metadata());
+        cs.set_recorder_id(self.generation, id);
+        id
     }
 
     /// Adds a callsite to the table; returns its id.
@@ -322,7 +326,14 @@ impl History {
 
     /// Appends one event record, evicting the oldest as needed.
     pub(crate) fn push(&mut self, record: &[u8]) {
-        let frame = align8(FRAME_HEADER + record.len());
+        self.push_parts(record, &[]);
+    }
+
+    /// Appends the event record made of `first` then `second` (a header and the values that
+    /// follow it, without copying them together first), evicting the oldest as needed.
+    pub(crate) fn push_parts(&mut self, first: &[u8], second: &[u8]) {
+        let len = first.len() + second.len();
+        let frame = align8(FRAME_HEADER + len);
         if frame > self.cap / 2 {
             // Cannot happen for records from thread rings (they are smaller than the ring);
             // a pathological record is not worth evicting half the history for.
@@ -331,7 +342,7 @@ impl History {
         while self.events >= self.max_events {
             self.evict();
         }
-        let offset = (self.head as usize) % self.cap;
+        let mut offset = (self.head as usize) % self.cap;
         if offset + frame > self.cap {
             // Not enough room before the end: pad to the end and start over at 0.
             let pad = self.cap - offset;
@@ -342,20 +353,27 @@ impl History {
             self.backing.bytes()[at..at + 4].copy_from_slice(&WRAP.to_le_bytes());
             self.head += pad as u64;
             self.set_header_word(H_HEAD, self.head);
+            offset = 0;
         }
         while (self.cap - (self.head - self.tail) as usize) < frame {
             self.evict();
         }
-        let at = self.data_start + (self.head as usize) % self.cap;
+        let at = self.data_start + offset;
         let crc = if self.persisted {
-            crc32fast::hash(record)
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(first);
+            crc.update(second);
+            crc.finalize()
         } else {
             0
         };
-        let bytes = self.backing.bytes();
-        bytes[at..at + 4].copy_from_slice(&(record.len() as u32).to_le_bytes());
-        bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
-        bytes[at + 8..at + 8 + record.len()].copy_from_slice(record);
+        let frame_bytes = &mut self.backing.bytes()[at..at + FRAME_HEADER + len];
+        let (header, body) = frame_bytes.split_at_mut(FRAME_HEADER);
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc.to_le_bytes());
+        let (head, rest) = body.split_at_mut(first.len());
+        head.copy_from_slice(first);
+        rest.copy_from_slice(second);
         self.head += frame as u64;
         self.events += 1;
         self.recorded += 1;

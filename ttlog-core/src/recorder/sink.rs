@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use super::History;
 use super::layout::{
-    RECORD_EVENT, RECORD_MESSAGE, RECORD_SCOPE, RECORD_TRUNCATED, put_record_header, put_scope,
+    RECORD_EVENT, RECORD_MESSAGE, RECORD_SCOPE, RECORD_TRUNCATED, put_scope, record_header,
 };
 use crate::consumer::{Ordered, Receiver};
 use crate::event::{Event, PANIC_METADATA};
@@ -90,8 +90,14 @@ impl Receiver for RecorderSink {
                     .map(|span| history.callsite_id(span.callsite()))
                     .collect()
             };
-            encode_record(&mut self.record, id, event, ordered.raw_fields, &span_ids);
-            history.push(&self.record);
+            if event.metadata().has_format() || is_scoped(event) {
+                encode_record(&mut self.record, id, event, ordered.raw_fields, &span_ids);
+                history.push(&self.record);
+            } else {
+                // The common record: the header then the values as the ring held them.
+                let header = event_header(id, event, 0);
+                history.push_parts(&header, ordered.raw_fields);
+            }
         }
         let meta = event.metadata();
         // A span closing at error level is not a failure; the panic hook takes its own.
@@ -136,29 +142,16 @@ fn encode_record(
     span_callsites: &[u32],
 ) {
     let meta = event.metadata();
-    let nfields = event.call_fields().len() as u16;
-    let mut flags = if event.is_truncated() {
-        RECORD_TRUNCATED
-    } else {
-        0
-    };
+    let mut flags = 0;
     if meta.has_format() {
         flags |= RECORD_MESSAGE;
     }
-    let scoped = !event.spans().is_empty() || event.has_context();
+    let scoped = is_scoped(event);
     if scoped {
         flags |= RECORD_SCOPE;
     }
     out.clear();
-    put_record_header(
-        out,
-        RECORD_EVENT,
-        flags,
-        nfields,
-        callsite,
-        event.thread().id(),
-        event.timestamp_nanos(),
-    );
+    out.extend_from_slice(&event_header(callsite, event, flags));
     if meta.has_format() {
         let at = out.len();
         out.extend_from_slice(&[0; 4]);
@@ -172,4 +165,26 @@ fn encode_record(
     if scoped {
         put_scope(out, event.scope(), span_callsites);
     }
+}
+
+/// Whether the record of `event` has a scope section (spans or context).
+fn is_scoped(event: &Event<'_>) -> bool {
+    !event.spans().is_empty() || event.has_context()
+}
+
+/// The header of the event record of `event`, with `flags` besides the truncation flag.
+fn event_header(callsite: u32, event: &Event<'_>, flags: u8) -> [u8; 24] {
+    let truncated = if event.is_truncated() {
+        RECORD_TRUNCATED
+    } else {
+        0
+    };
+    record_header(
+        RECORD_EVENT,
+        flags | truncated,
+        event.call_fields().len() as u16,
+        callsite,
+        event.thread().id(),
+        event.timestamp_nanos(),
+    )
 }

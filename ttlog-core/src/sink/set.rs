@@ -182,6 +182,16 @@ impl SinkSet {
     /// filter, since it reports events that are missing.
     fn dispatch(&mut self, event: &Event<'_>, filtered: bool) {
         self.update_redaction();
+        if self.statics.is_none() && self.redaction.is_none() {
+            self.deliver(event, filtered);
+        } else {
+            self.enrich_and_deliver(event, filtered);
+        }
+    }
+
+    /// `dispatch` with static fields to add or redaction rules to apply.
+    #[inline(never)]
+    fn enrich_and_deliver(&mut self, event: &Event<'_>, filtered: bool) {
         // Taken out while the sinks run (they borrow `self`), put back below.
         let statics = self.statics.take();
         let enriched;
