@@ -18,7 +18,7 @@ use crate::names::{Names, epoch_secs};
 
 /// Lines are written in batches of about this many bytes (and whenever the consumer runs out
 /// of events, and on flush).
-const BATCH: usize = 64 * 1024;
+const BATCH: usize = 256 * 1024;
 
 /// While the file cannot be written, formatted lines wait in memory up to this many bytes;
 /// past it they are dropped, counted, and a line in the file says how many once writing works
