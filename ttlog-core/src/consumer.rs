@@ -74,6 +74,9 @@ pub(crate) trait Receiver: Send {
     fn sync(&mut self) {}
 }
 
+/// Values of one event decoded on the stack; more go into a `Vec`.
+const INLINE_VALUES: usize = 16;
+
 /// Thread identity used for drops that no ring can account for.
 static UNKNOWN_THREAD: std::sync::LazyLock<ThreadInfo> = std::sync::LazyLock::new(|| ThreadInfo {
     id: 0,
@@ -364,28 +367,40 @@ impl Consumer {
                     report_bad_record(self.shared, &mut self.bad_reported, "scope words");
                     return;
                 };
-                let mut values: SmallVec<[ValueRef<'_>; 16]> = SmallVec::new();
+                // The values, decoded into an array on the stack (a `Vec` past 16 of them):
+                // a `SmallVec` push cost some 27 instructions per value.
+                let count = header.values as usize;
+                let mut inline = [ValueRef::None; INLINE_VALUES];
+                let mut spilled = Vec::new();
+                let slots: &mut [ValueRef<'_>] = if count <= INLINE_VALUES {
+                    &mut inline[..count]
+                } else {
+                    spilled.resize(count, ValueRef::None);
+                    &mut spilled
+                };
                 // Byte offsets in `body` where the fields start and where the values end.
-                let (mut fields_at, mut pos) = (0, 0);
-                for _ in 0..header.values {
+                let (mut fields_at, mut pos, mut decoded) = (0, 0, 0);
+                for slot in slots.iter_mut() {
                     let Some((value, used)) = decode_value(&body[pos..]) else {
                         break;
                     };
-                    values.push(value);
+                    *slot = value;
                     pos += used;
-                    if values.len() == meta.arg_count() {
+                    decoded += 1;
+                    if decoded == meta.arg_count() {
                         fields_at = pos;
                     }
                 }
-                if values.len() < header.values as usize {
+                if decoded < count {
                     // A value that does not decode (bad tag, length or UTF-8): the record's
                     // scope pointers cannot be trusted either, so they are leaked, not freed.
                     report_bad_record(self.shared, &mut self.bad_reported, "values");
                     return;
                 }
-                if values.len() < meta.arg_count() {
+                if count < meta.arg_count() {
                     fields_at = pos;
                 }
+                let values = &*slots;
                 let truncated = header.flags & FLAG_TRUNCATED != 0;
                 let scope = scope.unwrap_or(Scope::EMPTY);
                 // SAFETY: the scope pointers of a record stay alive until a later record of
@@ -430,7 +445,7 @@ impl Consumer {
                     context: unsafe { scope.ctx_ref() }.map(|c| c.fields()),
                     statics: None,
                 };
-                let event = Event::new(meta, timestamp, &state.shared.info, &values, truncated)
+                let event = Event::new(meta, timestamp, &state.shared.info, values, truncated)
                     .with_scope(event_scope);
                 let ordered = Ordered {
                     event: &event,

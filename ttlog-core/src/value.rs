@@ -287,6 +287,7 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Decodes one value; returns it and the bytes it used.
+#[inline]
 pub(crate) fn decode_value(bytes: &[u8]) -> Option<(ValueRef<'_>, usize)> {
     let (&tag, rest) = bytes.split_first()?;
     fn fixed<const N: usize>(rest: &[u8]) -> Option<[u8; N]> {
