@@ -628,3 +628,48 @@ pub(crate) fn parse_persisted(bytes: &[u8]) -> Result<Recovered, (usize, &'stati
     out.torn = !complete || damaged;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records `copy` returns, by the index each starts with.
+    fn indices(history: &History) -> Vec<u64> {
+        let copy = history.copy();
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at < copy.records.len() {
+            let len = u32::from_le_bytes(copy.records[at..at + 4].try_into().unwrap()) as usize;
+            let record = &copy.records[at + 4..at + 4 + len];
+            out.push(u64::from_le_bytes(record[..8].try_into().unwrap()));
+            at += 4 + len;
+        }
+        out
+    }
+
+    /// Records of many sizes pushed through a small ring, many times round: the history
+    /// always holds the newest records, consecutive and in order, within its byte and event
+    /// limits, whether pushed whole or in two parts.
+    #[test]
+    fn wrapping_keeps_the_newest_records_in_order() {
+        for max_events in [usize::MAX, 7] {
+            let mut history = History::in_memory(4096, max_events, 1);
+            for i in 0..20_000u64 {
+                let mut record = i.to_le_bytes().to_vec();
+                record.resize(8 + (i as usize * 7) % 300, 0xAB);
+                if i % 2 == 0 {
+                    history.push(&record);
+                } else {
+                    let (first, second) = record.split_at(8);
+                    history.push_parts(first, second);
+                }
+                if i % 997 == 0 || i > 19_990 {
+                    let held = indices(&history);
+                    assert_eq!(held.last(), Some(&i));
+                    assert!(held.windows(2).all(|w| w[1] == w[0] + 1), "{held:?}");
+                    assert!(held.len() <= max_events && held.len() == history.len());
+                }
+            }
+        }
+    }
+}
