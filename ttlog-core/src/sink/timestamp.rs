@@ -110,12 +110,23 @@ mod tests {
     #[test]
     fn matches_humantime_at_every_precision() {
         let mut cache = TimestampCache::default();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let random = (0..2_000).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        });
         for nanos in [
             0u64,
             1_767_702_896_789_012_345,
             1_767_702_896_000_000_007,
             1_767_702_897_999_999_999,
-        ] {
+            1_767_702_897_100_000_000,
+        ]
+        .into_iter()
+        .chain(random)
+        {
             let time = UNIX_EPOCH + Duration::from_nanos(nanos);
             for (precision, expected) in [
                 (
