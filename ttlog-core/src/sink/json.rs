@@ -33,12 +33,47 @@ struct CallsiteJson {
     /// `head`, the constant `message` and `","fields":{` in one piece: everything between
     /// the timestamp and the first field, when the message has no arguments.
     opening: Option<Vec<u8>>,
-    /// `,"user_id":` for each field (the comma is left out before the first).
-    keys: Vec<Vec<u8>>,
+    /// `"user_id":` for each field.
+    keys: Vec<Piece>,
     /// `,"file":"src/main.rs","line":12`.
     tail: Vec<u8>,
     /// `tail` then `}\n`: the end of an event logged outside spans and context.
-    tail_end: Vec<u8>,
+    tail_end: Piece,
+}
+
+/// Bytes cached once and copied into many lines. Up to [`Piece::SHORT`] bytes they are
+/// kept in a fixed array that is copied whole (a few vector moves) and then cut to length:
+/// `extend_from_slice` of a few bytes of unknown length is a call to `memcpy`, some 25
+/// instructions.
+enum Piece {
+    Short([u8; Piece::SHORT], u8),
+    Long(Vec<u8>),
+}
+
+impl Piece {
+    const SHORT: usize = 64;
+
+    fn new(bytes: &[u8]) -> Piece {
+        if bytes.len() <= Piece::SHORT {
+            let mut short = [0; Piece::SHORT];
+            short[..bytes.len()].copy_from_slice(bytes);
+            Piece::Short(short, bytes.len() as u8)
+        } else {
+            Piece::Long(bytes.to_vec())
+        }
+    }
+
+    #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Piece::Short(bytes, len) => {
+                let end = out.len() + *len as usize;
+                out.extend_from_slice(bytes);
+                out.truncate(end);
+            }
+            Piece::Long(bytes) => out.extend_from_slice(bytes),
+        }
+    }
 }
 
 /// Hashes the integer keys of the caches (metadata addresses, thread ids) with one multiply.
@@ -109,7 +144,7 @@ pub(crate) struct JsonFormatter {
     /// By metadata address.
     callsites: LastHitCache<usize, CallsiteJson>,
     /// `"thread-name"` escaped, by thread id.
-    threads: LastHitCache<u64, Vec<u8>>,
+    threads: LastHitCache<u64, Piece>,
     /// Fields at the top level of the object rather than under `"fields"`.
     pub(crate) flatten: bool,
 }
@@ -177,10 +212,10 @@ fn callsite_json(meta: &Metadata<'_>) -> CallsiteJson {
         .field_names()
         .iter()
         .map(|name| {
-            let mut key = vec![b','];
+            let mut key = Vec::new();
             write_str(&mut key, name);
             key.push(b':');
-            key
+            Piece::new(&key)
         })
         .collect();
     let mut tail = Vec::new();
@@ -188,7 +223,7 @@ fn callsite_json(meta: &Metadata<'_>) -> CallsiteJson {
     write_str(&mut tail, meta.file());
     tail.extend_from_slice(b",\"line\":");
     tail.extend_from_slice(itoa::Buffer::new().format(meta.line()).as_bytes());
-    let tail_end = [&tail[..], b"}\n"].concat();
+    let tail_end = Piece::new(&[&tail[..], b"}\n"].concat());
     CallsiteJson {
         head,
         message,
@@ -252,12 +287,12 @@ impl JsonFormatter {
             let name = self.threads.get_or_insert_with(thread.id(), || {
                 let mut name = Vec::new();
                 write_str(&mut name, thread.name());
-                name
+                Piece::new(&name)
             });
-            out.extend_from_slice(name);
+            name.put(out);
         }
         if event.span().is_none() && !event.has_context() {
-            out.extend_from_slice(&parts.tail_end);
+            parts.tail_end.put(out);
         } else {
             out.extend_from_slice(&parts.tail);
             write_scope(event, out);
@@ -268,7 +303,7 @@ impl JsonFormatter {
 
 /// The call's fields after `"fields":{`, each key precomputed per callsite (`keys`), then
 /// `},"thread":`.
-fn write_fields(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
+fn write_fields(event: &Event<'_>, keys: &[Piece], out: &mut Vec<u8>) {
     let mut first = true;
     for (value, key) in event.field_values().iter().zip(keys) {
         match value {
@@ -279,12 +314,10 @@ fn write_fields(event: &Event<'_>, keys: &[Vec<u8>], out: &mut Vec<u8>) {
                 }
             }
             _ => {
-                let key = if std::mem::take(&mut first) {
-                    &key[1..]
-                } else {
-                    &key[..]
-                };
-                out.extend_from_slice(key);
+                if !std::mem::take(&mut first) {
+                    out.push(b',');
+                }
+                key.put(out);
                 write_value(out, value);
             }
         }
