@@ -323,7 +323,7 @@ fn on_panic(info: &PanicHookInfo<'_>) {
 /// Appends the panic event to the history from the panicking thread (the consumer did not
 /// take it in time), as the consumer would have recorded it.
 fn record_panic_directly(recorder: &RecorderShared, message: &str, location: &str) {
-    use crate::recorder::layout::{RECORD_EVENT, RECORD_MESSAGE, put_record_header, put_str};
+    use crate::recorder::layout::{RECORD_EVENT, RECORD_MESSAGE, put_str, record_header};
     use crate::value::{TAG_BOOL, TAG_STR};
     let Some(thread) = crate::producer::current_thread() else {
         return;
@@ -335,15 +335,14 @@ fn record_panic_directly(recorder: &RecorderShared, message: &str, location: &st
     let id = history.callsite_id(&PANIC_CALLSITE);
     let now = crate::clock::to_unix_nanos(crate::clock::raw_now());
     let mut record = Vec::with_capacity(64 + message.len() + location.len());
-    put_record_header(
-        &mut record,
+    record.extend_from_slice(&record_header(
         RECORD_EVENT,
         RECORD_MESSAGE,
         2,
         id,
         thread.id(),
         now,
-    );
+    ));
     put_str(&mut record, message);
     record.push(TAG_STR);
     put_str(&mut record, location);

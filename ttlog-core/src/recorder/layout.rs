@@ -93,26 +93,6 @@ pub(crate) fn record_header(
     header
 }
 
-/// Appends the fixed part of an event record.
-pub(crate) fn put_record_header(
-    out: &mut Vec<u8>,
-    kind: u8,
-    flags: u8,
-    values: u16,
-    callsite: u32,
-    thread: u64,
-    timestamp_ns: u64,
-) {
-    out.extend_from_slice(&record_header(
-        kind,
-        flags,
-        values,
-        callsite,
-        thread,
-        timestamp_ns,
-    ));
-}
-
 /// Appends the scope section of an event record; `callsites` has the callsite id of each
 /// span in `scope.spans`.
 pub(crate) fn put_scope(out: &mut Vec<u8>, scope: &EventScope<'_>, callsites: &[u32]) {
@@ -187,7 +167,7 @@ fn read_scope<'a>(cur: &mut Cursor<'a>) -> Option<StoredScope<'a>> {
 
 /// Appends a gap record.
 pub(crate) fn put_gap(out: &mut Vec<u8>, thread: u64, timestamp_ns: u64, dropped: u64) {
-    put_record_header(out, RECORD_GAP, 0, 0, 0, thread, timestamp_ns);
+    out.extend_from_slice(&record_header(RECORD_GAP, 0, 0, 0, thread, timestamp_ns));
     put_u64(out, dropped);
 }
 

@@ -418,7 +418,7 @@ mod tests {
     //! of a valid snapshot, and random bytes. It may refuse, never panic, and salvage keeps
     //! what is intact.
 
-    use super::format::{RECORD_EVENT, RECORD_MESSAGE, put_gap, put_record_header, put_str};
+    use super::format::{RECORD_EVENT, RECORD_MESSAGE, put_gap, put_str, record_header};
     use super::*;
     use crate::callsite::Metadata;
     use crate::level::LogLevel;
@@ -448,15 +448,14 @@ mod tests {
             if i % 100 == 99 {
                 put_gap(&mut record, 1, 1_700_000_000_000_000_000 + i, 3);
             } else {
-                put_record_header(
-                    &mut record,
+                record.extend_from_slice(&record_header(
                     RECORD_EVENT,
                     RECORD_MESSAGE,
                     2,
                     id,
                     1,
                     1_700_000_000_000_000_000 + i,
-                );
+                ));
                 put_str(&mut record, &format!("payment {i} captured"));
                 record.push(TAG_U64);
                 record.extend_from_slice(&(i * 100).to_le_bytes());
@@ -512,7 +511,7 @@ mod tests {
                 );
                 let id = history.add_callsite(&meta);
                 record.clear();
-                put_record_header(&mut record, RECORD_EVENT, 0, 0, id, 1, i as u64);
+                record.extend_from_slice(&record_header(RECORD_EVENT, 0, 0, id, 1, i as u64));
                 history.push(&record);
             }
             let bytes = write_history(&history, &[("reason", "test")]);
@@ -698,15 +697,14 @@ mod tests {
             statics: None,
         };
         let mut out = Vec::new();
-        put_record_header(
-            &mut out,
+        out.extend_from_slice(&record_header(
             RECORD_EVENT,
             RECORD_MESSAGE | format::RECORD_SCOPE,
             1,
             callsite,
             1,
             1_700_000_000_000_000_000,
-        );
+        ));
         put_str(&mut out, "payment 12.99 captured");
         out.push(TAG_U64);
         out.extend_from_slice(&1299_u64.to_le_bytes());
@@ -805,7 +803,7 @@ mod tests {
             let mut record = Vec::new();
             for i in 0..2000u64 {
                 record.clear();
-                put_record_header(&mut record, RECORD_EVENT, RECORD_MESSAGE, 1, id, 7, i);
+                record.extend_from_slice(&record_header(RECORD_EVENT, RECORD_MESSAGE, 1, id, 7, i));
                 put_str(&mut record, "payment captured");
                 record.push(TAG_U64);
                 record.extend_from_slice(&i.to_le_bytes());
