@@ -53,6 +53,37 @@ pub(crate) struct Ordered<'a> {
     pub(crate) spans: &'a [&'a SpanInner],
 }
 
+impl<'a> Ordered<'a> {
+    /// `event` of the record with `flags`, from `callsite`.
+    fn new(
+        event: &'a Event<'a>,
+        callsite: &'static Callsite,
+        flags: u8,
+        raw_fields: &'a [u8],
+        spans: &'a [&'a SpanInner],
+    ) -> Ordered<'a> {
+        Ordered {
+            event,
+            callsite,
+            to_sinks: flags & FLAG_SINKS != 0,
+            to_recorder: flags & FLAG_RECORDER != 0,
+            raw_fields,
+            spans,
+        }
+    }
+}
+
+/// Hands `ordered` to every receiver, in order (the recorder first), and counts it as
+/// delivered if it goes to the sinks.
+fn hand_out(receivers: &mut [Box<dyn Receiver>], delivered: &mut u64, ordered: &Ordered<'_>) {
+    if ordered.to_sinks {
+        *delivered += 1;
+    }
+    for receiver in receivers {
+        receiver.event(ordered);
+    }
+}
+
 /// What receives the consumer's events, in global timestamp order, on the consumer thread:
 /// the sinks (`sink::SinkSet`) and the flight recorder (`recorder::RecorderSink`). The one
 /// interface through which anything leaves the consumer.
@@ -402,12 +433,21 @@ impl Consumer {
                 }
                 let values = &*slots;
                 let truncated = header.flags & FLAG_TRUNCATED != 0;
-                let scope = scope.unwrap_or(Scope::EMPTY);
+                let event = Event::new(meta, timestamp, &state.shared.info, values, truncated);
+                let raw_fields = &body[fields_at..pos];
+                let Some(scope) = scope else {
+                    // Outside spans and context (most events): no chain, no span views, no
+                    // scope, nothing to release.
+                    let ordered = Ordered::new(&event, cs, header.flags, raw_fields, &[]);
+                    hand_out(&mut self.receivers, &mut self.delivered, &ordered);
+                    self.dirty = true;
+                    return;
+                };
                 // SAFETY: the scope pointers of a record stay alive until a later record of
                 // the same ring releases them (see `scope.rs`), so at least until this
                 // record is dispatched.
                 let chain = unsafe { span_chain(scope) };
-                // Most events are outside any span: skip the two collections (an empty
+                // Context without spans: skip the two collections (an empty
                 // `SmallVec::extend` still costs some 80 instructions).
                 let spans: SmallVec<[SpanRef<'_>; 8]> = if chain.is_empty() {
                     SmallVec::new()
@@ -445,22 +485,9 @@ impl Consumer {
                     context: unsafe { scope.ctx_ref() }.map(|c| c.fields()),
                     statics: None,
                 };
-                let event = Event::new(meta, timestamp, &state.shared.info, values, truncated)
-                    .with_scope(event_scope);
-                let ordered = Ordered {
-                    event: &event,
-                    callsite: cs,
-                    to_sinks: header.flags & FLAG_SINKS != 0,
-                    to_recorder: header.flags & FLAG_RECORDER != 0,
-                    raw_fields: &body[fields_at..pos],
-                    spans: &chain,
-                };
-                if ordered.to_sinks {
-                    self.delivered += 1;
-                }
-                for receiver in &mut self.receivers {
-                    receiver.event(&ordered);
-                }
+                let event = event.with_scope(event_scope);
+                let ordered = Ordered::new(&event, cs, header.flags, raw_fields, &chain);
+                hand_out(&mut self.receivers, &mut self.delivered, &ordered);
                 if header.flags & FLAG_RELEASE != 0 {
                     drop(spans);
                     // SAFETY: a RELEASE record hands the consumer one reference to each
