@@ -176,6 +176,25 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The message as it stands, when no formatting is needed: replaced by redaction, or the
+    /// template `"{}"` with one text argument (the facade adapters' messages, which tracing
+    /// hands over as `fmt::Arguments` and the layer keeps as `Debug` text; `info!("{}",
+    /// text)`), whose message is that text: `ValueRef`'s `Display`, which the template
+    /// applies, writes it as it is.
+    pub(crate) fn plain_message(&self) -> Option<&'a str> {
+        if let Some(message) = self.message {
+            return Some(message);
+        }
+        match self.args() {
+            [ValueRef::Str(text) | ValueRef::Display(text) | ValueRef::Debug(text)]
+                if self.meta.template() == "{}" =>
+            {
+                Some(text)
+            }
+            _ => None,
+        }
+    }
+
     /// The message text when redaction replaced it (formatters with a per-callsite copy of
     /// a constant message must not use that copy then).
     pub(crate) fn replaced_message(&self) -> Option<&'a str> {
@@ -363,5 +382,71 @@ pub struct Message<'e>(&'e Event<'e>);
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.write_message(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message of a `"{}"` template with one argument, as the macros and the facade
+    /// adapters format it: the argument's `Display`.
+    static ONE_ARGUMENT: Metadata<'static> = Metadata::new(
+        LogLevel::Info,
+        "checkout",
+        "checkout",
+        file!(),
+        line!(),
+        "{}",
+        1,
+        &["order_id"],
+        Some(|out, args| match args.first() {
+            Some(value) => write!(out, "{value}"),
+            None => Ok(()),
+        }),
+    );
+
+    /// Where it takes a shortcut, `plain_message` gives exactly the formatted message; every
+    /// other argument (and every other template) is formatted.
+    #[test]
+    fn plain_messages_are_the_formatted_message() {
+        let thread = ThreadInfo {
+            id: 1,
+            name: "main".into(),
+        };
+        let texts = [
+            "",
+            "payment captured",
+            "quote \" backslash \\ newline \n tab \t é ✓",
+        ];
+        for text in texts {
+            for arg in [
+                ValueRef::Str(text),
+                ValueRef::Display(text),
+                ValueRef::Debug(text),
+            ] {
+                let values = [arg, ValueRef::U64(7)];
+                let event = Event::new(&ONE_ARGUMENT, 0, &thread, &values, false);
+                assert_eq!(event.plain_message(), Some(text));
+                assert_eq!(event.message().to_string(), text);
+            }
+        }
+        for arg in [ValueRef::U64(42), ValueRef::F64(3.25), ValueRef::FmtError] {
+            let values = [arg, ValueRef::U64(7)];
+            let event = Event::new(&ONE_ARGUMENT, 0, &thread, &values, false);
+            assert_eq!(event.plain_message(), None);
+        }
+        let values = [ValueRef::Str("x"), ValueRef::U64(7)];
+        let event = Event::new(&GAP_METADATA, 0, &thread, &values, false);
+        assert_eq!(
+            event.plain_message(),
+            None,
+            "template {:?}",
+            GAP_METADATA.template()
+        );
+        assert_eq!(
+            event.with_message("[redacted]").plain_message(),
+            Some("[redacted]")
+        );
     }
 }

@@ -155,9 +155,14 @@ fn encode_record(
     if meta.has_format() {
         let at = out.len();
         out.extend_from_slice(&[0; 4]);
-        // Only primitive arguments are formatted here (the caller formatted the others), so
-        // this neither fails nor panics; a failure would just leave the message short.
-        let _ = std::io::Write::write_fmt(out, format_args!("{}", event.message()));
+        match event.plain_message() {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            // Only primitive arguments are formatted here (the caller formatted the others),
+            // so this neither fails nor panics; a failure would just leave the message short.
+            None => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{}", event.message()));
+            }
+        }
         let len = (out.len() - at - 4) as u32;
         out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
