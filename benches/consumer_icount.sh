@@ -11,10 +11,8 @@
 #   benches/consumer_icount.sh ttlog_via_tracing     # chosen cases
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "consumer_icount.sh: valgrind is not installed" >&2; exit 2; }
-bin=$(cargo bench --bench suite --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*suite-[^"]*\)".*/\1/p' | tail -1)
-[ -x "$bin" ] || { echo "consumer_icount.sh: could not build benches/suite.rs" >&2; exit 2; }
+. benches/callgrind.sh
+callgrind_bench suite
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(ttlog_json ttlog_file ttlog_recorder)
 out=$(mktemp -d)

@@ -7,10 +7,8 @@
 #   benches/icount.sh log slog        # chosen modes (see benches/icount.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "icount.sh: valgrind is not installed" >&2; exit 2; }
-bin=$(cargo bench --bench icount --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*icount[^"]*\)".*/\1/p' | tail -1)
-[ -x "$bin" ] || { echo "icount.sh: could not build benches/icount.rs" >&2; exit 2; }
+. benches/callgrind.sh
+callgrind_bench icount
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(floor event tracing_noop disabled tracing_disabled in_span
   tracing_noop_in_span enter_exit tracing_enter_exit tracing_sole log slog)
