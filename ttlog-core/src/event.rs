@@ -170,7 +170,7 @@ impl<'a> Event<'a> {
 
     /// Writes the message into `out`.
     pub fn write_message(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        match self.message {
+        match self.plain_message() {
             Some(message) => out.write_str(message),
             None => self.meta.write_message(out, self.args()),
         }
@@ -406,8 +406,8 @@ mod tests {
         }),
     );
 
-    /// Where it takes a shortcut, `plain_message` gives exactly the formatted message; every
-    /// other argument (and every other template) is formatted.
+    /// Where it takes a shortcut, `plain_message` gives exactly what the callsite's
+    /// formatting writes; every other argument (and every other template) is formatted.
     #[test]
     fn plain_messages_are_the_formatted_message() {
         let thread = ThreadInfo {
@@ -427,6 +427,13 @@ mod tests {
             ] {
                 let values = [arg, ValueRef::U64(7)];
                 let event = Event::new(&ONE_ARGUMENT, 0, &thread, &values, false);
+                // What the callsite's own formatting writes (`write_message` now takes the
+                // shortcut itself).
+                let mut formatted = String::new();
+                ONE_ARGUMENT
+                    .write_message(&mut formatted, event.args())
+                    .unwrap();
+                assert_eq!(formatted, text);
                 assert_eq!(event.plain_message(), Some(text));
                 assert_eq!(event.message().to_string(), text);
             }

@@ -259,13 +259,10 @@ impl JsonFormatter {
                 out.extend_from_slice(&parts.head);
                 match (&parts.message, event.replaced_message()) {
                     (Some(message), None) => out.extend_from_slice(message),
-                    _ => match event.plain_message() {
-                        Some(text) => escape_into(out, text),
-                        // A failing Display of an argument was already replaced by a marker.
-                        None => {
-                            let _ = event.write_message(&mut Escaper(out));
-                        }
-                    },
+                    // A failing Display of an argument was already replaced by a marker.
+                    _ => {
+                        let _ = event.write_message(&mut Escaper(out));
+                    }
                 }
                 if self.flatten {
                     out.push(b'"');
