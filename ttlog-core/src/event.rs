@@ -309,6 +309,11 @@ impl<'a> Event<'a> {
             || self.scope.statics.is_some_and(|c| !c.is_empty())
     }
 
+    /// Whether the event was logged in a span or with context fields (static ones included).
+    pub(crate) fn has_scope(&self) -> bool {
+        !self.scope.spans.is_empty() || self.has_context()
+    }
+
     /// The event with the logger's static fields (listed first in its context).
     pub(crate) fn with_statics<'s: 'a>(&self, statics: FieldsRef<'s>) -> Event<'a> {
         let mut event = *self;

@@ -43,7 +43,8 @@ pub(crate) struct RecorderSink {
     errors: Option<Box<dyn ErrorSnapshots>>,
     /// An error event claimed a snapshot; taken at the end of the round.
     due: Option<String>,
-    /// Scratch space for one event record.
+    /// Scratch space for what follows a record's header when it has a message or a scope
+    /// section.
     record: Vec<u8>,
     /// The thread of the last event recorded: already in the history's thread table (events
     /// come in runs from one thread, so this skips most table lookups).
@@ -90,14 +91,16 @@ impl Receiver for RecorderSink {
                     .map(|span| history.callsite_id(span.callsite()))
                     .collect()
             };
-            if event.metadata().has_format() || is_scoped(event) {
-                encode_record(&mut self.record, id, event, ordered.raw_fields, &span_ids);
-                history.push(&self.record);
+            let flags = record_flags(event);
+            // Most records are the header then the values as the ring held them; a message
+            // or a scope section is encoded after the header first.
+            let body = if flags == 0 {
+                ordered.raw_fields
             } else {
-                // The common record: the header then the values as the ring held them.
-                let header = event_header(id, event, 0);
-                history.push_parts(&header, ordered.raw_fields);
-            }
+                encode_body(&mut self.record, event, ordered.raw_fields, &span_ids);
+                &self.record
+            };
+            history.push_parts(&event_header(id, event, flags), body);
         }
         let meta = event.metadata();
         // A span closing at error level is not a failure; the panic hook takes its own.
@@ -131,29 +134,25 @@ impl Receiver for RecorderSink {
     }
 }
 
-/// Encodes `event` as the recorder's event record into `out`: the header, the message when
-/// the callsite formats one, the field values as the ring holds them (`fields`), then the
-/// spans (their callsite ids in `span_callsites`) and context, if any.
-fn encode_record(
-    out: &mut Vec<u8>,
-    callsite: u32,
-    event: &Event<'_>,
-    fields: &[u8],
-    span_callsites: &[u32],
-) {
-    let meta = event.metadata();
+/// What an event record holds besides the header and the values: `RECORD_MESSAGE` when the
+/// callsite formats a message per event, `RECORD_SCOPE` when the event has spans or context.
+fn record_flags(event: &Event<'_>) -> u8 {
     let mut flags = 0;
-    if meta.has_format() {
+    if event.metadata().has_format() {
         flags |= RECORD_MESSAGE;
     }
-    let scoped = is_scoped(event);
-    if scoped {
+    if event.has_scope() {
         flags |= RECORD_SCOPE;
     }
+    flags
+}
+
+/// Encodes what follows the header of `event`'s record into `out`: the message when the
+/// callsite formats one, the field values as the ring holds them (`fields`), then the spans
+/// (their callsite ids in `span_callsites`) and context, if any.
+fn encode_body(out: &mut Vec<u8>, event: &Event<'_>, fields: &[u8], span_callsites: &[u32]) {
     out.clear();
-    out.extend_from_slice(&event_header(callsite, event, flags));
-    if meta.has_format() {
-        let at = out.len();
+    if event.metadata().has_format() {
         out.extend_from_slice(&[0; 4]);
         // (`write_message` would take the same shortcut, but behind `fmt::write`'s set-up.)
         match event.plain_message() {
@@ -164,18 +163,13 @@ fn encode_record(
                 let _ = std::io::Write::write_fmt(out, format_args!("{}", event.message()));
             }
         }
-        let len = (out.len() - at - 4) as u32;
-        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_le_bytes());
     }
     out.extend_from_slice(fields);
-    if scoped {
+    if event.has_scope() {
         put_scope(out, event.scope(), span_callsites);
     }
-}
-
-/// Whether the record of `event` has a scope section (spans or context).
-fn is_scoped(event: &Event<'_>) -> bool {
-    !event.spans().is_empty() || event.has_context()
 }
 
 /// The header of the event record of `event`, with `flags` besides the truncation flag.

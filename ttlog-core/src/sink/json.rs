@@ -291,7 +291,7 @@ impl JsonFormatter {
             });
             name.put(out);
         }
-        if event.span().is_none() && !event.has_context() {
+        if !event.has_scope() {
             parts.tail_end.put(out);
         } else {
             out.extend_from_slice(&parts.tail);
