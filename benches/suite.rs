@@ -2,7 +2,7 @@
 //! one run and printed as one table.
 //!
 //! ```text
-//! cargo bench --bench suite                # everything (about 5 minutes), then the table
+//! cargo bench --bench suite                # everything (about 6 minutes), then the table
 //! cargo bench --bench suite -- --quick     # each case briefly (a smoke run)
 //! cargo bench --bench suite -- json        # only the cases whose name contains "json"
 //! cargo test --bench suite                 # quick mode in a debug build: what CI runs
@@ -25,11 +25,14 @@
 //!   timed until every line is written (flush, or the library's guard dropped); the lines are
 //!   counted where they land (a counting writer, or the file read back), so "delivered" is
 //!   measured, and "dropped" is what the library counted (ttlog's `stats()`,
-//!   tracing-appender's error counter) or, where it counts nothing, what is missing;
+//!   tracing-appender's error counter) or, where it counts nothing, what is missing. Each case
+//!   runs end to end in five fresh processes (`TTLOG_SUITE_ROUNDS`; one in quick mode), every
+//!   case once per round, and the table gives the median rate with the slowest and fastest
+//!   run, the fewest lines delivered and the worst run's drops;
 //! - peak RSS of the process (`VmHWM`).
 //!
 //! The parent prints the table with ratios against the floor and against tracing-subscriber's
-//! JSON formatter (both from this run) and writes it to `target/suite/table.md`. Quick mode
+//! JSON formatter (caller cost and end-to-end median, all from this run) and writes it to `target/suite/table.md`. Quick mode
 //! (`--quick`, or any run that is not `cargo bench`) does a few bursts per case without
 //! criterion; it checks that every case still runs and fails only if one crashes: its
 //! figures are not measurements. There are no timing assertions.
@@ -49,6 +52,9 @@ use criterion::Criterion;
 
 /// Events per timed burst.
 const BURST: u64 = 256;
+
+/// End-to-end runs per case in a full run (one in quick mode; `TTLOG_SUITE_ROUNDS` overrides).
+const E2E_ROUNDS: usize = 5;
 
 /// One logging set-up.
 struct Case {
@@ -982,8 +988,13 @@ fn main() {
 
     std::fs::create_dir_all(&out_dir).expect("target/suite");
     let exe = std::env::current_exe().expect("this binary");
-    let mut results = Vec::new();
+    let rounds = std::env::var("TTLOG_SUITE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r: &usize| r > 0)
+        .unwrap_or(if quick { 1 } else { E2E_ROUNDS });
     let mut failed = Vec::new();
+    let mut results = Vec::new();
     for case in CASES {
         if filter
             .as_ref()
@@ -992,29 +1003,41 @@ fn main() {
             continue;
         }
         eprintln!("suite: {} ({})", case.name, case.what);
-        let caller = run_child(&exe, case, "caller", quick, events);
-        let e2e = run_child(&exe, case, "e2e", quick, events);
-        match (caller, e2e) {
-            (Ok(mut caller), Ok(e2e)) => {
-                for key in [
-                    "events",
-                    "e2e_secs",
-                    "delivered",
-                    "counted_drops",
-                    "peak_rss_kib",
-                ] {
-                    caller[key] = e2e[key].clone();
-                }
-                results.push((case, caller));
-            }
-            (Err(why), _) | (_, Err(why)) => {
+        match run_child(&exe, case, "caller", quick, events) {
+            Ok(caller) => results.push((case, caller, Vec::new())),
+            Err(why) => {
                 eprintln!("suite: case {} failed: {why}", case.name);
                 failed.push(case.name);
             }
         }
     }
+    // End to end: every case once per round, round after round, so that a slow spell of a
+    // shared machine falls on all cases alike instead of on one case's only run.
+    for round in 1..=rounds {
+        eprintln!("suite: end to end, round {round} of {rounds}");
+        results.retain_mut(
+            |(case, _, runs)| match run_child(&exe, case, "e2e", quick, events) {
+                Ok(e2e) => {
+                    runs.push(e2e);
+                    true
+                }
+                Err(why) => {
+                    eprintln!("suite: case {} failed: {why}", case.name);
+                    failed.push(case.name);
+                    false
+                }
+            },
+        );
+    }
+    let results: Vec<_> = results
+        .into_iter()
+        .map(|(case, mut caller, runs)| {
+            caller["e2e_runs"] = serde_json::Value::Array(runs);
+            (case, caller)
+        })
+        .collect();
 
-    let table = render(&results, effort);
+    let table = render(&results, effort, rounds);
     println!("{table}");
     let path = out_dir.join("table.md");
     std::fs::write(&path, &table).expect("write the table");
@@ -1090,7 +1113,79 @@ fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
     }
 }
 
-fn render(results: &[(&Case, serde_json::Value)], effort: Effort) -> String {
+/// What the end-to-end runs of one case gave: their rates (events per second) in order, and
+/// the figures of the worst run for what arrived.
+struct EndToEnd {
+    rates: Vec<f64>,
+    /// The fewest lines delivered in any run; `None` where the case has no output.
+    delivered: Option<u64>,
+    /// The drop column of the run that lost the most without counting it (then the most
+    /// counted), and whether the runs differed in it.
+    dropped: String,
+    peak_rss_kib: Option<u64>,
+}
+
+impl EndToEnd {
+    fn of(runs: &[serde_json::Value]) -> EndToEnd {
+        let mut rates = Vec::new();
+        let mut worst: Option<((u64, u64), String)> = None;
+        let mut texts = Vec::new();
+        let (mut delivered, mut peak_rss_kib) = (None::<u64>, None::<u64>);
+        for run in runs {
+            let events = run["events"].as_u64().unwrap_or(0);
+            let secs = run["e2e_secs"].as_f64().unwrap_or(0.0);
+            if secs > 0.0 {
+                rates.push(events as f64 / secs);
+            }
+            let got = run["delivered"].as_u64();
+            delivered = match (delivered, got) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(k) = run["peak_rss_kib"].as_u64() {
+                peak_rss_kib = Some(peak_rss_kib.map_or(k, |p| p.max(k)));
+            }
+            let counted = run["counted_drops"].as_u64();
+            let lost = got.map(|d| events.saturating_sub(d));
+            let text = match (counted, lost) {
+                (Some(c), Some(l)) if l == c => format!("{c} (counted)"),
+                (Some(c), Some(l)) => format!("{c} counted, {l} missing"),
+                (Some(c), None) => format!("{c} (counted)"),
+                (None, Some(l)) => format!("{l} missing"),
+                (None, None) => "-".to_owned(),
+            };
+            let uncounted = lost.unwrap_or(0).saturating_sub(counted.unwrap_or(0));
+            let badness = (uncounted, counted.unwrap_or(0).max(lost.unwrap_or(0)));
+            if worst.as_ref().is_none_or(|(b, _)| badness > *b) {
+                worst = Some((badness, text.clone()));
+            }
+            texts.push(text);
+        }
+        let mut dropped = worst.map_or_else(|| "-".to_owned(), |(_, text)| text);
+        if texts.iter().any(|t| *t != texts[0]) {
+            dropped.push_str(&format!(" (worst of {})", texts.len()));
+        }
+        EndToEnd {
+            rates,
+            delivered,
+            dropped,
+            peak_rss_kib,
+        }
+    }
+
+    /// The median rate, events per second.
+    fn median(&self) -> Option<f64> {
+        let mut sorted = self.rates.clone();
+        sorted.sort_by(f64::total_cmp);
+        match sorted.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(sorted[n / 2]),
+            n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        }
+    }
+}
+
+fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize) -> String {
     let find = |name: &str| {
         results
             .iter()
@@ -1099,11 +1194,18 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort) -> String {
     };
     let floor = find("floor");
     let tracing_json = find("tracing_fmt_json");
+    let end_to_end = |r: &serde_json::Value| {
+        EndToEnd::of(r["e2e_runs"].as_array().map_or(&[][..], |v| v.as_slice()))
+    };
+    let tracing_json_e2e = results
+        .iter()
+        .find(|(c, _)| c.name == "tracing_fmt_json")
+        .and_then(|(_, r)| end_to_end(r).median());
     let mut out = String::new();
     let _ = writeln!(
         out,
         "ttlog comparison suite, {} mode, {} events end to end; caller and disabled costs in ns \
-         per event, median [spread]{}",
+         per event, median [spread]{}; end to end: the median of {} run{} [slowest, fastest]",
         if effort.quick {
             "quick (smoke run: not measurements)"
         } else {
@@ -1115,53 +1217,50 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort) -> String {
         } else {
             " (criterion 95 % interval)"
         },
+        rounds,
+        if rounds == 1 { "" } else { "s" },
     );
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | delivered | dropped | peak RSS |"
+        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | ÷ tracing json, end to end | delivered | dropped | peak RSS |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for (case, r) in results {
         let caller = estimate_from(&r["caller_ns"]);
-        let events = r["events"].as_u64().unwrap_or(0);
-        let secs = r["e2e_secs"].as_f64().unwrap_or(0.0);
-        let delivered = r["delivered"].as_u64();
-        let e2e = if delivered.is_some() || case.name.starts_with("ttlog") {
-            format!("{:.2} M/s", events as f64 / secs / 1e6)
-        } else {
-            "-".to_owned()
-        };
-        let dropped = match (r["counted_drops"].as_u64(), delivered) {
-            (Some(counted), Some(d)) => {
-                let lost = events.saturating_sub(d);
-                if lost == counted {
-                    format!("{counted} (counted)")
-                } else {
-                    format!("{counted} counted, {lost} missing")
-                }
+        let e2e = end_to_end(r);
+        let has_output = e2e.delivered.is_some() || case.name.starts_with("ttlog");
+        let median = e2e.median().filter(|_| has_output);
+        let rate = match median {
+            Some(m) if e2e.rates.len() > 1 => {
+                let lo = e2e.rates.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = e2e.rates.iter().copied().fold(0.0, f64::max);
+                format!("{:.2} M/s [{:.2}, {:.2}]", m / 1e6, lo / 1e6, hi / 1e6)
             }
-            (Some(counted), None) => format!("{counted} (counted)"),
-            (None, Some(d)) => format!("{} missing", events.saturating_sub(d)),
-            (None, None) => "-".to_owned(),
+            Some(m) => format!("{:.2} M/s", m / 1e6),
+            None => "-".to_owned(),
+        };
+        let versus_tracing = match (median, tracing_json_e2e) {
+            (Some(m), Some(t)) if t > 0.0 => format!("{:.1}", m / t),
+            _ => "-".to_owned(),
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             ns(caller),
             ratio(caller, floor),
             ratio(tracing_json, caller),
             ns(estimate_from(&r["caller_2t_ns"])),
             ns(estimate_from(&r["disabled_ns"])),
-            e2e,
-            delivered.map_or("-".to_owned(), |d| d.to_string()),
-            dropped,
-            r["peak_rss_kib"]
-                .as_u64()
+            rate,
+            versus_tracing,
+            e2e.delivered.map_or("-".to_owned(), |d| d.to_string()),
+            e2e.dropped,
+            e2e.peak_rss_kib
                 .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
         );
     }
