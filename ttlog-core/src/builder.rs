@@ -474,7 +474,7 @@ impl Builder {
 
     /// Adds a sink besides the console.
     pub fn sink(mut self, sink: impl Sink) -> Builder {
-        self.sinks.push(Box::new(sink));
+        self.sinks.push(sink.into_boxed());
         self
     }
 

@@ -118,6 +118,17 @@ pub trait Sink: Send + 'static {
     fn drop_counter(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
         None
     }
+
+    /// This sink in a box, for the consumer's list. A sink that already is a
+    /// `Box<dyn Sink>` returns itself instead of going into a second box, through whose two
+    /// vtables every event would go. Not meant to be overridden.
+    #[doc(hidden)]
+    fn into_boxed(self) -> Box<dyn Sink>
+    where
+        Self: Sized,
+    {
+        Box::new(self)
+    }
 }
 
 /// A boxed sink is a sink: every method, the filter included, goes to the one in the box
@@ -156,6 +167,10 @@ impl Sink for Box<dyn Sink> {
 
     fn drop_counter(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
         (**self).drop_counter()
+    }
+
+    fn into_boxed(self) -> Box<dyn Sink> {
+        self
     }
 }
 
