@@ -288,7 +288,23 @@ impl Receiver for SinkSet {
     }
 }
 
+/// After a sink's call: success resets its back-off (inline: every event takes this path);
+/// an error or a panic goes to [`handle_failure`].
+#[inline(always)]
 fn handle_result(
+    slot: &mut SinkSlot,
+    shared: &ConsumerShared,
+    result: std::thread::Result<std::io::Result<()>>,
+) {
+    match result {
+        Ok(Ok(())) => slot.backoff = 1,
+        failed => handle_failure(slot, shared, failed),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn handle_failure(
     slot: &mut SinkSlot,
     shared: &ConsumerShared,
     result: std::thread::Result<std::io::Result<()>>,
