@@ -29,6 +29,10 @@
 //!   runs end to end in five fresh processes (`TTLOG_SUITE_ROUNDS`; one in quick mode), every
 //!   case once per round, and the table gives the median rate with the slowest and fastest
 //!   run, the fewest lines delivered and the worst run's drops;
+//! - CPU per event end to end: the CPU time of all the process's threads during the
+//!   end-to-end run (`getrusage`; the logging thread, its waiting included, and the library's
+//!   own threads, those that ended too) divided by the events: what logging costs in all, not
+//!   only on the caller's thread;
 //! - peak RSS of the process (`VmHWM`).
 //!
 //! The parent prints the table with ratios against the floor and against tracing-subscriber's
@@ -718,6 +722,9 @@ struct Figures {
     disabled_ns: Option<Estimate>,
     events: u64,
     e2e_secs: f64,
+    /// CPU time of every thread of the process during the end-to-end run (the logging
+    /// thread, waiting included, and the library's own threads).
+    e2e_cpu_secs: Option<f64>,
     delivered: Option<u64>,
     counted_drops: Option<u64>,
     peak_rss_kib: Option<u64>,
@@ -840,6 +847,21 @@ impl Drop for Partner {
     }
 }
 
+/// CPU time of the whole process so far: every thread, those that already ended included
+/// (`getrusage(RUSAGE_SELF)`, from the scheduler's own accounting).
+fn process_cpu() -> Option<Duration> {
+    // SAFETY: `rusage` is plain integers, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one `rusage` through the pointer, which points at one.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -864,10 +886,14 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
     let mut figures = Figures::default();
     if part == Part::EndToEnd {
         let burst = setup.burst.clone();
+        let cpu_before = process_cpu();
         let start = Instant::now();
         burst(effort.events);
         let tally = (setup.finish)();
         figures.e2e_secs = start.elapsed().as_secs_f64();
+        figures.e2e_cpu_secs = cpu_before
+            .zip(process_cpu())
+            .map(|(before, after)| after.saturating_sub(before).as_secs_f64());
         figures.events = effort.events;
         figures.delivered = tally.delivered.map(|count| count());
         figures.counted_drops = tally.counted_drops;
@@ -978,6 +1004,7 @@ fn main() {
             "disabled_ns": estimate_json(f.disabled_ns),
             "events": f.events,
             "e2e_secs": f.e2e_secs,
+            "e2e_cpu_secs": f.e2e_cpu_secs,
             "delivered": f.delivered,
             "counted_drops": f.counted_drops,
             "peak_rss_kib": f.peak_rss_kib,
@@ -1117,6 +1144,8 @@ fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
 /// the figures of the worst run for what arrived.
 struct EndToEnd {
     rates: Vec<f64>,
+    /// CPU time of all the process's threads per event, in ns.
+    cpu_ns: Vec<f64>,
     /// The fewest lines delivered in any run; `None` where the case has no output.
     delivered: Option<u64>,
     /// The drop column of the run that lost the most without counting it (then the most
@@ -1128,6 +1157,7 @@ struct EndToEnd {
 impl EndToEnd {
     fn of(runs: &[serde_json::Value]) -> EndToEnd {
         let mut rates = Vec::new();
+        let mut cpu_ns = Vec::new();
         let mut worst: Option<((u64, u64), String)> = None;
         let mut texts = Vec::new();
         let (mut delivered, mut peak_rss_kib) = (None::<u64>, None::<u64>);
@@ -1136,6 +1166,9 @@ impl EndToEnd {
             let secs = run["e2e_secs"].as_f64().unwrap_or(0.0);
             if secs > 0.0 {
                 rates.push(events as f64 / secs);
+            }
+            if let Some(cpu) = run["e2e_cpu_secs"].as_f64().filter(|_| events > 0) {
+                cpu_ns.push(cpu * 1e9 / events as f64);
             }
             let got = run["delivered"].as_u64();
             delivered = match (delivered, got) {
@@ -1167,6 +1200,7 @@ impl EndToEnd {
         }
         EndToEnd {
             rates,
+            cpu_ns,
             delivered,
             dropped,
             peak_rss_kib,
@@ -1175,13 +1209,17 @@ impl EndToEnd {
 
     /// The median rate, events per second.
     fn median(&self) -> Option<f64> {
-        let mut sorted = self.rates.clone();
-        sorted.sort_by(f64::total_cmp);
-        match sorted.len() {
-            0 => None,
-            n if n % 2 == 1 => Some(sorted[n / 2]),
-            n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-        }
+        median(&self.rates)
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
     }
 }
 
@@ -1223,18 +1261,18 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | ÷ tracing json, end to end | delivered | dropped | peak RSS |"
+        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | ÷ tracing json, end to end | CPU per event, end to end | delivered | dropped | peak RSS |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for (case, r) in results {
         let caller = estimate_from(&r["caller_ns"]);
         let e2e = end_to_end(r);
         let has_output = e2e.delivered.is_some() || case.name.starts_with("ttlog");
-        let median = e2e.median().filter(|_| has_output);
-        let rate = match median {
+        let rate_median = e2e.median().filter(|_| has_output);
+        let rate = match rate_median {
             Some(m) if e2e.rates.len() > 1 => {
                 let lo = e2e.rates.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = e2e.rates.iter().copied().fold(0.0, f64::max);
@@ -1243,13 +1281,16 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
             Some(m) => format!("{:.2} M/s", m / 1e6),
             None => "-".to_owned(),
         };
-        let versus_tracing = match (median, tracing_json_e2e) {
+        let versus_tracing = match (rate_median, tracing_json_e2e) {
             (Some(m), Some(t)) if t > 0.0 => format!("{:.1}", m / t),
             _ => "-".to_owned(),
         };
+        let cpu = median(&e2e.cpu_ns)
+            .filter(|_| has_output)
+            .map_or("-".to_owned(), |ns| format!("{ns:.0} ns"));
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             ns(caller),
             ratio(caller, floor),
@@ -1258,6 +1299,7 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
             ns(estimate_from(&r["disabled_ns"])),
             rate,
             versus_tracing,
+            cpu,
             e2e.delivered.map_or("-".to_owned(), |d| d.to_string()),
             e2e.dropped,
             e2e.peak_rss_kib
