@@ -2,7 +2,7 @@
 //! one run and printed as one table.
 //!
 //! ```text
-//! cargo bench --bench suite                # everything (about 6 minutes), then the table
+//! cargo bench --bench suite                # everything (about 7 minutes), then the table
 //! cargo bench --bench suite -- --quick     # each case briefly (a smoke run)
 //! cargo bench --bench suite -- json        # only the cases whose name contains "json"
 //! cargo test --bench suite                 # quick mode in a debug build: what CI runs
@@ -29,6 +29,8 @@
 //!   runs end to end in five fresh processes (`TTLOG_SUITE_ROUNDS`; one in quick mode), every
 //!   case once per round, and the table gives the median rate with the slowest and fastest
 //!   run, the fewest lines delivered and the worst run's drops;
+//! - the same end to end with two logging threads, each logging half of the events, started
+//!   together (as many rounds; delivered and dropped above cover these runs too);
 //! - CPU per event end to end: the CPU time of all the process's threads during the
 //!   end-to-end run (`getrusage`; the logging thread, its waiting included, and the library's
 //!   own threads, those that ended too) divided by the events: what logging costs in all, not
@@ -725,6 +727,8 @@ struct Figures {
     /// CPU time of every thread of the process during the end-to-end run (the logging
     /// thread, waiting included, and the library's own threads).
     e2e_cpu_secs: Option<f64>,
+    /// The logging threads of the end-to-end run.
+    e2e_threads: u64,
     delivered: Option<u64>,
     counted_drops: Option<u64>,
     peak_rss_kib: Option<u64>,
@@ -868,13 +872,13 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Which part of a case a child process measures: the caller costs, or end to end (in a
-/// fresh process, so that every line counted at the output is one of its events and the
-/// peak RSS is the burst's).
+/// Which part of a case a child process measures: the caller costs, or end to end from one
+/// or from two logging threads (in a fresh process, so that every line counted at the
+/// output is one of its events and the peak RSS is the burst's).
 #[derive(Clone, Copy, PartialEq)]
 enum Part {
     Caller,
-    EndToEnd,
+    EndToEnd { threads: u64 },
 }
 
 fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Figures {
@@ -884,13 +888,27 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
     std::fs::create_dir_all(&tmp).expect("temporary directory");
     let setup = (case.build)(&Dirs { tmp: tmp.clone() });
     let mut figures = Figures::default();
-    if part == Part::EndToEnd {
+    if let Part::EndToEnd { threads } = part {
         let burst = setup.burst.clone();
         let cpu_before = process_cpu();
         let start = Instant::now();
-        burst(effort.events);
+        // The events split evenly; every thread starts at once, this one among them.
+        let share = effort.events / threads;
+        let gate = Barrier::new(threads as usize);
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                let (burst, gate) = (burst.clone(), &gate);
+                scope.spawn(move || {
+                    gate.wait();
+                    burst(share);
+                });
+            }
+            gate.wait();
+            burst(effort.events - share * (threads - 1));
+        });
         let tally = (setup.finish)();
         figures.e2e_secs = start.elapsed().as_secs_f64();
+        figures.e2e_threads = threads;
         figures.e2e_cpu_secs = cpu_before
             .zip(process_cpu())
             .map(|(before, after)| after.saturating_sub(before).as_secs_f64());
@@ -993,7 +1011,8 @@ fn main() {
             .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("no case named {name}"));
         let part = match std::env::var("TTLOG_SUITE_PART").as_deref() {
-            Ok("e2e") => Part::EndToEnd,
+            Ok("e2e") => Part::EndToEnd { threads: 1 },
+            Ok("e2e2") => Part::EndToEnd { threads: 2 },
             _ => Part::Caller,
         };
         let f = run_case(case, part, effort, &criterion_dir);
@@ -1005,6 +1024,7 @@ fn main() {
             "events": f.events,
             "e2e_secs": f.e2e_secs,
             "e2e_cpu_secs": f.e2e_cpu_secs,
+            "e2e_threads": f.e2e_threads,
             "delivered": f.delivered,
             "counted_drops": f.counted_drops,
             "peak_rss_kib": f.peak_rss_kib,
@@ -1042,19 +1062,19 @@ fn main() {
     // shared machine falls on all cases alike instead of on one case's only run.
     for round in 1..=rounds {
         eprintln!("suite: end to end, round {round} of {rounds}");
-        results.retain_mut(
-            |(case, _, runs)| match run_child(&exe, case, "e2e", quick, events) {
-                Ok(e2e) => {
-                    runs.push(e2e);
-                    true
+        results.retain_mut(|(case, _, runs)| {
+            for part in ["e2e", "e2e2"] {
+                match run_child(&exe, case, part, quick, events) {
+                    Ok(e2e) => runs.push(e2e),
+                    Err(why) => {
+                        eprintln!("suite: case {} failed: {why}", case.name);
+                        failed.push(case.name);
+                        return false;
+                    }
                 }
-                Err(why) => {
-                    eprintln!("suite: case {} failed: {why}", case.name);
-                    failed.push(case.name);
-                    false
-                }
-            },
-        );
+            }
+            true
+        });
     }
     let results: Vec<_> = results
         .into_iter()
@@ -1143,8 +1163,11 @@ fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
 /// What the end-to-end runs of one case gave: their rates (events per second) in order, and
 /// the figures of the worst run for what arrived.
 struct EndToEnd {
+    /// One logging thread.
     rates: Vec<f64>,
-    /// CPU time of all the process's threads per event, in ns.
+    /// Two logging threads.
+    rates_2t: Vec<f64>,
+    /// CPU time of all the process's threads per event, in ns (one logging thread).
     cpu_ns: Vec<f64>,
     /// The fewest lines delivered in any run; `None` where the case has no output.
     delivered: Option<u64>,
@@ -1156,18 +1179,25 @@ struct EndToEnd {
 
 impl EndToEnd {
     fn of(runs: &[serde_json::Value]) -> EndToEnd {
-        let mut rates = Vec::new();
-        let mut cpu_ns = Vec::new();
+        let (mut rates, mut rates_2t, mut cpu_ns) = (Vec::new(), Vec::new(), Vec::new());
         let mut worst: Option<((u64, u64), String)> = None;
         let mut texts = Vec::new();
         let (mut delivered, mut peak_rss_kib) = (None::<u64>, None::<u64>);
         for run in runs {
             let events = run["events"].as_u64().unwrap_or(0);
             let secs = run["e2e_secs"].as_f64().unwrap_or(0.0);
+            let two_threads = run["e2e_threads"].as_u64() == Some(2);
             if secs > 0.0 {
-                rates.push(events as f64 / secs);
+                let rate = events as f64 / secs;
+                if two_threads {
+                    rates_2t.push(rate);
+                } else {
+                    rates.push(rate);
+                }
             }
-            if let Some(cpu) = run["e2e_cpu_secs"].as_f64().filter(|_| events > 0) {
+            if let Some(cpu) = run["e2e_cpu_secs"].as_f64().filter(|_| events > 0)
+                && !two_threads
+            {
                 cpu_ns.push(cpu * 1e9 / events as f64);
             }
             let got = run["delivered"].as_u64();
@@ -1200,6 +1230,7 @@ impl EndToEnd {
         }
         EndToEnd {
             rates,
+            rates_2t,
             cpu_ns,
             delivered,
             dropped,
@@ -1207,9 +1238,22 @@ impl EndToEnd {
         }
     }
 
-    /// The median rate, events per second.
+    /// The median rate, events per second (one logging thread).
     fn median(&self) -> Option<f64> {
         median(&self.rates)
+    }
+}
+
+/// `rates` (events per second) as "median M/s [slowest, fastest]".
+fn rate_cell(rates: &[f64]) -> String {
+    match median(rates) {
+        Some(m) if rates.len() > 1 => {
+            let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = rates.iter().copied().fold(0.0, f64::max);
+            format!("{:.2} M/s [{:.2}, {:.2}]", m / 1e6, lo / 1e6, hi / 1e6)
+        }
+        Some(m) => format!("{:.2} M/s", m / 1e6),
+        None => "-".to_owned(),
     }
 }
 
@@ -1261,25 +1305,21 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | ÷ tracing json, end to end | CPU per event, end to end | delivered | dropped | peak RSS |"
+        "| case | caller, 1 thread | ÷ floor | tracing json ÷ case | caller, 2 threads | disabled | end to end | ÷ tracing json, end to end | CPU per event, end to end | end to end, 2 threads | delivered | dropped | peak RSS |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for (case, r) in results {
         let caller = estimate_from(&r["caller_ns"]);
         let e2e = end_to_end(r);
         let has_output = e2e.delivered.is_some() || case.name.starts_with("ttlog");
         let rate_median = e2e.median().filter(|_| has_output);
-        let rate = match rate_median {
-            Some(m) if e2e.rates.len() > 1 => {
-                let lo = e2e.rates.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = e2e.rates.iter().copied().fold(0.0, f64::max);
-                format!("{:.2} M/s [{:.2}, {:.2}]", m / 1e6, lo / 1e6, hi / 1e6)
-            }
-            Some(m) => format!("{:.2} M/s", m / 1e6),
-            None => "-".to_owned(),
+        let (rate, rate_2t) = if has_output {
+            (rate_cell(&e2e.rates), rate_cell(&e2e.rates_2t))
+        } else {
+            ("-".to_owned(), "-".to_owned())
         };
         let versus_tracing = match (rate_median, tracing_json_e2e) {
             (Some(m), Some(t)) if t > 0.0 => format!("{:.1}", m / t),
@@ -1290,7 +1330,7 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
             .map_or("-".to_owned(), |ns| format!("{ns:.0} ns"));
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             ns(caller),
             ratio(caller, floor),
@@ -1300,6 +1340,7 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
             rate,
             versus_tracing,
             cpu,
+            rate_2t,
             e2e.delivered.map_or("-".to_owned(), |d| d.to_string()),
             e2e.dropped,
             e2e.peak_rss_kib
