@@ -37,6 +37,11 @@
 //!   only on the caller's thread;
 //! - peak RSS of the process (`VmHWM`).
 //!
+//! Besides the libraries, two floors: `floor`, a timestamp and a 48-byte store into a
+//! thread-local ring that nothing else touches, and `floor_read`, the same ring read by
+//! another thread after each burst, as a consumer reads its producers' rings (so each burst
+//! writes lines another core read last).
+//!
 //! The parent prints the table with ratios against the floor and against tracing-subscriber's
 //! JSON formatter (caller cost and end-to-end median, all from this run) and writes it to `target/suite/table.md`. Quick mode
 //! (`--quick`, or any run that is not `cargo bench`) does a few bursts per case without
@@ -383,6 +388,98 @@ fn case_floor(_: &Dirs) -> Setup {
     }
 }
 
+/// Slots of a `floor_read` ring (48 bytes each: 192 KiB, near ttlog's default 256 KiB).
+const READ_FLOOR_SLOTS: usize = 4_096;
+
+/// One logging thread's ring of `floor_read`, leaked so that the reader thread can see it.
+struct ReadFloorRing {
+    slots: Box<[std::cell::UnsafeCell<[u64; 6]>]>,
+    head: AtomicU64,
+}
+
+// SAFETY: the owning thread writes a slot and then publishes it with a Release store of
+// `head`; the reader reads only published slots, and only while every logging thread waits
+// for it in `settle` (no slot is written while it reads).
+unsafe impl Sync for ReadFloorRing {}
+
+/// Every `floor_read` ring, for the reader.
+static READ_FLOOR_RINGS: Mutex<Vec<&'static ReadFloorRing>> = Mutex::new(Vec::new());
+
+std::thread_local! {
+    static READ_FLOOR: &'static ReadFloorRing = {
+        let ring: &'static ReadFloorRing = Box::leak(Box::new(ReadFloorRing {
+            slots: (0..READ_FLOOR_SLOTS)
+                .map(|_| std::cell::UnsafeCell::new([0; 6]))
+                .collect(),
+            head: AtomicU64::new(0),
+        }));
+        READ_FLOOR_RINGS.lock().unwrap().push(ring);
+        ring
+    };
+}
+
+/// The floor's event (`common::floor_events`) into a ring that another thread reads.
+fn read_floor_events(n: u64) {
+    READ_FLOOR.with(|ring| {
+        for _ in 0..n {
+            let (user_id, path, latency_ms) = values();
+            let head = ring.head.load(Ordering::Relaxed);
+            let slot = [
+                common::timestamp(),
+                *ring as *const ReadFloorRing as u64, // stands for the callsite
+                user_id,
+                path.as_ptr() as u64,
+                path.len() as u64,
+                latency_ms.to_bits(),
+            ];
+            // SAFETY: only this thread writes this ring, and the reader does not run now
+            // (see `ReadFloorRing`); the index is within the slice.
+            unsafe { *ring.slots[head as usize % READ_FLOOR_SLOTS].get() = slot };
+            ring.head.store(head + 1, Ordering::Release);
+        }
+    });
+}
+
+/// The floor with a consumer's reads: after each burst (in `settle`, untimed) a reader
+/// thread reads every slot written since it last read, as ttlog's consumer reads a ring.
+/// The next burst then writes lines that another core read last, as ttlog's producer does.
+fn case_floor_read(_: &Dirs) -> Setup {
+    let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let (answer, answered) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut read: Vec<u64> = Vec::new();
+        let mut sum = 0u64;
+        while asked.recv().is_ok() {
+            let rings = READ_FLOOR_RINGS.lock().unwrap().clone();
+            read.resize(rings.len(), 0);
+            for (ring, from) in rings.iter().zip(read.iter_mut()) {
+                let head = ring.head.load(Ordering::Acquire);
+                for at in *from..head {
+                    // SAFETY: the slot was published (`at < head`, Acquire) and its writer
+                    // waits for this answer (see `ReadFloorRing`).
+                    let slot = unsafe { *ring.slots[at as usize % READ_FLOOR_SLOTS].get() };
+                    sum = slot.iter().fold(sum, |a, &w| a.wrapping_add(w));
+                }
+                *from = head;
+            }
+            std::hint::black_box(sum);
+            if answer.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    Setup {
+        burst: Arc::new(read_floor_events),
+        disabled: None,
+        settle: Box::new(move || {
+            if ask.send(()).is_ok() {
+                let _ = answered.recv();
+            }
+        }),
+        finish: Box::new(Tally::default),
+    }
+}
+
 /// `common::NoopSubscriber` at info: `debug!` is then disabled, as in the other cases.
 struct NoopAtInfo;
 
@@ -618,6 +715,11 @@ const CASES: &[Case] = &[
         name: "floor",
         what: "TSC read + 48-byte write into a thread-local ring + one Release store",
         build: case_floor,
+    },
+    Case {
+        name: "floor_read",
+        what: "the floor, its ring read by another thread after each burst (as a consumer reads)",
+        build: case_floor_read,
     },
     Case {
         name: "ttlog_recorder",

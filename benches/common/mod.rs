@@ -233,7 +233,7 @@ std::thread_local! {
 }
 
 #[inline(always)]
-fn timestamp() -> u64 {
+pub(crate) fn timestamp() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `rdtsc` has no preconditions on x86_64.
