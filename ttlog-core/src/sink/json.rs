@@ -434,8 +434,6 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
         // The nearest integer to `v * 10^4`, without a call to libm's `round`.
         // Through `i64` (exact: below 10^15): x86-64 converts signed integers in one
         // instruction each way, unsigned ones in a sequence of six to ten.
-        // Through `i64` (exact: below 10^15): x86-64 converts signed integers in one
-        // instruction each way, unsigned ones in a sequence of six to ten.
         let scaled = magnitude * 10_000.0;
         let truncated = scaled as i64;
         let n = truncated + i64::from(scaled - truncated as f64 >= 0.5);

@@ -289,7 +289,7 @@ impl Receiver for SinkSet {
 }
 
 /// After a sink's call: success resets its back-off (inline: every event takes this path);
-/// an error or a panic goes to [`handle_failure`].
+/// an error or a panic is handled out of line.
 #[inline(always)]
 fn handle_result(
     slot: &mut SinkSlot,
@@ -298,42 +298,47 @@ fn handle_result(
 ) {
     match result {
         Ok(Ok(())) => slot.backoff = 1,
-        failed => handle_failure(slot, shared, failed),
+        failed => sink_failed(slot, shared, failed),
     }
 }
 
+/// A sink's write or flush returned an error (counted, reported once, and the sink sits out
+/// a back-off that doubles with each error in a row) or panicked (see [`sink_panicked`]).
 #[cold]
 #[inline(never)]
-fn handle_failure(
+fn sink_failed(
     slot: &mut SinkSlot,
     shared: &ConsumerShared,
     result: std::thread::Result<std::io::Result<()>>,
 ) {
-    match result {
-        Ok(Ok(())) => slot.backoff = 1,
-        Ok(Err(err)) => {
-            shared.sink_errors.fetch_add(1, Ordering::Relaxed);
-            slot.counters.errors.fetch_add(1, Ordering::Relaxed);
-            slot.skip = slot.backoff;
-            slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF_EVENTS);
-            if !slot.error_reported {
-                slot.error_reported = true;
-                diag!(
-                    "ttlog: sink `{}` failed to write: {err} (further errors are only counted; it \
-                     sits out 1, 2, 4, ... up to 1024 events after each)",
-                    slot.sink.name()
-                );
-            }
-        }
-        Err(_) => {
-            shared.sink_errors.fetch_add(1, Ordering::Relaxed);
-            slot.counters.errors.fetch_add(1, Ordering::Relaxed);
-            slot.counters.disabled.store(true, Ordering::Relaxed);
-            slot.disabled = true;
-            diag!(
-                "ttlog: sink `{}` panicked and was disabled; other sinks go on",
-                slot.sink.name()
-            );
-        }
+    let err = match result {
+        Ok(Err(err)) => err,
+        Err(_) => return sink_panicked(slot, shared),
+        // Not a failure; `handle_result` does not send it here.
+        Ok(Ok(())) => return,
+    };
+    shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+    slot.counters.errors.fetch_add(1, Ordering::Relaxed);
+    slot.skip = slot.backoff;
+    slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF_EVENTS);
+    if !slot.error_reported {
+        slot.error_reported = true;
+        diag!(
+            "ttlog: sink `{}` failed to write: {err} (further errors are only counted; it \
+             sits out 1, 2, 4, ... up to 1024 events after each)",
+            slot.sink.name()
+        );
     }
+}
+
+/// A sink panicked: counted, reported, and the sink is disabled for good.
+fn sink_panicked(slot: &mut SinkSlot, shared: &ConsumerShared) {
+    shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+    slot.counters.errors.fetch_add(1, Ordering::Relaxed);
+    slot.counters.disabled.store(true, Ordering::Relaxed);
+    slot.disabled = true;
+    diag!(
+        "ttlog: sink `{}` panicked and was disabled; other sinks go on",
+        slot.sink.name()
+    );
 }
