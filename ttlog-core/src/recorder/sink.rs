@@ -97,7 +97,13 @@ impl Receiver for RecorderSink {
             let body = if flags == 0 {
                 ordered.raw_fields
             } else {
-                encode_body(&mut self.record, event, ordered.raw_fields, &span_ids);
+                encode_body(
+                    &mut self.record,
+                    event,
+                    flags,
+                    ordered.raw_fields,
+                    &span_ids,
+                );
                 &self.record
             };
             history.push_parts(&event_header(id, event, flags), body);
@@ -147,12 +153,19 @@ fn record_flags(event: &Event<'_>) -> u8 {
     flags
 }
 
-/// Encodes what follows the header of `event`'s record into `out`: the message when the
-/// callsite formats one, the field values as the ring holds them (`fields`), then the spans
-/// (their callsite ids in `span_callsites`) and context, if any.
-fn encode_body(out: &mut Vec<u8>, event: &Event<'_>, fields: &[u8], span_callsites: &[u32]) {
+/// Encodes what follows the header of `event`'s record into `out`: the message when `flags`
+/// (from [`record_flags`]) has `RECORD_MESSAGE`, the field values as the ring holds them
+/// (`fields`), then with `RECORD_SCOPE` the spans (their callsite ids in `span_callsites`)
+/// and context.
+fn encode_body(
+    out: &mut Vec<u8>,
+    event: &Event<'_>,
+    flags: u8,
+    fields: &[u8],
+    span_callsites: &[u32],
+) {
     out.clear();
-    if event.metadata().has_format() {
+    if flags & RECORD_MESSAGE != 0 {
         out.extend_from_slice(&[0; 4]);
         // (`write_message` would take the same shortcut, but behind `fmt::write`'s set-up.)
         match event.plain_message() {
@@ -167,7 +180,7 @@ fn encode_body(out: &mut Vec<u8>, event: &Event<'_>, fields: &[u8], span_callsit
         out[..4].copy_from_slice(&len.to_le_bytes());
     }
     out.extend_from_slice(fields);
-    if event.has_scope() {
+    if flags & RECORD_SCOPE != 0 {
         put_scope(out, event.scope(), span_callsites);
     }
 }
