@@ -19,6 +19,10 @@
 //!   timed in bursts of 256 events with the library's background work settled, untimed, between
 //!   bursts (the cost of logging, not of waiting for a consumer that fell behind);
 //! - the same with two threads logging at once (each thread's cost per event);
+//! - for a few cases (`ONE_CPU_CASES`), the one-thread caller cost again with every thread
+//!   of the process on one CPU (a second table): a consumer on another core reads the lines
+//!   the logging thread writes, and writing them again costs the caller; on one CPU it does
+//!   not, which separates the library's own work from that traffic;
 //! - disabled cost: a `debug!` event while the level is info (values `black_box`ed per
 //!   event, so the check cannot be hoisted out of the loop);
 //! - end to end: `TTLOG_SUITE_EVENTS` events (2,000,000; 20,000 in quick mode) from one thread,
@@ -1094,7 +1098,48 @@ fn peak_rss_kib() -> Option<u64> {
 #[derive(Clone, Copy, PartialEq)]
 enum Part {
     Caller,
-    EndToEnd { threads: u64 },
+    /// The one-thread caller cost with every thread of the process on one CPU.
+    CallerOneCpu,
+    EndToEnd {
+        threads: u64,
+    },
+}
+
+/// The cases measured again with every thread on one CPU (`Part::CallerOneCpu`): the floors,
+/// ttlog's native cases, tracing's bare dispatch and a library with a background thread.
+const ONE_CPU_CASES: &[&str] = &[
+    "floor",
+    "floor_read",
+    "ttlog_recorder",
+    "ttlog_json",
+    "ttlog_file",
+    "tracing_noop",
+    "slog_async_json",
+];
+
+/// Keeps this process, and every thread it starts from now on, on the CPU it runs on.
+/// `false` where that is not possible (then the one-CPU figures are left out).
+fn pin_to_one_cpu() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `sched_getcpu` has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if cpu < 0 {
+            return false;
+        }
+        // SAFETY: `cpu_set_t` is plain integers, for which all zeroes is an empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is a CPU number the kernel gave, within the set's size; `set` is a
+        // valid set of the size passed to `sched_setaffinity`.
+        unsafe {
+            libc::CPU_SET(cpu as usize, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
 }
 
 fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Figures {
@@ -1140,6 +1185,30 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
     // Callsites, thread rings and lazily made state, outside every measurement.
     burst(BURST);
     (setup.settle)();
+    if part == Part::CallerOneCpu {
+        figures.caller_ns = Some(if effort.quick {
+            quick_estimate(50, &*burst, &*setup.settle)
+        } else {
+            let mut c = Criterion::default()
+                .output_directory(criterion_dir)
+                .sample_size(40)
+                .warm_up_time(Duration::from_millis(500))
+                .measurement_time(Duration::from_secs(3));
+            c.benchmark_group("caller_one_cpu")
+                .bench_function(case.name, |b| {
+                    b.iter_custom(|iters| {
+                        common::time_in_bursts(iters, BURST, &*burst, &*setup.settle)
+                    })
+                });
+            match criterion_estimate(criterion_dir, "caller_one_cpu", case.name) {
+                Some(estimate) => estimate,
+                None => return figures,
+            }
+        });
+        let _ = (setup.finish)();
+        let _ = std::fs::remove_dir_all(&tmp);
+        return figures;
+    }
 
     let partner = Partner::new(burst.clone());
     if effort.quick {
@@ -1230,9 +1299,15 @@ fn main() {
         let part = match std::env::var("TTLOG_SUITE_PART").as_deref() {
             Ok("e2e") => Part::EndToEnd { threads: 1 },
             Ok("e2e2") => Part::EndToEnd { threads: 2 },
+            Ok("one_cpu") => Part::CallerOneCpu,
             _ => Part::Caller,
         };
-        let f = run_case(case, part, effort, &criterion_dir);
+        // Before the case starts any thread: they all inherit the affinity.
+        let f = if part == Part::CallerOneCpu && !pin_to_one_cpu() {
+            Figures::default()
+        } else {
+            run_case(case, part, effort, &criterion_dir)
+        };
         let line = serde_json::json!({
             "case": case.name,
             "caller_ns": estimate_json(f.caller_ns),
@@ -1268,13 +1343,25 @@ fn main() {
             continue;
         }
         eprintln!("suite: {} ({})", case.name, case.what);
-        match run_child(&exe, case, "caller", quick, events) {
-            Ok(caller) => results.push((case, caller, Vec::new())),
+        let mut caller = match run_child(&exe, case, "caller", quick, events) {
+            Ok(caller) => caller,
             Err(why) => {
                 eprintln!("suite: case {} failed: {why}", case.name);
                 failed.push(case.name);
+                continue;
+            }
+        };
+        if ONE_CPU_CASES.contains(&case.name) {
+            match run_child(&exe, case, "one_cpu", quick, events) {
+                Ok(one_cpu) => caller["one_cpu_ns"] = one_cpu["caller_ns"].clone(),
+                Err(why) => {
+                    eprintln!("suite: case {} failed: {why}", case.name);
+                    failed.push(case.name);
+                    continue;
+                }
             }
         }
+        results.push((case, caller, Vec::new()));
     }
     // End to end: every case once per round, round after round, so that a slow spell of a
     // shared machine falls on all cases alike instead of on one case's only run.
@@ -1581,6 +1668,42 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
     let _ = writeln!(out);
     for (case, _) in results {
         let _ = writeln!(out, "- `{}`: {}", case.name, case.what);
+    }
+
+    // The same callers with every thread of the process on one CPU: what is left when no
+    // line a logging thread writes was last read by another core.
+    let one_cpu: Vec<_> = results
+        .iter()
+        .filter_map(|(case, r)| Some((case, estimate_from(&r["one_cpu_ns"])?, r)))
+        .collect();
+    if !one_cpu.is_empty() {
+        let floor_one_cpu = one_cpu
+            .iter()
+            .find(|(c, _, _)| c.name == "floor")
+            .map(|(_, e, _)| *e);
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Caller, 1 thread, with every thread of the process (the library's too) on one CPU:"
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| case | caller, one CPU | ÷ floor, one CPU | caller, 1 thread (above) | ÷ floor (above) |"
+        );
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- |");
+        for (case, e, r) in one_cpu {
+            let caller = estimate_from(&r["caller_ns"]);
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                case.name,
+                ns(Some(e)),
+                ratio(Some(e), floor_one_cpu),
+                ns(caller),
+                ratio(caller, floor),
+            );
+        }
     }
     out
 }
