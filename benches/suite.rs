@@ -1460,7 +1460,11 @@ fn ns(e: Option<Estimate>) -> String {
 
 fn ratio(a: Option<Estimate>, b: Option<Estimate>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b.median > 0.0 => format!("{:.1}", a.median / b.median),
+        // Two decimals below 10, where a target like "2 × the floor" is read off.
+        (Some(a), Some(b)) if b.median > 0.0 => match a.median / b.median {
+            r if r < 10.0 => format!("{r:.2}"),
+            r => format!("{r:.1}"),
+        },
         _ => "-".to_owned(),
     }
 }
@@ -1487,7 +1491,7 @@ struct EndToEnd {
 impl EndToEnd {
     fn of(runs: &[serde_json::Value]) -> EndToEnd {
         let (mut rates, mut rates_2t, mut cpu_ns) = (Vec::new(), Vec::new(), Vec::new());
-        let mut worst: Option<((u64, u64), String)> = None;
+        let mut worst: Option<((u64, u64, u64), String)> = None;
         let mut texts = Vec::new();
         let (mut delivered, mut peak_rss_kib) = (None::<u64>, None::<u64>);
         let mut lossless = true;
@@ -1534,7 +1538,13 @@ impl EndToEnd {
                 (None, None) => "-".to_owned(),
             };
             let uncounted = lost.unwrap_or(0).saturating_sub(counted.unwrap_or(0));
-            let badness = (uncounted, counted.unwrap_or(0).max(lost.unwrap_or(0)));
+            // Drops counted but not marked in the output, where the case looks for markers.
+            let unmarked = marked.map_or(0, |m| counted.unwrap_or(0).abs_diff(m));
+            let badness = (
+                uncounted,
+                unmarked,
+                counted.unwrap_or(0).max(lost.unwrap_or(0)),
+            );
             if worst.as_ref().is_none_or(|(b, _)| badness > *b) {
                 worst = Some((badness, text.clone()));
             }
