@@ -48,13 +48,41 @@ pub(crate) struct Postgres {
 }
 
 fn error(context: &str, err: postgres::Error) -> StoreError {
-    StoreError::Backend(format!("{context}: {err}"))
+    StoreError::Backend(format!("{context}: {}", describe(&err)))
+}
+
+/// What went wrong, said in full: `postgres::Error` displays a server's refusal as
+/// "db error" alone and keeps the server's message (a failed password, a missing database,
+/// a violated constraint) in its source.
+fn describe(err: &postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let mut text = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("; hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl Postgres {
     pub(crate) fn open(url: &str) -> Result<Postgres, StoreError> {
-        let client = Client::connect(url, NoTls)
-            .map_err(|e| StoreError::Unreachable(format!("{}: {e}", redact_url(url))))?;
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            StoreError::Unreachable(format!("{}: {}", redact_url(url), describe(&e)))
+        })?;
         let mut store = Postgres { client };
         store.migrate()?;
         Ok(store)

@@ -341,6 +341,7 @@ fn bad_urls_and_newer_stores_are_clear_errors() {
     }
     let err = Store::open("postgres://nobody@127.0.0.1:1/nothing").unwrap_err();
     assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 
     // A store whose schema is newer than this ttlog: refused.
     let url = common::sqlite_url("store-newer");
@@ -351,4 +352,23 @@ fn bad_urls_and_newer_stores_are_clear_errors() {
     let err = Store::open(&url).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("upgrade"), "{err}");
+}
+
+/// A server that refuses (here: a database that does not exist) says why, in the error
+/// itself: `postgres::Error` alone displays only "db error".
+#[test]
+fn a_refusing_postgres_server_says_why() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
+    let missing = format!("{server}/ttlog_no_such_database");
+    let err = Store::open(&missing).unwrap_err();
+    assert!(matches!(err, StoreError::Unreachable(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("ttlog_no_such_database") && text.contains("does not exist"),
+        "{text}"
+    );
+    assert!(!text.contains(":ttlog@"), "the password stays out: {text}");
 }
