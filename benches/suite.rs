@@ -983,6 +983,15 @@ fn quick_estimate(bursts: usize, burst: &dyn Fn(u64), settle: &dyn Fn()) -> Esti
     }
 }
 
+/// criterion as every timed part of the suite uses it, writing under `dir`.
+fn suite_criterion(dir: &Path) -> Criterion {
+    Criterion::default()
+        .output_directory(dir)
+        .sample_size(40)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+}
+
 /// criterion's median for `group/function`, read back from its output.
 fn criterion_estimate(dir: &Path, group: &str, function: &str) -> Option<Estimate> {
     let path = dir
@@ -1186,25 +1195,18 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
     burst(BURST);
     (setup.settle)();
     if part == Part::CallerOneCpu {
-        figures.caller_ns = Some(if effort.quick {
-            quick_estimate(50, &*burst, &*setup.settle)
+        figures.caller_ns = if effort.quick {
+            Some(quick_estimate(50, &*burst, &*setup.settle))
         } else {
-            let mut c = Criterion::default()
-                .output_directory(criterion_dir)
-                .sample_size(40)
-                .warm_up_time(Duration::from_millis(500))
-                .measurement_time(Duration::from_secs(3));
-            c.benchmark_group("caller_one_cpu")
+            suite_criterion(criterion_dir)
+                .benchmark_group("caller_one_cpu")
                 .bench_function(case.name, |b| {
                     b.iter_custom(|iters| {
                         common::time_in_bursts(iters, BURST, &*burst, &*setup.settle)
                     })
                 });
-            match criterion_estimate(criterion_dir, "caller_one_cpu", case.name) {
-                Some(estimate) => estimate,
-                None => return figures,
-            }
-        });
+            criterion_estimate(criterion_dir, "caller_one_cpu", case.name)
+        };
         let _ = (setup.finish)();
         let _ = std::fs::remove_dir_all(&tmp);
         return figures;
@@ -1221,11 +1223,7 @@ fn run_case(case: &Case, part: Part, effort: Effort, criterion_dir: &Path) -> Fi
             figures.disabled_ns = Some(quick_estimate(50, &**disabled, &|| {}));
         }
     } else {
-        let mut c = Criterion::default()
-            .output_directory(criterion_dir)
-            .sample_size(40)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3));
+        let mut c = suite_criterion(criterion_dir);
         c.benchmark_group("caller").bench_function(case.name, |b| {
             b.iter_custom(|iters| common::time_in_bursts(iters, BURST, &*burst, &*setup.settle))
         });
