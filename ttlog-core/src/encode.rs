@@ -499,7 +499,7 @@ pub(crate) const PLAIN_MAX: usize = 256;
 
 /// A value as the *plain path* writes it: an event whose values are all integers, floats,
 /// booleans, `None`s or short strings, with a known encoded length, is written straight into
-/// the ring under one bounds check, without an [`Encoder`] (see `producer::emit_plain`).
+/// the ring under one bounds check, without an [`Encoder`] (see `producer::try_plain`).
 /// `Other` values (formatted, nested, user-encoded) make the whole event take the encoder's
 /// path. Every variant encodes exactly as the encoder would (a test checks it).
 #[doc(hidden)]

@@ -162,7 +162,7 @@ pub mod __macro_support {
         ArgRef, EncodeFormattedArg, EncodeRawArg, OpenFields, Plain, PlainOther, PlainProbe,
         PlainValue, TextWriter,
     };
-    pub use crate::producer::{emit, emit_plain};
+    pub use crate::producer::{emit, emit_encoded, try_plain};
     pub use crate::span::{AsParent, emit_with_parent};
     pub use crate::value::ValueRef;
 

@@ -829,31 +829,32 @@ pub fn emit<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
     }
 }
 
-/// Records an event whose values are all plain (see [`Plain`]): written straight into the
-/// ring under one bounds check when the thread's fast path applies, else by `encode`
-/// exactly as [`emit`] does. The macros call it with the values they also pass to `encode`,
-/// so the event is the same either way; which values are plain is known at compile time, and
-/// an event with any other value compiles to a call of the encoder's path alone.
+/// Records an event whose values are all plain (see [`Plain`]) straight into the ring under
+/// one bounds check, when the thread's fast path applies: `true` when the event was written,
+/// `false` (nothing done) when the caller must record it through [`emit_encoded`] with the
+/// same values, exactly as [`emit`] does. The macros pass the values to both, so the event is
+/// the same either way; which values are plain is known at compile time, and an event with
+/// any other value compiles to a call of the encoder's path alone.
+///
+/// The macros build the encoder's closure only in the fallback branch: built before the plain
+/// path (as an argument of one function doing both), its captures were three stores on every
+/// event, and on the logging thread a store can wait behind a ring line that the consumer's
+/// core read last (see docs/BENCHMARKS.md).
 #[doc(hidden)]
 #[inline(always)]
-pub fn emit_plain<const N: usize, F: FnOnce(&mut Encoder<'_>)>(
-    cs: &'static Callsite,
-    values: [Plain<'_>; N],
-    encode: F,
-) {
+pub fn try_plain<const N: usize>(cs: &'static Callsite, values: [Plain<'_>; N]) -> bool {
     let mut len = 0usize;
     for value in &values {
         len = len.saturating_add(value.len());
     }
-    if len > PLAIN_MAX || N > usize::from(u16::MAX) || !write_plain(cs, &values, len) {
-        emit_encoded(cs, encode);
-    }
+    len <= PLAIN_MAX && N <= usize::from(u16::MAX) && write_plain(cs, &values, len)
 }
 
-/// The encoder's path for [`emit_plain`], out of line: most events take the plain path, and
-/// the others format or encode something, which costs far more than the call.
+/// The encoder's path for [`try_plain`], out of line: most events take the
+/// plain path, and the others format or encode something, which costs far more than the call.
+#[doc(hidden)]
 #[inline(never)]
-fn emit_encoded<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
+pub fn emit_encoded<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
     emit(cs, encode)
 }
 

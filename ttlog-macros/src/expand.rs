@@ -388,7 +388,7 @@ pub(crate) fn encode_fields(plan: &Plan) -> Vec<TokenStream> {
 }
 
 /// Each value's [`Plain`](ttlog_core) form, in encoding order (message arguments first, then
-/// fields), for `emit_plain`: a value that is not plain (formatted with `%`/`?`, a
+/// fields), for `try_plain`: a value that is not plain (formatted with `%`/`?`, a
 /// placeholder with a width or precision argument, any other type) says `Other`, which makes
 /// the event take the encoder's path.
 pub(crate) fn plain_values(plan: &Plan) -> Vec<TokenStream> {
@@ -539,13 +539,16 @@ pub(crate) fn expand_event(
     let emit = match &parent {
         None => {
             let plain = plain_values(&plan);
-            quote!(__tt::emit_plain(
-                &__TTLOG_CALLSITE,
-                [#(#plain),*],
-                |__enc: &mut __tt::Encoder<'_>| {
-                    #(#encode)*
-                },
-            );)
+            // The closure only in the fallback branch: built before the plain path, its
+            // captures would be stored on every event.
+            quote!(if !__tt::try_plain(&__TTLOG_CALLSITE, [#(#plain),*]) {
+                __tt::emit_encoded(
+                    &__TTLOG_CALLSITE,
+                    |__enc: &mut __tt::Encoder<'_>| {
+                        #(#encode)*
+                    },
+                );
+            })
         }
         Some(_) => quote!(__tt::emit_with_parent(
             &__TTLOG_CALLSITE,
