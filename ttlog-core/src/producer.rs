@@ -850,8 +850,8 @@ pub fn try_plain<const N: usize>(cs: &'static Callsite, values: [Plain<'_>; N]) 
     len <= PLAIN_MAX && N <= usize::from(u16::MAX) && write_plain(cs, &values, len)
 }
 
-/// The encoder's path for [`try_plain`], out of line: most events take the
-/// plain path, and the others format or encode something, which costs far more than the call.
+/// The encoder's path for [`try_plain`], out of line: most events take the plain path, and
+/// the others format or encode something, which costs far more than the call.
 #[doc(hidden)]
 #[inline(never)]
 pub fn emit_encoded<F: FnOnce(&mut Encoder<'_>)>(cs: &'static Callsite, encode: F) {
