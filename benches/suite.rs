@@ -1523,13 +1523,11 @@ impl EndToEnd {
             let lost = got.map(|d| events.saturating_sub(d));
             lossless &= lost.unwrap_or(0) == 0 && counted.unwrap_or(0) == 0;
             let text = match (counted, lost) {
-                (Some(c), Some(l)) if l == c && marked.is_some_and(|m| m == c) => {
-                    format!("{c} (counted, marked)")
-                }
-                (Some(c), Some(l)) if l == c && marked.is_some() => {
-                    format!("{c} (counted), {} marked", marked.unwrap_or(0))
-                }
-                (Some(c), Some(l)) if l == c => format!("{c} (counted)"),
+                (Some(c), Some(l)) if l == c => match marked {
+                    Some(m) if m == c => format!("{c} (counted, marked)"),
+                    Some(m) => format!("{c} (counted), {m} marked"),
+                    None => format!("{c} (counted)"),
+                },
                 (Some(c), Some(l)) => format!("{c} counted, {l} missing"),
                 (Some(c), None) => format!("{c} (counted)"),
                 (None, Some(l)) => format!("{l} missing"),
@@ -1593,14 +1591,15 @@ fn median(values: &[f64]) -> Option<f64> {
 }
 
 fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize) -> String {
-    let find = |name: &str| {
+    // A case's figure (`key`: "caller_ns", "one_cpu_ns") from this run.
+    let find = |name: &str, key: &str| {
         results
             .iter()
             .find(|(c, _)| c.name == name)
-            .and_then(|(_, r)| estimate_from(&r["caller_ns"]))
+            .and_then(|(_, r)| estimate_from(&r[key]))
     };
-    let floor = find("floor");
-    let tracing_json = find("tracing_fmt_json");
+    let floor = find("floor", "caller_ns");
+    let tracing_json = find("tracing_fmt_json", "caller_ns");
     let end_to_end = |r: &serde_json::Value| {
         EndToEnd::of(r["e2e_runs"].as_array().map_or(&[][..], |v| v.as_slice()))
     };
@@ -1685,10 +1684,7 @@ fn render(results: &[(&Case, serde_json::Value)], effort: Effort, rounds: usize)
         .filter_map(|(case, r)| Some((case, estimate_from(&r["one_cpu_ns"])?, r)))
         .collect();
     if !one_cpu.is_empty() {
-        let floor_one_cpu = one_cpu
-            .iter()
-            .find(|(c, _, _)| c.name == "floor")
-            .map(|(_, e, _)| *e);
+        let floor_one_cpu = find("floor", "one_cpu_ns");
         let _ = writeln!(out);
         let _ = writeln!(
             out,
